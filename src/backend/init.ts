@@ -1,0 +1,148 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+
+/** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+
+/** The environment variable that forces a backend (`tensorflow`, `wasm`, `cpu` or `auto`). */
+export const BACKEND_ENV = "CH10_BACKEND";
+
+/** Options of {@link initBackend}. */
+export interface InitBackendOptions {
+  /** Force a backend; default: the `CH10_BACKEND` variable, else automatic. */
+  backend?: BackendName | "auto";
+  /** Do not print the chosen backend (default false: print one line). */
+  quiet?: boolean;
+}
+
+/** What {@link initBackend} chose and why. */
+export interface BackendInfo {
+  name: BackendName;
+  /** Device detail, e.g. `GPU`, `CPU`, `SIMD, 1 thread`. */
+  detail: string;
+  /** Why this backend, e.g. `@tensorflow/tfjs-node not installed`. */
+  reason: string;
+  /** The line printed: `backend: wasm (SIMD, 1 thread): @tensorflow/tfjs-node not installed`. */
+  line: string;
+}
+
+let chosen: BackendInfo | undefined;
+
+/**
+ * Picks and activates the fastest working TensorFlow.js backend, in this order:
+ * 1. `@tensorflow/tfjs-node-gpu` when installed and a GPU is usable;
+ * 2. `@tensorflow/tfjs-node` when its native binding really registers (danfojs-node's npm
+ *    override installs plain tfjs under that name, so a successful `require` proves nothing);
+ * 3. `wasm` (SIMD, single-threaded in Node);
+ * 4. `cpu` (pure JavaScript).
+ * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
+ * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
+ * Safe to call more than once: later calls return the first choice unless a different backend is forced.
+ */
+export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
+  const requested = parseRequest(options.backend ?? process.env[BACKEND_ENV]);
+  if (chosen && (requested === "auto" || requested === chosen.name)) return report(chosen, options.quiet);
+  chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
+  silenceCpuBanner();
+  return report(chosen, options.quiet);
+}
+
+/** The backend chosen by the last {@link initBackend}, if any. */
+export function currentBackend(): BackendInfo | undefined {
+  return chosen;
+}
+
+function parseRequest(value: string | undefined): BackendName | "auto" {
+  const v = (value ?? "").trim().toLowerCase();
+  if (v === "" || v === "auto") return "auto";
+  if (v === "tensorflow" || v === "wasm" || v === "cpu") return v;
+  throw new Error(`initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected tensorflow, wasm, cpu or auto`);
+}
+
+interface NativeProbe {
+  ok: boolean;
+  gpu: boolean;
+  why: string;
+}
+
+/** Loads a native TensorFlow binding package and checks that it really registered the `tensorflow` backend. */
+function probeNative(pkg: string): NativeProbe {
+  try {
+    require.resolve(pkg);
+  } catch {
+    return { ok: false, gpu: false, why: `${pkg} not installed` };
+  }
+  try {
+    require(pkg);
+  } catch (e) {
+    return { ok: false, gpu: false, why: `${pkg} failed to load (${firstLine(e)})` };
+  }
+  if (!tf.findBackendFactory("tensorflow")) {
+    return { ok: false, gpu: false, why: `${pkg} is installed but is not native TensorFlow (no "tensorflow" backend registered)` };
+  }
+  return { ok: true, gpu: nativeUsesGpu(), why: "" };
+}
+
+function nativeUsesGpu(): boolean {
+  const backend = tf.findBackend("tensorflow") as unknown as { isUsingGpuDevice?: () => boolean; binding?: { isUsingGpuDevice?: () => boolean } } | null;
+  try {
+    return Boolean(backend?.isUsingGpuDevice?.() ?? backend?.binding?.isUsingGpuDevice?.());
+  } catch {
+    return false;
+  }
+}
+
+async function autoSelect(): Promise<BackendInfo> {
+  const reasons: string[] = [];
+  const gpu = probeNative("@tensorflow/tfjs-node-gpu");
+  if (gpu.ok && gpu.gpu && (await tf.setBackend("tensorflow"))) {
+    return info("tensorflow", "GPU", "@tensorflow/tfjs-node-gpu with a usable GPU");
+  }
+  reasons.push(gpu.ok ? "@tensorflow/tfjs-node-gpu finds no usable GPU" : gpu.why);
+  const cpuNative = gpu.ok ? gpu : probeNative("@tensorflow/tfjs-node");
+  if (cpuNative.ok && (await tf.setBackend("tensorflow"))) {
+    return info("tensorflow", "CPU", reasons.concat(cpuNative === gpu ? [] : ["native @tensorflow/tfjs-node"]).join("; "));
+  }
+  if (cpuNative !== gpu) reasons.push(cpuNative.why);
+  if (await tf.setBackend("wasm").catch(() => false)) return info("wasm", wasmDetail(), reasons.join("; "));
+  reasons.push("wasm failed to initialise");
+  await tf.setBackend("cpu");
+  return info("cpu", "JavaScript", reasons.join("; "));
+}
+
+async function forceSelect(name: BackendName): Promise<BackendInfo> {
+  if (name === "tensorflow") {
+    const probe = probeNative("@tensorflow/tfjs-node-gpu");
+    const native = probe.ok ? probe : probeNative("@tensorflow/tfjs-node");
+    if (!native.ok) throw new Error(`initBackend: backend "tensorflow" requested but unavailable: ${probe.why}; ${native.why}`);
+  }
+  const ok = await tf.setBackend(name).catch(() => false);
+  if (!ok) throw new Error(`initBackend: backend "${name}" requested but it failed to initialise`);
+  const detail = name === "wasm" ? wasmDetail() : name === "cpu" ? "JavaScript" : nativeUsesGpu() ? "GPU" : "CPU";
+  return info(name, detail, `requested by ${process.env[BACKEND_ENV] ? BACKEND_ENV : "option"}`);
+}
+
+function wasmDetail(): string {
+  const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
+  const threads = tf.env().getBool("WASM_HAS_MULTITHREAD_SUPPORT");
+  return `${simd ? "SIMD" : "no SIMD"}, ${threads ? "multi-threaded" : "1 thread"}`;
+}
+
+function info(name: BackendName, detail: string, reason: string): BackendInfo {
+  return { name, detail, reason, line: `backend: ${name} (${detail}): ${reason}` };
+}
+
+function report(b: BackendInfo, quiet = false): BackendInfo {
+  if (!quiet) console.log(b.line);
+  return b;
+}
+
+/** The cpu backend prints an "install tfjs-node" banner on first use; readers get our backend line instead. */
+function silenceCpuBanner(): void {
+  const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
+  if (cpu && "firstUse" in cpu) cpu.firstUse = false;
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split("\n")[0];
+}

@@ -1,0 +1,16 @@
+/**
+ * Helper library of the chapter-10 notebook pack (Bonaccorso, Mastering Machine Learning
+ * Algorithms, "Advanced Neural Models"). Notebooks import everything from here by package name.
+ */
+export * from "./core/matrix";
+export * from "./core/mode";
+export * from "./backend/init";
+export * from "./conv/kernels";
+export * from "./conv/naive";
+export * from "./signal/continuous";
+export * from "./data/images";
+export * from "./viz/spec";
+export * from "./viz/heatmap";
+export * from "./viz/charts";
+export * from "./viz/render";
+export * from "./viz/display";

@@ -1,0 +1,136 @@
+import { Matrix, extent } from "../core/matrix";
+import { ChartOptions, VegaLiteSpec, asPanel, fmt, round, topLevel } from "./spec";
+
+/** Options of {@link heatmap}. */
+export interface HeatmapOptions extends ChartOptions {
+  /**
+   * Colour scale: `"auto"` (default) picks a diverging red-blue scale centred on 0 when the
+   * matrix has both signs and a grayscale (0 black) otherwise; `"diverging"` and `"gray"` force one.
+   */
+  scale?: "auto" | "diverging" | "gray";
+  /** Size of one cell in pixels (default: fits the longer side in 240 px, at least 2). */
+  cellSize?: number;
+  /** Print each value in its cell (for small matrices such as kernels; default: when both sides <= 8). */
+  annotate?: boolean;
+  /** Title of the colour legend (default "value"). */
+  legendTitle?: string;
+  /** Explicit colour domain [lo, hi] (e.g. to share one scale across panels). */
+  domain?: [number, number];
+}
+
+/**
+ * A matrix (image, kernel, feature map) as a heat map: row 0 at the top, equal aspect ratio,
+ * a colour legend, a diverging scale centred on 0 for signed values.
+ * The values travel as one flat array and are indexed in Vega, which keeps the spec small.
+ */
+export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
+  const [lo, hi] = options.domain ?? extent(m);
+  const signed = options.scale === "diverging" || (options.scale !== "gray" && lo < 0 && hi > 0);
+  const cell = options.cellSize ?? Math.max(2, Math.floor(240 / Math.max(m.rows, m.cols)));
+  const annotate = options.annotate ?? (m.rows <= 8 && m.cols <= 8);
+  const limit = Math.max(Math.abs(lo), Math.abs(hi));
+  const color = {
+    field: "v",
+    type: "quantitative",
+    title: options.legendTitle ?? "value",
+    scale: signed
+      ? { scheme: "redblue", reverse: true, domain: [-limit, limit], domainMid: 0 }
+      : { range: ["black", "white"], domain: [lo, hi] },
+  };
+  const axis = (n: number) => ({
+    values: ticks(n),
+    labelAngle: 0,
+    title: null,
+    grid: false,
+    ticks: n <= 32,
+  });
+  const rect = {
+    mark: { type: "rect", strokeWidth: 0 },
+    encoding: {
+      x: { field: "j", type: "ordinal", axis: axis(m.cols), scale: { paddingInner: 0, paddingOuter: 0 } },
+      y: { field: "i", type: "ordinal", axis: axis(m.rows), scale: { paddingInner: 0, paddingOuter: 0 } },
+      color,
+      tooltip: [
+        { field: "i", title: "row" },
+        { field: "j", title: "col" },
+        { field: "v", title: "value", format: ".4g" },
+      ],
+    },
+  };
+  const text = {
+    mark: { type: "text", fontSize: 11 },
+    encoding: {
+      x: { field: "j", type: "ordinal" },
+      y: { field: "i", type: "ordinal" },
+      text: { field: "v", type: "quantitative", format: ".3~g" },
+      color: {
+        condition: { test: `abs(datum.v) > ${round(signed ? limit / 2 : (lo + hi) / 2)}`, value: signed ? "white" : "black" },
+        value: signed ? "black" : "white",
+      },
+    },
+  };
+  const body: VegaLiteSpec = {
+    width: m.cols * cell,
+    height: m.rows * cell,
+    data: { values: Array.from(m.data, (v) => round(v)) },
+    transform: [
+      { window: [{ op: "row_number", as: "k" }] },
+      { calculate: `floor((datum.k - 1) / ${m.cols})`, as: "i" },
+      { calculate: `(datum.k - 1) % ${m.cols}`, as: "j" },
+      { calculate: "datum.data", as: "v" },
+    ],
+    ...(annotate ? { layer: [rect, text] } : rect),
+  };
+  const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
+  return topLevel(body, options.title, description);
+}
+
+/** Options of {@link heatmapGrid}. */
+export interface HeatmapGridOptions extends HeatmapOptions {
+  /** Panel titles, one per matrix (default "#0", "#1", ...). */
+  titles?: string[];
+  /** Panels per row (default 4). */
+  columns?: number;
+  /** Use one colour domain for every panel (default false: each panel its own legend). */
+  shareScale?: boolean;
+}
+
+/**
+ * A titled grid of heat maps, e.g. 16 feature maps or learned kernels.
+ * With `shareScale` every panel uses the same colour domain so intensities compare across panels.
+ */
+export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): VegaLiteSpec {
+  if (mats.length === 0) throw new Error("heatmapGrid: mats must hold at least one matrix");
+  const { titles, columns = 4, shareScale = false, title, ...rest } = options;
+  if (titles && titles.length !== mats.length) {
+    throw new Error(`heatmapGrid: got ${titles.length} titles for ${mats.length} matrices`);
+  }
+  let domain = rest.domain;
+  if (shareScale && !domain) {
+    const ranges = mats.map(extent);
+    domain = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+  }
+  const longest = Math.max(...mats.map((m) => Math.max(m.rows, m.cols)));
+  const cellSize = rest.cellSize ?? Math.max(2, Math.floor(120 / longest));
+  const panels = mats.map((m, k) => {
+    return asPanel(
+      heatmap(m, { ...rest, domain, cellSize, title: titles ? titles[k] : `#${k}` }),
+    );
+  });
+  const body: VegaLiteSpec = {
+    columns,
+    concat: panels,
+    resolve: { scale: { color: shareScale ? "shared" : "independent" } },
+  };
+  const description = `Grid of ${mats.length} heat maps${title ? ` "${title}"` : ""}${shareScale && domain ? `, one colour scale from ${fmt(domain[0])} to ${fmt(domain[1])}` : ""}.`;
+  return topLevel(body, title, description);
+}
+
+/** About 5-8 evenly spaced tick positions for an axis of `n` cells. */
+function ticks(n: number): number[] {
+  if (n <= 10) return Array.from({ length: n }, (_, i) => i);
+  const step = [5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((s) => n / s <= 8) ?? Math.ceil(n / 8);
+  const out: number[] = [];
+  for (let v = 0; v < n; v += step) out.push(v);
+  return out;
+}
