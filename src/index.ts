@@ -4,6 +4,7 @@
  */
 export * from "./core/matrix";
 export * from "./core/mode";
+export * from "./core/random";
 export * from "./backend/init";
 export * from "./conv/kernels";
 export * from "./conv/naive";
@@ -14,3 +15,6 @@ export * from "./viz/heatmap";
 export * from "./viz/charts";
 export * from "./viz/render";
 export * from "./viz/display";
+export * from "./viz/table";
+export * from "./conv/tf-bridge";
+export * from "./notebook/exercise";

@@ -47,3 +47,17 @@ export function linspace(a: number, b: number, n: number): number[] {
   if (!Number.isInteger(n) || n < 2) throw new Error(`linspace: n must be an integer >= 2, got ${n}`);
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 }
+
+/** The Heaviside step: 0 for t < 0, 1 for t >= 0. */
+export const unitStep: RealFn = (t) => (t >= 0 ? 1 : 0);
+
+/**
+ * Closed form of `(unitStep * parabolaKernel)(t) = integral_{-inf}^{t} k(u) du`:
+ * 0 for t < -1, `t - t^3/3 + 2/3` on [-1, 1], and 4/3 (the kernel's area) for t > 1.
+ * Used to check {@link convolve} against exact values.
+ */
+export function stepParabolaConvolution(t: number): number {
+  if (t < -1) return 0;
+  if (t > 1) return 4 / 3;
+  return t - (t * t * t) / 3 + 2 / 3;
+}

@@ -1,3 +1,5 @@
+import { createCanvas } from "@napi-rs/canvas";
+import * as vega from "vega";
 import { Matrix, extent } from "../core/matrix";
 import { ChartOptions, VegaLiteSpec, asPanel, fmt, round, topLevel } from "./spec";
 
@@ -16,7 +18,15 @@ export interface HeatmapOptions extends ChartOptions {
   legendTitle?: string;
   /** Explicit colour domain [lo, hi] (e.g. to share one scale across panels). */
   domain?: [number, number];
+  /**
+   * How cells are drawn: `"rect"` (one mark per cell, with tooltips), `"image"` (one embedded
+   * PNG, for photographs: keeps specs and SVGs small) or `"auto"` (default: image above 1,024 cells).
+   */
+  render?: "auto" | "rect" | "image";
 }
+
+/** Above this many cells `render: "auto"` draws the matrix as one embedded image. */
+const IMAGE_THRESHOLD = 1024;
 
 /**
  * A matrix (image, kernel, feature map) as a heat map: row 0 at the top, equal aspect ratio,
@@ -37,6 +47,17 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
       ? { scheme: "redblue", reverse: true, domain: [-limit, limit], domainMid: 0 }
       : { range: ["black", "white"], domain: [lo, hi] },
   };
+  const useImage = options.render === "image" || (options.render !== "rect" && m.rows * m.cols > IMAGE_THRESHOLD);
+  const size = { width: m.cols * cell, height: m.rows * cell };
+  const body = useImage
+    ? imageBody(m, color, signed ? { signed, lo: -limit, hi: limit } : { signed, lo, hi }, size)
+    : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size);
+  const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
+  return topLevel(body, options.title, description);
+}
+
+/** One rect mark per cell (and the value printed in it when `annotate`). */
+function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, textThreshold: number, size: { width: number; height: number }): VegaLiteSpec {
   const axis = (n: number) => ({
     values: ticks(n),
     labelAngle: 0,
@@ -64,14 +85,13 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
       y: { field: "i", type: "ordinal" },
       text: { field: "v", type: "quantitative", format: ".3~g" },
       color: {
-        condition: { test: `abs(datum.v) > ${round(signed ? limit / 2 : (lo + hi) / 2)}`, value: signed ? "white" : "black" },
+        condition: { test: `${signed ? "abs(datum.v)" : "datum.v"} > ${round(textThreshold)}`, value: signed ? "white" : "black" },
         value: signed ? "black" : "white",
       },
     },
   };
-  const body: VegaLiteSpec = {
-    width: m.cols * cell,
-    height: m.rows * cell,
+  return {
+    ...size,
     data: { values: Array.from(m.data, (v) => round(v)) },
     transform: [
       { window: [{ op: "row_number", as: "k" }] },
@@ -81,8 +101,51 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
     ],
     ...(annotate ? { layer: [rect, text] } : rect),
   };
-  const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
-  return topLevel(body, options.title, description);
+}
+
+/**
+ * The matrix painted into a PNG (one pixel per cell, the same colours Vega would use) shown by an
+ * image mark on pixel-coordinate axes, plus an invisible layer that carries the colour legend.
+ */
+function imageBody(m: Matrix, color: object, range: { signed: boolean; lo: number; hi: number }, size: { width: number; height: number }): VegaLiteSpec {
+  const redblue = vega.scheme("redblue") as (t: number) => string;
+  const canvas = createCanvas(m.cols, m.rows);
+  const ctx = canvas.getContext("2d");
+  const pixels = ctx.createImageData(m.cols, m.rows);
+  const span = range.hi - range.lo || 1;
+  for (let p = 0; p < m.data.length; p++) {
+    const t = Math.min(1, Math.max(0, (m.data[p] - range.lo) / span));
+    const rgb = range.signed ? parseRgb(redblue(1 - t)) : [255 * t, 255 * t, 255 * t];
+    pixels.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * p);
+  }
+  ctx.putImageData(pixels, 0, 0);
+  const url = `data:image/png;base64,${canvas.toBuffer("image/png").toString("base64")}`;
+  const axis = { title: null, grid: false, labelAngle: 0 };
+  return {
+    ...size,
+    layer: [
+      {
+        data: { values: [{ url }] },
+        mark: { type: "image", ...size, align: "left", baseline: "top", smooth: false, aria: false },
+        encoding: {
+          x: { datum: 0, type: "quantitative", scale: { domain: [0, m.cols], nice: false, zero: false }, axis },
+          y: { datum: 0, type: "quantitative", scale: { domain: [0, m.rows], nice: false, zero: false, reverse: true }, axis },
+          url: { field: "url", type: "nominal" },
+        },
+      },
+      {
+        data: { values: [{ v: range.lo }, { v: range.hi }] },
+        mark: { type: "point", opacity: 0 },
+        encoding: { x: { datum: 0, type: "quantitative" }, y: { datum: 0, type: "quantitative" }, color },
+      },
+    ],
+  };
+}
+
+function parseRgb(css: string): number[] {
+  const m = /rgb\((\d+),\s*(\d+),\s*(\d+)\)/.exec(css);
+  if (!m) throw new Error(`heatmap: unexpected colour ${css}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
 /** Options of {@link heatmapGrid}. */
