@@ -54,27 +54,32 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** Every .ipynb under a folder (skipping .ipynb_checkpoints), sorted by path. */
-function findNotebooks(target: string): string[] {
+/** A notebook to run and its name relative to the folder it was found in (or its file name). */
+interface Target {
+  file: string;
+  name: string;
+}
+
+/** Every .ipynb under a folder (skipping hidden folders such as .ipynb_checkpoints), sorted by path. */
+function findNotebooks(target: string): Target[] {
   if (!fs.existsSync(target)) fail(`${target} does not exist`);
   if (fs.statSync(target).isFile()) {
     if (!target.endsWith(".ipynb")) fail(`${target} is not an .ipynb file`);
-    return [target];
+    return [{ file: target, name: path.basename(target) }];
   }
-  const found: string[] = [];
+  const found: Target[] = [];
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory() && !e.name.startsWith(".")) walk(p);
-      else if (e.isFile() && e.name.endsWith(".ipynb")) found.push(p);
+      else if (e.isFile() && e.name.endsWith(".ipynb")) found.push({ file: p, name: path.relative(target, p) });
     }
   };
   walk(target);
-  return found.sort();
+  return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function report(r: NotebookRunResult, base: string): void {
-  const name = path.relative(base, r.file) || path.basename(r.file);
+function report(r: NotebookRunResult, name: string): void {
   const status = r.failure ? `FAILED at cell ${r.failure.cellNumber}` : "ok";
   const warn = r.stderr ? ` (stderr: ${r.stderr.trim().split("\n").length} lines)` : "";
   console.log(`${name.padEnd(44)} ${String(r.executedCells).padStart(3)}/${String(r.codeCells).padEnd(3)} cells ${r.seconds.toFixed(1).padStart(7)} s  ${status}${warn}`);
@@ -89,23 +94,22 @@ function printFailure(r: NotebookRunResult): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const mode = runMode();
-  const files = args.targets.flatMap(findNotebooks);
-  if (files.length === 0) fail(`no .ipynb files found in ${args.targets.join(", ")}`);
-  console.log(`Running ${files.length} notebook(s); ${mode.describe()}`);
-  const base = args.targets.length === 1 && fs.statSync(args.targets[0]).isDirectory() ? args.targets[0] : ".";
+  const targets = args.targets.flatMap(findNotebooks);
+  if (targets.length === 0) fail(`no .ipynb files found in ${args.targets.join(", ")}`);
+  console.log(`Running ${targets.length} notebook(s); ${mode.describe()}`);
   let failed = 0;
-  for (const file of files) {
+  for (const { file, name } of targets) {
     const result = await runNotebook(file, { cellTimeoutMs: args.timeoutSec * 1000 });
-    const dest = args.inPlace ? file : path.join(args.out, path.relative(base, file));
+    const dest = args.inPlace ? file : path.join(args.out, name);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     writeNotebook(dest, result.notebook);
-    report(result, base);
+    report(result, name);
     if (result.failure) {
       failed++;
       printFailure(result);
     }
   }
-  console.log(`${files.length - failed} passed, ${failed} failed${args.inPlace ? "" : `; executed copies in ${args.out}/`}`);
+  console.log(`${targets.length - failed} passed, ${failed} failed${args.inPlace ? "" : `; executed copies in ${args.out}/`}`);
   process.exit(failed ? 1 : 0);
 }
 

@@ -11,11 +11,12 @@ export function matrixToFilter(k: Matrix): tf.Tensor4D {
   return tf.tensor4d(Float32Array.from(k.data), [k.rows, k.cols, 1, 1]);
 }
 
-/** Reads a tensor with exactly two axes longer than 1 (e.g. `[1, rows, cols, 1]`) back into a matrix. */
+/** Reads a `[rows, cols]` tensor or a single-image, single-channel `[1, rows, cols, 1]` tensor into a matrix. */
 export function tensorToMatrix(t: tf.Tensor): Matrix {
-  const dims = t.shape.filter((d) => d !== 1);
-  if (dims.length !== 2) throw new Error(`tensorToMatrix: expected exactly two non-unit axes, got shape [${t.shape}]`);
-  const [rows, cols] = dims;
+  const s = t.shape;
+  const single = s.length === 4 && s[0] === 1 && s[3] === 1;
+  if (!single && s.length !== 2) throw new Error(`tensorToMatrix: expected shape [rows, cols] or [1, rows, cols, 1], got [${s}]`);
+  const [rows, cols] = single ? [s[1], s[2]] : [s[0], s[1]];
   return { rows, cols, data: Float64Array.from(t.dataSync()) };
 }
 

@@ -24,6 +24,8 @@ export interface KernelStartOptions {
 
 /** What one execute request produced. */
 export interface ExecuteResult {
+  /** The execute_request's msg_id (late messages of this request carry it as parent). */
+  msgId: string;
   /** `ok`, `error` or `abort`, from the execute_reply. */
   status: string;
   executionCount: number | null;
@@ -43,7 +45,7 @@ export class Kernel {
   private readonly shellListeners = new Map<string, Listener>();
   private exited: string | undefined;
   private readonly log: string[] = [];
-  /** iopub messages that arrived for a request whose execution had already finished (late async errors). */
+  /** iopub messages that arrived for a request whose execution had already finished (late async errors); `parent_header.msg_id` says which. */
   readonly late: Message[] = [];
 
   private constructor(
@@ -144,7 +146,7 @@ export class Kernel {
       this.shellListeners.delete(id);
     }
     const content = reply!.content;
-    return { status: String(content.status), executionCount: (content.execution_count as number) ?? null, messages };
+    return { msgId: id, status: String(content.status), executionCount: (content.execution_count as number) ?? null, messages };
   }
 
   /** Asks the kernel to shut down, then makes sure the process is gone and the sockets closed. */

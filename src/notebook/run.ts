@@ -56,35 +56,37 @@ export async function runNotebook(file: string, options: RunNotebookOptions = {}
   const result: NotebookRunResult = { file, notebook, codeCells: codeCells.length, executedCells: 0, seconds: 0, stderr: "" };
   const kernel = await Kernel.start({ kind, cwd: path.dirname(path.resolve(file)), env: options.env });
   const displays = new Map<string, Output & { output_type: "display_data" }>();
+  const cellOfRequest = new Map<string, number>();
+  const fail = (cellNumber: number, error: string) => {
+    const cell = notebook.cells[cellNumber - 1];
+    result.failure ??= { cellNumber, source: cell ? cellSource(cell) : "", error: cleanErrorText(error) };
+  };
   try {
     for (let k = 0; k < notebook.cells.length && !result.failure; k++) {
       const cell = notebook.cells[k];
       if (cell.cell_type !== "code") continue;
       const source = cellSource(cell);
       options.onCell?.(k + 1, source);
-      let status: string;
-      let stderr: string;
+      let run;
       try {
-        const run = await kernel.execute(source, options.cellTimeoutMs ?? 0);
-        cell.execution_count = run.executionCount;
-        stderr = collectOutputs(cell, run.messages, displays);
-        status = run.status;
+        run = await kernel.execute(source, options.cellTimeoutMs ?? 0);
       } catch (e) {
-        result.failure = { cellNumber: k + 1, source, error: (e as Error).message };
+        fail(k + 1, (e as Error).message);
         break;
       }
+      cellOfRequest.set(run.msgId, k + 1);
+      cell.execution_count = run.executionCount;
+      const stderr = collectOutputs(cell, run.messages, displays);
       result.executedCells++;
-      if (status !== "ok" || ESCAPED.test(stderr)) {
-        result.failure = { cellNumber: k + 1, source, error: stderr.trim() || `execute_reply status "${status}" with no error text` };
-      } else {
-        result.stderr += stderr;
-      }
-      const late = await lateErrors(kernel, k === notebook.cells.length - 1 ? 500 : 0);
-      if (!result.failure && late) result.failure = { cellNumber: k + 1, source, error: `after the cell finished: ${late}` };
+      if (run.status !== "ok" || ESCAPED.test(stderr)) fail(k + 1, stderr.trim() || `execute_reply status "${run.status}" with no error text`);
+      else result.stderr += stderr;
+      // Rejections and timer exceptions surface just after the reply; give them a moment and blame the right cell.
+      await settle(SETTLE_MS);
+      checkLate(kernel, cellOfRequest, fail);
     }
     if (!result.failure) {
-      const late = await lateErrors(kernel, 500);
-      if (late) result.failure = { cellNumber: notebook.cells.length, source: "", error: `after the last cell: ${late}` };
+      await settle(FINAL_SETTLE_MS);
+      checkLate(kernel, cellOfRequest, fail);
     }
   } finally {
     await kernel.shutdown();
@@ -139,15 +141,29 @@ function collectOutputs(cell: Cell, messages: Message[], displays: Map<string, O
   return stderr;
 }
 
-/** Waits `ms`, then returns the text of any escaped error reported after its cell finished. */
-async function lateErrors(kernel: Kernel, ms: number): Promise<string | undefined> {
-  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
-  const text = kernel.late
-    .filter((m) => m.header.msg_type === "stream")
-    .map((m) => String(m.content.text))
-    .join("");
-  kernel.late.length = 0;
-  return ESCAPED.test(text) ? text.trim() : undefined;
+/** Pause after each cell and after the last one, for errors that escape asynchronously. */
+const SETTLE_MS = 30;
+const FINAL_SETTLE_MS = 500;
+
+function settle(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Fails the cell whose request an escaped error reported after its reply belongs to. */
+function checkLate(kernel: Kernel, cellOfRequest: Map<string, number>, fail: (cell: number, error: string) => void): void {
+  for (const m of kernel.late.splice(0)) {
+    const text = m.header.msg_type === "stream" ? String(m.content.text) : "";
+    if (ESCAPED.test(text)) fail(cellOfRequest.get(m.parent_header.msg_id ?? "") ?? 0, `after the cell finished: ${text.trim()}`);
+  }
+}
+
+/** Drops the stack frames that belong to tslab and Node's vm rather than to the notebook. */
+function cleanErrorText(text: string): string {
+  return text
+    .split("\n")
+    .filter((l) => !/^\s+at .*(node:vm|node:internal|tslab[\\/]dist|sigintHandlersWrap)/.test(l))
+    .join("\n")
+    .trim();
 }
 
 /** Records the failure in the executed copy as an error output, as JupyterLab would show it. */

@@ -1,0 +1,59 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { runNotebook } from "advanced-neural-models/dist/notebook/run";
+import { cellSource } from "advanced-neural-models/dist/notebook/nbformat";
+
+const root = path.join(__dirname, "..");
+const results = path.join(root, "results", "smoke");
+
+/** Every notebook of the pack, subfolders included, in name order. */
+function allNotebooks(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && !e.name.startsWith(".")) return allNotebooks(p);
+    return e.isFile() && e.name.endsWith(".ipynb") ? [p] : [];
+  }).sort();
+}
+
+const MIME = ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"];
+
+describe("every notebook executes in smoke mode", function () {
+  this.timeout(15 * 60 * 1000);
+  const notebooks = allNotebooks(path.join(root, "notebooks"));
+
+  it("finds the notebooks", () => assert.ok(notebooks.length >= 1));
+
+  for (const file of notebooks) {
+    const name = path.relative(path.join(root, "notebooks"), file);
+    it(`${name} runs end to end without errors or warnings`, async () => {
+      const r = await runNotebook(file, { env: { ...process.env, CH10_MODE: "smoke" } });
+      fs.mkdirSync(results, { recursive: true });
+      fs.writeFileSync(path.join(results, path.basename(file)), JSON.stringify(r.notebook, null, 1));
+      if (r.failure) assert.fail(`cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n--- error ---\n${r.failure.error}`);
+      assert.strictEqual(r.stderr, "", `stderr output a reader would see:\n${r.stderr}`);
+      const outputs = r.notebook.cells.flatMap((c) => c.outputs ?? []);
+      const text = outputs.map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "")).join("");
+      assert.match(text, /backend: (wasm|cpu|tensorflow) \(/, "the notebook shows its backend line");
+      assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
+      assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
+      for (const cell of r.notebook.cells) {
+        for (const o of cell.outputs ?? []) {
+          if (o.output_type === "display_data" && "application/vnd.vegalite.v5+json" in o.data) {
+            assert.deepStrictEqual(Object.keys(o.data).sort(), MIME, `chart in cell "${cellSource(cell).slice(0, 60)}"`);
+          }
+        }
+      }
+    });
+  }
+
+  it("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
+    const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
+    const titles = nb.cells.flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
+      .filter((o: { data?: Record<string, any> }) => o.data?.["image/png"] && o.data?.["image/svg+xml"])
+      .map((o: { data: Record<string, any> }) => String(o.data["application/vnd.vegalite.v5+json"].title));
+    for (const t of ["Photograph (grayscale)", "Laplacian of the photograph", "White square: original, one and two applications of the Laplacian"]) {
+      assert.ok(titles.includes(t), `missing chart "${t}" (have: ${titles.join(" | ")})`);
+    }
+  });
+});

@@ -1,0 +1,113 @@
+import * as assert from "assert";
+import { createCanvas, loadImage } from "@napi-rs/canvas";
+import {
+  DisplayContent, VegaLiteSpec, barChart, chartBundle, compile, confusionMatrixChart, fromRows, heatmap, heatmapGrid,
+  historyChart, lineChart, randomMatrix, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
+} from "advanced-neural-models";
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Reads the pixel size of a PNG from its IHDR chunk. */
+function pngSize(png: Buffer): [number, number] {
+  assert.ok(png.subarray(0, 8).equals(PNG_SIGNATURE), "not a PNG");
+  return [png.readUInt32BE(16), png.readUInt32BE(20)];
+}
+
+const builders: [string, () => VegaLiteSpec][] = [
+  ["heatmap (unsigned, rects)", () => heatmap(whiteSquare(10, 4), { title: "square" })],
+  ["heatmap (signed, annotated)", () => heatmap(fromRows([[0, 1, 0], [1, -4, 1], [0, 1, 0]]), { title: "kernel" })],
+  ["heatmap (image mode)", () => heatmap(randomMatrix(50, 60), { title: "big" })],
+  ["heatmapGrid", () => heatmapGrid([randomMatrix(5, 5, 1), randomMatrix(5, 5, 2), randomMatrix(5, 5, 3)], { title: "grid", shareScale: true })],
+  ["lineChart", () => lineChart([0, 1, 2], { a: [1, 2, 3], b: [3, 2, 1] }, { title: "lines", logY: true })],
+  ["historyChart", () => historyChart({ loss: [1, 0.5, 0.3], val_loss: [1.1, 0.7, 0.6], acc: [0.5, 0.8, 0.9], val_acc: [0.4, 0.7, 0.85] }, { title: "history" })],
+  ["seriesWithPredictions", () => seriesWithPredictions([1, 2, 3, 4, 5], { model: [3.1, 3.9] }, { offset: 2, title: "forecast" })],
+  ["barChart", () => barChart(["a", "b"], [1, 2], { title: "bars" })],
+  ["confusionMatrixChart", () => confusionMatrixChart(fromRows([[5, 1], [2, 7]]), ["cat", "dog"], { title: "confusion" })],
+];
+
+describe("chart builders", () => {
+  for (const [name, build] of builders) {
+    it(`${name}: compiles with vega-lite and renders to SVG and PNG`, async () => {
+      const spec = build();
+      assert.strictEqual(spec.$schema, "https://vega.github.io/schema/vega-lite/v5.json");
+      assert.ok(compile(spec).marks, "compiled Vega spec has marks");
+      const svg = await toSvg(spec);
+      assert.match(svg, /^<svg[^>]+width="\d+"/);
+      assert.ok(svg.includes(String(spec.title)), "title is drawn");
+      const width = Number(/width="(\d+)"/.exec(svg)![1]);
+      const [pw] = pngSize(await svgToPng(svg, 2));
+      assert.strictEqual(pw, 2 * width);
+    });
+  }
+
+  it("heatmap draws one rect per cell and centres signed scales on 0", async () => {
+    const spec = heatmap(fromRows([[-1, 3], [0, 2]]), { annotate: false });
+    const svg = await toSvg(spec);
+    const cells = svg.split('aria-roledescription="rect mark"').length - 1;
+    assert.strictEqual(cells, 4);
+    const color = ((spec.encoding as Record<string, any>).color.scale) as { domain: number[]; domainMid: number };
+    assert.deepStrictEqual(color.domain, [-3, 3]);
+    assert.strictEqual(color.domainMid, 0);
+  });
+
+  it("heatmap keeps an equal aspect ratio", () => {
+    const spec = heatmap(zeros(10, 30), { cellSize: 4 });
+    assert.deepStrictEqual([spec.width, spec.height], [120, 40]);
+  });
+
+  it("image-mode heatmap embeds the matrix as pixels with the right grey levels", async () => {
+    const m = zeros(40, 40);
+    m.data.forEach((_, p) => (m.data[p] = (p % 40) / 39)); // left-to-right ramp 0..1
+    const spec = heatmap(m, { render: "image" });
+    const url = JSON.stringify(spec).match(/data:image\/png;base64,([A-Za-z0-9+/=]+)/)![1];
+    const img = await loadImage(Buffer.from(url, "base64"));
+    assert.deepStrictEqual([img.width, img.height], [40, 40]);
+    const ctx = createCanvas(40, 40).getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const px = ctx.getImageData(0, 0, 40, 40).data;
+    for (const j of [0, 13, 39]) assert.ok(Math.abs(px[4 * (5 * 40 + j)] - (255 * j) / 39) <= 1, `column ${j}`);
+  });
+
+  it("PNG rendering paints image-mode heat maps (not a blank plot)", async () => {
+    const m = zeros(40, 40, 1); // all white ...
+    m.data.fill(0, 0, 40 * 20); // ... with a black top half
+    const png = await svgToPng(await toSvg(heatmap(m, { render: "image", cellSize: 4 })), 1);
+    const img = await loadImage(png);
+    const ctx = createCanvas(img.width, img.height).getContext("2d");
+    ctx.drawImage(img, 0, 0);
+    const data = ctx.getImageData(0, 0, img.width, img.height).data;
+    let dark = 0;
+    for (let p = 0; p < data.length; p += 4) if (data[p] < 20 && data[p + 1] < 20 && data[p + 2] < 20) dark++;
+    assert.ok(dark > 0.9 * 80 * 160, `expected the black half (~12,800 px) to be painted, found ${dark} dark pixels`);
+  });
+
+  it("builders reject mismatched inputs with clear messages", () => {
+    assert.throws(() => lineChart([0, 1], { a: [1] }), /series "a" has 1 points but x has 2/);
+    assert.throws(() => barChart(["a"], [1, 2]), /1 categories but 2 values/);
+    assert.throws(() => confusionMatrixChart(fromRows([[1, 2]]), ["a"]), /square matrix/);
+    assert.throws(() => historyChart({ loss: [1] }, { metrics: ["acc"] }), /no "acc"/);
+  });
+});
+
+describe("show(): one output, several MIME types", () => {
+  afterEach(() => setDisplaySink(undefined));
+
+  it("publishes exactly one display message with vega-lite, SVG, PNG and alt text", async () => {
+    const messages: DisplayContent[] = [];
+    setDisplaySink((content) => messages.push(content));
+    const spec = heatmap(whiteSquare(8, 4), { title: "tiny square" });
+    await show(spec);
+    assert.strictEqual(messages.length, 1);
+    const data = messages[0].data;
+    assert.deepStrictEqual(Object.keys(data).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
+    assert.deepStrictEqual(data["application/vnd.vegalite.v5+json"], spec);
+    assert.match(String(data["image/svg+xml"]), /^<svg/);
+    assert.ok(Buffer.from(String(data["image/png"]), "base64").subarray(0, 8).equals(PNG_SIGNATURE));
+    assert.match(String(data["text/plain"]), /tiny square.*8x8 matrix/);
+  });
+
+  it("chartBundle's alt text carries the description", async () => {
+    const b = await chartBundle(barChart(["x", "y"], [1, 2.5], { title: "t" }));
+    assert.strictEqual(b["text/plain"], '[chart] t: Bar chart "t": x 1, y 2.5.');
+  });
+});
