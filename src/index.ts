@@ -6,6 +6,8 @@ export * from "./core/matrix";
 export * from "./core/mode";
 export * from "./core/random";
 export * from "./backend/init";
+export * from "./backend/kernels";
+export * from "./backend/conv-grad";
 export * from "./conv/kernels";
 export * from "./conv/naive";
 export * from "./signal/continuous";

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { registerFallbackKernels } from "./kernels";
 
 /** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -36,12 +37,15 @@ let chosen: BackendInfo | undefined;
  * 3. `wasm` (SIMD, single-threaded in Node);
  * 4. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
+ * Registers the fallback kernels (kernels.ts) first, so every chapter layer can train on wasm and cpu.
  * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
- * Safe to call more than once: later calls return the first choice unless a different backend is forced.
+ * Safe to call more than once: a call without a choice returns the current backend; `"auto"` searches again.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const requested = parseRequest(options.backend ?? process.env[BACKEND_ENV]);
-  if (chosen && (requested === "auto" || requested === chosen.name)) return report(chosen, options.quiet);
+  const explicit = options.backend ?? process.env[BACKEND_ENV];
+  const requested = parseRequest(explicit);
+  registerFallbackKernels();
+  if (chosen && (explicit === undefined || requested === chosen.name)) return report(chosen, options.quiet);
   chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
   silenceCpuBanner();
   return report(chosen, options.quiet);

@@ -1,0 +1,21 @@
+const tf=require('@tensorflow/tfjs'); const {initBackend}=require('advanced-neural-models');
+(async()=>{ await initBackend({backend: process.argv[2], quiet:true});
+const m=tf.sequential();
+m.add(tf.layers.dropout({rate:0.25,inputShape:[28,28,1]}));
+m.add(tf.layers.conv2d({filters:16,kernelSize:3,padding:'same',activation:'relu'}));m.add(tf.layers.dropout({rate:0.5}));
+m.add(tf.layers.conv2d({filters:32,kernelSize:3,padding:'same',activation:'relu'}));m.add(tf.layers.dropout({rate:0.5}));
+m.add(tf.layers.averagePooling2d({poolSize:2,padding:'same'}));
+m.add(tf.layers.conv2d({filters:64,kernelSize:3,padding:'same',activation:'relu'}));
+m.add(tf.layers.averagePooling2d({poolSize:2,padding:'same'}));
+m.add(tf.layers.conv2d({filters:64,kernelSize:3,padding:'same',activation:'relu'}));m.add(tf.layers.dropout({rate:0.5}));
+m.add(tf.layers.averagePooling2d({poolSize:2,padding:'same'}));m.add(tf.layers.flatten());
+m.add(tf.layers.dense({units:1024,activation:'relu'}));m.add(tf.layers.dropout({rate:0.5}));m.add(tf.layers.dense({units:10,activation:'softmax'}));
+m.compile({optimizer:tf.train.adam(1e-3),loss:'categoricalCrossentropy'});
+const B=256; const x=tf.randomUniform([B,28,28,1]); const y=tf.oneHot(tf.randomUniform([B],0,10,'int32'),10);
+await m.trainOnBatch(x,y);
+const prof = await tf.profile(async()=>{ await m.trainOnBatch(x,y); });
+const agg={};
+for (const k of prof.kernels){ const t=await k.kernelTimeMs; const key=k.name+' '+JSON.stringify(k.inputShapes); agg[key]=(agg[key]||0)+(typeof t==='number'?t:0);}
+const rows=Object.entries(agg).sort((a,b)=>b[1]-a[1]).slice(0,25); let tot=Object.values(agg).reduce((a,b)=>a+b,0);
+console.log('total kernel ms', tot.toFixed(0)); for (const [k,v] of rows) console.log(v.toFixed(0).padStart(6), k.slice(0,150));
+})();

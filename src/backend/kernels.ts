@@ -1,0 +1,191 @@
+import * as tf from "@tensorflow/tfjs";
+import {
+  ConvInfo, PadAttr, conv2dFilterGrad, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
+} from "./conv-grad";
+
+/**
+ * Kernels and gradients that make every chapter layer train on the `wasm` and `cpu` fallbacks,
+ * all built from fast existing kernels (see conv-grad.ts):
+ *
+ * | kernel / gradient | wasm | cpu | why |
+ * |---|---|---|---|
+ * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step) |
+ * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
+ * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
+ * | ResizeNearestNeighborGrad | — | replaced | cpu's kernel is wrong for batch index >= 1 (UpSampling2D) |
+ * | BatchMatMul with transposeA/B | wrapped | — | wasm runs ~1-2 GFLOP/s with the flags, ~22 after an explicit transpose (Dense gradients) |
+ * | gradient of Conv2D and DepthwiseConv2dNative | all backends, dilation > 1 only | | tfjs-core has no gradient for dilation > 1 |
+ */
+export const FALLBACK_BACKENDS = ["wasm", "cpu"] as const;
+
+type Info = tf.TensorInfo;
+type Attrs = Record<string, unknown>;
+
+/** Runs `body` on the kernel's inputs as tensors; tensors wrapped here are released afterwards. */
+function withTensors<T>(infos: Info[], body: (...ts: tf.Tensor[]) => T): T {
+  const created: tf.Tensor[] = [];
+  const tensors = infos.map((info) => {
+    if (info instanceof tf.Tensor) return info;
+    const t = (tf.engine() as unknown as { makeTensorFromTensorInfo(i: Info): tf.Tensor }).makeTensorFromTensorInfo(info);
+    created.push(t);
+    return t;
+  });
+  try {
+    return body(...tensors);
+  } finally {
+    created.forEach((t) => t.dispose());
+  }
+}
+
+function nhwcOnly(kernel: string, attrs: Attrs): void {
+  if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC" && attrs.dataFormat !== "channelsLast") {
+    throw new Error(`${kernel}: only NHWC (channelsLast) is supported by the fallback kernel, got ${String(attrs.dataFormat)}`);
+  }
+}
+
+type KernelBody = (inputs: Record<string, Info>, attrs: Attrs) => tf.Tensor;
+
+const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[] = [
+  {
+    name: "Conv2DBackpropFilter",
+    backends: FALLBACK_BACKENDS,
+    body: ({ x, dy }, attrs) => {
+      nhwcOnly("Conv2DBackpropFilter", attrs);
+      const info = convInfo(x.shape, attrs.filterShape as number[], attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
+      return withTensors([x, dy], (xt, dyt) => conv2dFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "Conv2DBackpropInput",
+    backends: FALLBACK_BACKENDS,
+    body: ({ dy, filter }, attrs) => {
+      nhwcOnly("Conv2DBackpropInput", attrs);
+      const info = convInfo(attrs.inputShape as number[], filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
+      return withTensors([dy, filter], (dyt, ft) => conv2dInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "DepthwiseConv2dNativeBackpropFilter",
+    backends: FALLBACK_BACKENDS,
+    body: ({ x, dy }, attrs) => {
+      const info = depthwiseInfo(x.shape, attrs.filterShape as number[], attrs);
+      return withTensors([x, dy], (xt, dyt) => depthwiseFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "DepthwiseConv2dNativeBackpropInput",
+    backends: FALLBACK_BACKENDS,
+    body: ({ dy, filter }, attrs) => {
+      const info = depthwiseInfo(attrs.inputShape as number[], filter.shape, attrs);
+      return withTensors([dy, filter], (dyt, ft) => depthwiseInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "ResizeNearestNeighborGrad",
+    backends: ["cpu"],
+    body: ({ images, dy }, attrs) => withTensors([images, dy], (im, g) => resizeNearestGrad(im as tf.Tensor4D, g as tf.Tensor4D, attrs)),
+  },
+];
+
+function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Attrs): ConvInfo {
+  return convInfo(xShape, filterShape, attrs.strides as [number, number], attrs.pad as PadAttr, (attrs.dilations as [number, number]) ?? 1, attrs.dimRoundingMode as never, true);
+}
+
+/**
+ * Gradient of nearest-neighbour resizing: each input pixel receives the sum of the output
+ * gradients that copied it. The source row/column of every output pixel is read off the forward
+ * kernel itself (resizing an index ramp), so alignCorners/halfPixelCenters match exactly; the sums
+ * are two matrix products with one-hot selection matrices.
+ */
+function resizeNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, inH, inW, c] = images.shape;
+    const [, outH, outW] = dy.shape;
+    const alignCorners = Boolean(attrs.alignCorners);
+    const halfPixelCenters = Boolean(attrs.halfPixelCenters);
+    const source = (inSize: number, outSize: number, rows: boolean) => {
+      const ramp = tf.reshape(tf.range(0, inSize, 1, "float32"), rows ? [1, inSize, 1, 1] : [1, 1, inSize, 1]) as tf.Tensor4D;
+      const resized = tf.image.resizeNearestNeighbor(ramp, rows ? [outSize, 1] : [1, outSize], alignCorners, halfPixelCenters);
+      return tf.oneHot(tf.cast(tf.reshape(resized, [outSize]), "int32"), inSize, 1, 0, "float32"); // [out, in]
+    };
+    const selRows = tf.transpose(source(inH, outH, true)); // [inH, outH]
+    const selCols = source(inW, outW, false); // [outW, inW]
+    const byRows = tf.matMul(tf.tile(tf.expandDims(selRows, 0), [b, 1, 1]) as tf.Tensor3D, tf.reshape(dy, [b, outH, outW * c]) as tf.Tensor3D); // [b, inH, outW*c]
+    const colsLast = tf.reshape(tf.transpose(tf.reshape(byRows, [b, inH, outW, c]), [0, 1, 3, 2]), [b * inH * c, outW]) as tf.Tensor2D;
+    const summed = tf.matMul(colsLast, selCols); // [b*inH*c, inW]
+    return tf.transpose(tf.reshape(summed, [b, inH, c, inW]), [0, 1, 3, 2]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Wraps wasm's BatchMatMul: operands flagged for transposition are transposed explicitly first,
+ * then the original kernel runs without flags (its fast path).
+ */
+function preTransposingMatMul(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
+    if (!transposeA && !transposeB) return original(args);
+    const { a, b } = args.inputs as Record<string, Info>;
+    return withTensors([a, b], (at, bt) => tf.tidy(() => {
+      const swapLast = (t: tf.Tensor) => tf.transpose(t, [...Array(t.rank - 2).keys(), t.rank - 1, t.rank - 2]);
+      return tf.matMul(transposeA ? swapLast(at) : at, transposeB ? swapLast(bt) : bt);
+    }));
+  };
+}
+
+let registered = false;
+
+/**
+ * Registers the fallback kernels for `wasm` and `cpu` and the dilation-aware convolution
+ * gradients. Idempotent; `initBackend` calls it.
+ */
+export function registerFallbackKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const { name, backends, body } of KERNELS) {
+    for (const backendName of backends) {
+      if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
+      tf.registerKernel({
+        kernelName: name,
+        backendName,
+        kernelFunc: ({ inputs, attrs }) => body(inputs as Record<string, Info>, attrs as Attrs),
+      });
+    }
+  }
+  const matMul = tf.getKernel("BatchMatMul", "wasm");
+  if (matMul) {
+    tf.unregisterKernel("BatchMatMul", "wasm");
+    tf.registerKernel({ ...matMul, kernelFunc: preTransposingMatMul(matMul.kernelFunc) });
+  }
+  registerDilatedGradient("Conv2D", (x, filter, dy, attrs) => {
+    const info = convInfo(x.shape, filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dilations as [number, number], attrs.dimRoundingMode as never);
+    return { x: () => conv2dInputGrad(dy, filter, info), filter: () => conv2dFilterGrad(x, dy, info) };
+  });
+  registerDilatedGradient("DepthwiseConv2dNative", (x, filter, dy, attrs) => {
+    const info = depthwiseInfo(x.shape, filter.shape, attrs);
+    return { x: () => depthwiseInputGrad(dy, filter, info), filter: () => depthwiseFilterGrad(x, dy, info) };
+  });
+}
+
+/**
+ * Keeps tfjs-core's gradient of `kernelName` for dilation 1 and uses ours for dilation > 1,
+ * where core's gradient throws ("dilation rates greater than 1 are not yet supported").
+ */
+function registerDilatedGradient(
+  kernelName: string,
+  dilated: (x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs) => Record<string, () => tf.Tensor>,
+): void {
+  const original = tf.getGradient(kernelName);
+  if (!original) throw new Error(`registerFallbackKernels: tfjs has no gradient for ${kernelName} to extend`);
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, saved, attrs) => {
+      const d = (attrs as Attrs).dilations as number | [number, number] | undefined;
+      const isDilated = Array.isArray(d) ? d.some((v) => v > 1) : (d ?? 1) > 1;
+      if (!isDilated) return original.gradFunc(dy, saved, attrs);
+      const [x, filter] = saved as tf.Tensor4D[];
+      return dilated(x, filter, dy as tf.Tensor4D, attrs as Attrs);
+    },
+  });
+}

@@ -1,0 +1,152 @@
+import * as assert from "assert";
+import * as tf from "@tensorflow/tfjs";
+import { convInfo, gaussian, initBackend, seededRandom } from "advanced-neural-models";
+
+/**
+ * Gradients of the convolution family on the fallback backends, checked against float64
+ * brute-force loops: for L = sum(y * r) with a fixed random r, dL/dx and dL/dw are accumulated
+ * element by element from the convolution's definition.
+ */
+
+type Case = { b: number; h: number; w: number; ci: number; co: number; k: [number, number]; s: [number, number]; d: [number, number]; pad: "same" | "valid" };
+
+function randn(n: number, seed: number): Float64Array {
+  const g = gaussian(seededRandom(seed));
+  return Float64Array.from({ length: n }, g);
+}
+
+/** Float64 reference gradients of sum(conv(x, w) * r) (depthwise when `depthwise`). */
+function referenceGrads(c: Case, x: Float64Array, w: Float64Array, r: Float64Array, depthwise: boolean) {
+  const info = convInfo([c.b, c.h, c.w, c.ci], [c.k[0], c.k[1], c.ci, c.co], c.s, c.pad, c.d, undefined, depthwise);
+  const { outHeight: oh, outWidth: ow } = info;
+  const outC = depthwise ? c.ci * c.co : c.co;
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  for (let b = 0; b < c.b; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let o = 0; o < outC; o++) {
+    const g = r[((b * oh + i) * ow + j) * outC + o];
+    for (let ky = 0; ky < c.k[0]; ky++) for (let kx = 0; kx < c.k[1]; kx++) {
+      const yy = i * c.s[0] + ky * c.d[0] - info.padInfo.top;
+      const xx = j * c.s[1] + kx * c.d[1] - info.padInfo.left;
+      if (yy < 0 || yy >= c.h || xx < 0 || xx >= c.w) continue;
+      const channels = depthwise ? [Math.floor(o / c.co)] : Array.from({ length: c.ci }, (_, q) => q);
+      for (const ci of channels) {
+        const xi = ((b * c.h + yy) * c.w + xx) * c.ci + ci;
+        const wi = depthwise ? ((ky * c.k[1] + kx) * c.ci + ci) * c.co + (o % c.co) : ((ky * c.k[1] + kx) * c.ci + ci) * c.co + o;
+        dx[xi] += w[wi] * g;
+        dw[wi] += x[xi] * g;
+      }
+    }
+  }
+  return { dx, dw, outShape: [c.b, oh, ow, outC] };
+}
+
+function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < expected.length; i++) {
+    num = Math.max(num, Math.abs(actual[i] - expected[i]));
+    den = Math.max(den, Math.abs(expected[i]));
+  }
+  return num / (den || 1);
+}
+
+const cases: Case[] = [
+  { b: 2, h: 7, w: 9, ci: 3, co: 4, k: [3, 3], s: [1, 1], d: [1, 1], pad: "same" },
+  { b: 2, h: 8, w: 7, ci: 2, co: 3, k: [3, 3], s: [2, 2], d: [1, 1], pad: "same" },
+  { b: 3, h: 9, w: 9, ci: 2, co: 2, k: [5, 3], s: [2, 1], d: [1, 1], pad: "valid" },
+  { b: 2, h: 11, w: 10, ci: 2, co: 3, k: [3, 3], s: [1, 1], d: [2, 2], pad: "same" },
+  { b: 2, h: 11, w: 9, ci: 1, co: 2, k: [3, 2], s: [1, 1], d: [2, 3], pad: "valid" },
+  { b: 1, h: 6, w: 5, ci: 2, co: 2, k: [2, 2], s: [3, 3], d: [1, 1], pad: "same" },
+];
+
+for (const backend of ["wasm", "cpu"] as const) {
+  describe(`convolution gradients on ${backend} vs float64 brute force`, () => {
+    before(async () => {
+      await initBackend({ backend, quiet: true });
+    });
+    after(async () => {
+      await initBackend({ backend: "wasm", quiet: true });
+    });
+
+    for (const depthwise of [false, true]) {
+      for (const c of cases) {
+        const label = `${depthwise ? "depthwise" : "conv2d"} ${c.b}x${c.h}x${c.w}x${c.ci} k${c.k} s${c.s} d${c.d} ${c.pad}`;
+        it(label, () => {
+          if (depthwise && c.s.some((v) => v > 1) && c.d.some((v) => v > 1)) return;
+          const x = randn(c.b * c.h * c.w * c.ci, 1);
+          const w = randn(c.k[0] * c.k[1] * c.ci * c.co, 2);
+          const ref0 = referenceGrads(c, x, w, new Float64Array(0), depthwise);
+          const r = randn(ref0.outShape.reduce((a, v) => a * v, 1), 3);
+          const ref = referenceGrads(c, x, w, r, depthwise);
+          const before = tf.memory().numTensors;
+          const [gx, gw] = tf.tidy(() => {
+            const xt = tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]);
+            const wt = tf.tensor4d(Float32Array.from(w), [c.k[0], c.k[1], c.ci, c.co]);
+            const rt = tf.tensor(Float32Array.from(r), ref.outShape);
+            const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(
+              depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, "NHWC", c.d) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, "NHWC", c.d),
+              rt,
+            ));
+            return tf.grads(f)([xt, wt]).map((g) => g.dataSync());
+          });
+          assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
+          assert.ok(relErr(gx, ref.dx) < 1e-5, `dx relative error ${relErr(gx, ref.dx)}`);
+          assert.ok(relErr(gw, ref.dw) < 1e-5, `dw relative error ${relErr(gw, ref.dw)}`);
+        });
+      }
+    }
+
+    it("Conv2DTranspose (strides 2 and 4) has the adjoint's gradients", () => {
+      for (const s of [2, 4]) {
+        const c: Case = { b: 2, h: 9, w: 7, ci: 3, co: 2, k: [3, 3], s: [s, s], d: [1, 1], pad: "same" };
+        // conv2dTranspose(y, w) is the x-gradient of conv2d; its own gradients are conv2d (for y) and the filter gradient.
+        const x = randn(c.b * c.h * c.w * c.ci, 5);
+        const w = randn(9 * c.ci * c.co, 6);
+        const { outShape } = referenceGrads(c, x, w, new Float64Array(0), false);
+        const y = randn(outShape.reduce((a, v) => a * v, 1), 7);
+        const ref = referenceGrads(c, x, w, y, false); // d/dx <conv(x,w), y> = convT(y, w); d/dw = filter grad
+        const [gy, gw, out] = tf.tidy(() => {
+          const yt = tf.tensor4d(Float32Array.from(y), outShape as [number, number, number, number]);
+          const wt = tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]);
+          const xt = tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]);
+          const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [c.b, c.h, c.w, c.ci], s, "same"), xt));
+          const g = tf.grads(f)([yt, wt]).map((t) => t.dataSync());
+          return [g[0], g[1], tf.conv2dTranspose(yt, wt, [c.b, c.h, c.w, c.ci], s, "same").dataSync()];
+        });
+        assert.ok(relErr(out, ref.dx) < 1e-5, `forward (stride ${s}) relative error ${relErr(out, ref.dx)}`);
+        // <convT(y, w), x> = <y, conv(x, w)>: its y-gradient is conv(x, w), its w-gradient equals conv's w-gradient.
+        const conv = tf.tidy(() => tf.conv2d(tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]), tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]), s, "same").dataSync());
+        assert.ok(relErr(gy, conv) < 1e-5, `dy (stride ${s}) relative error ${relErr(gy, conv)}`);
+        assert.ok(relErr(gw, ref.dw) < 1e-5, `dw (stride ${s}) relative error ${relErr(gw, ref.dw)}`);
+      }
+    });
+
+    it("UpSampling2D (nearest) routes each output gradient to its source pixel, for every batch index", () => {
+      const [b, h, w, ch] = [3, 3, 4, 2];
+      const r = randn(b * 2 * h * 3 * w * ch, 9);
+      const g = tf.tidy(() => {
+        const x = tf.zeros([b, h, w, ch]);
+        const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [2 * h, 3 * w]), tf.tensor(Float32Array.from(r), [b, 2 * h, 3 * w, ch])));
+        return tf.grad(f)(x).dataSync();
+      });
+      const expected = new Float64Array(b * h * w * ch);
+      for (let n = 0; n < b; n++) for (let i = 0; i < 2 * h; i++) for (let j = 0; j < 3 * w; j++) for (let q = 0; q < ch; q++) {
+        expected[((n * h + Math.floor(i / 2)) * w + Math.floor(j / 3)) * ch + q] += r[((n * 2 * h + i) * 3 * w + j) * ch + q];
+      }
+      assert.ok(relErr(g, expected) < 1e-5, `relative error ${relErr(g, expected)}`);
+    });
+
+    it("matMul with transpose flags gives the plain product's values", () => {
+      const a = randn(6 * 4, 11);
+      const b = randn(6 * 5, 12);
+      const got = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(a), [6, 4]), tf.tensor2d(Float32Array.from(b), [6, 5]), true, false).dataSync());
+      const want = new Float64Array(20);
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 5; j++) for (let k = 0; k < 6; k++) want[i * 5 + j] += a[k * 4 + i] * b[k * 5 + j];
+      assert.ok(relErr(got, want) < 1e-6);
+      const got2 = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(a), [6, 4]), tf.tensor2d(Float32Array.from(a), [6, 4]), false, true).dataSync());
+      const want2 = new Float64Array(36);
+      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) for (let k = 0; k < 4; k++) want2[i * 6 + j] += a[i * 4 + k] * a[j * 4 + k];
+      assert.ok(relErr(got2, want2) < 1e-6);
+    });
+  });
+}
