@@ -30,7 +30,7 @@ describe("initBackend", () => {
       assert.strictEqual(info.name, "tensorflow");
     } else {
       assert.strictEqual(info.name, "wasm");
-      assert.match(info.line, /^backend: wasm \(SIMD, 1 thread\): .*tfjs-node/);
+      assert.match(info.line, /^backend: wasm \(SIMD, 1 thread\): @tensorflow\/tfjs-node-gpu not installed; @tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, not native TensorFlow$/);
     }
     assert.strictEqual(tf.getBackend(), info.name);
   });
@@ -65,5 +65,15 @@ describe("initBackend", () => {
     if (!tf.findBackendFactory("tensorflow")) {
       await assert.rejects(initBackend({ backend: "tensorflow", quiet: true }), /backend "tensorflow" requested but unavailable/);
     }
+  });
+});
+
+describe("fallback kernels survive a second copy of the tfjs bundle", () => {
+  it("re-applies the dilation-aware gradient after danfojs's tfjs-node alias re-registers tfjs's gradients", async () => {
+    require("@tensorflow/tfjs-node"); // what `import "danfojs-node"` does
+    await initBackend({ quiet: true });
+    const g = tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.conv2d(x as tf.Tensor4D, tf.ones([3, 3, 1, 1]) as tf.Tensor4D, 1, "same", "NHWC", 2)))(tf.ones([1, 5, 5, 1])).dataSync());
+    // centre pixel: all 9 dilated taps land inside the 5x5 image
+    assert.strictEqual(g[12], 9);
   });
 });

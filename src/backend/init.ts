@@ -37,16 +37,17 @@ let chosen: BackendInfo | undefined;
  * 3. `wasm` (SIMD, single-threaded in Node);
  * 4. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
- * Registers the fallback kernels (kernels.ts) first, so every chapter layer can train on wasm and cpu.
+ * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu.
  * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
  * Safe to call more than once: a call without a choice returns the current backend; `"auto"` searches again.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const explicit = options.backend ?? process.env[BACKEND_ENV];
   const requested = parseRequest(explicit);
+  if (!chosen || (explicit !== undefined && requested !== chosen.name)) {
+    chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
+  }
   registerFallbackKernels();
-  if (chosen && (explicit === undefined || requested === chosen.name)) return report(chosen, options.quiet);
-  chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
   silenceCpuBanner();
   return report(chosen, options.quiet);
 }
@@ -71,10 +72,15 @@ interface NativeProbe {
 
 /** Loads a native TensorFlow binding package and checks that it really registered the `tensorflow` backend. */
 function probeNative(pkg: string): NativeProbe {
+  let installedName: string;
   try {
-    require.resolve(pkg);
+    installedName = (require(`${pkg}/package.json`) as { name: string }).name;
   } catch {
     return { ok: false, gpu: false, why: `${pkg} not installed` };
+  }
+  if (installedName !== pkg) {
+    // danfojs-node's override installs plain tfjs under this name; loading it would only re-register tfjs's gradients.
+    return { ok: false, gpu: false, why: `${pkg} is an alias of ${installedName}, not native TensorFlow` };
   }
   try {
     require(pkg);

@@ -133,29 +133,31 @@ function preTransposingMatMul(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
-let registered = false;
+const ours = new WeakSet<tf.KernelFunc | tf.GradFunc>();
 
 /**
  * Registers the fallback kernels for `wasm` and `cpu` and the dilation-aware convolution
- * gradients. Idempotent; `initBackend` calls it.
+ * gradients. Idempotent, and safe to repeat: loading another copy of the tfjs bundle (danfojs-node
+ * does, through its `@tensorflow/tfjs-node` alias) re-registers tfjs's stock gradients, so
+ * `initBackend` calls this every time.
  */
 export function registerFallbackKernels(): void {
-  if (registered) return;
-  registered = true;
   for (const { name, backends, body } of KERNELS) {
     for (const backendName of backends) {
-      if (tf.getKernel(name, backendName)) tf.unregisterKernel(name, backendName);
-      tf.registerKernel({
-        kernelName: name,
-        backendName,
-        kernelFunc: ({ inputs, attrs }) => body(inputs as Record<string, Info>, attrs as Attrs),
-      });
+      const existing = tf.getKernel(name, backendName);
+      if (existing && ours.has(existing.kernelFunc)) continue;
+      if (existing) tf.unregisterKernel(name, backendName);
+      const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) => body(inputs as Record<string, Info>, attrs as Attrs);
+      ours.add(kernelFunc);
+      tf.registerKernel({ kernelName: name, backendName, kernelFunc });
     }
   }
   const matMul = tf.getKernel("BatchMatMul", "wasm");
-  if (matMul) {
+  if (matMul && !ours.has(matMul.kernelFunc)) {
+    const kernelFunc = preTransposingMatMul(matMul.kernelFunc);
+    ours.add(kernelFunc);
     tf.unregisterKernel("BatchMatMul", "wasm");
-    tf.registerKernel({ ...matMul, kernelFunc: preTransposingMatMul(matMul.kernelFunc) });
+    tf.registerKernel({ ...matMul, kernelFunc });
   }
   registerDilatedGradient("Conv2D", (x, filter, dy, attrs) => {
     const info = convInfo(x.shape, filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dilations as [number, number], attrs.dimRoundingMode as never);
@@ -177,15 +179,14 @@ function registerDilatedGradient(
 ): void {
   const original = tf.getGradient(kernelName);
   if (!original) throw new Error(`registerFallbackKernels: tfjs has no gradient for ${kernelName} to extend`);
-  tf.registerGradient({
-    kernelName,
-    inputsToSave: ["x", "filter"],
-    gradFunc: (dy, saved, attrs) => {
-      const d = (attrs as Attrs).dilations as number | [number, number] | undefined;
-      const isDilated = Array.isArray(d) ? d.some((v) => v > 1) : (d ?? 1) > 1;
-      if (!isDilated) return original.gradFunc(dy, saved, attrs);
-      const [x, filter] = saved as tf.Tensor4D[];
-      return dilated(x, filter, dy as tf.Tensor4D, attrs as Attrs);
-    },
-  });
+  if (ours.has(original.gradFunc)) return;
+  const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
+    const d = (attrs as Attrs).dilations as number | [number, number] | undefined;
+    const isDilated = Array.isArray(d) ? d.some((v) => v > 1) : (d ?? 1) > 1;
+    if (!isDilated) return original.gradFunc(dy, saved, attrs);
+    const [x, filter] = saved as tf.Tensor4D[];
+    return dilated(x, filter, dy as tf.Tensor4D, attrs as Attrs);
+  };
+  ours.add(gradFunc);
+  tf.registerGradient({ kernelName, inputsToSave: ["x", "filter"], gradFunc });
 }
