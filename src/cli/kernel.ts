@@ -58,7 +58,9 @@ or point ${PYTHON_ENV} at a Python that has it:
   }
   const env = { ...process.env, JUPYTER_PATH: [DATA_DIR, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
   console.log(`lab: ${python} -m jupyterlab --notebook-dir=notebooks (kernels from ${DATA_DIR})`);
-  const child = spawn(python, ["-m", "jupyterlab", `--notebook-dir=${path.join(ROOT, "notebooks")}`, ...extra], { stdio: "inherit", env });
+  // Jupyter refuses to run as root without --allow-root (containers, CI images).
+  const rootFlag = process.getuid?.() === 0 && !extra.includes("--allow-root") ? ["--allow-root"] : [];
+  const child = spawn(python, ["-m", "jupyterlab", `--notebook-dir=${path.join(ROOT, "notebooks")}`, ...rootFlag, ...extra], { stdio: "inherit", env });
   child.on("exit", (code) => process.exit(code ?? 0));
 }
 
