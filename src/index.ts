@@ -20,3 +20,5 @@ export * from "./viz/display";
 export * from "./viz/table";
 export * from "./conv/tf-bridge";
 export * from "./notebook/exercise";
+export * from "./models/cnn";
+export * from "./models/rnn";

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { BackendName, initBackend } from "../backend/init";
+import { fashionCnn, mnistCnn } from "../models/cnn";
+import { sunspotRnn } from "../models/rnn";
+import { formatTable } from "../viz/table";
+
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru] [--backends wasm,cpu] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
+
+Times one training step (trainOnBatch, Adam 1e-3) of the chapter's models on each backend:
+median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
+When Python TensorFlow is importable, the same models run in Keras in the same invocation
+and the ratio is printed. Writes a JSON report (default results/bench.json).`;
+
+const MODELS = {
+  mnist: { build: mnistCnn, batch: 256, kind: "cnn" },
+  fashion: { build: fashionCnn, batch: 256, kind: "cnn" },
+  lstm: { build: () => sunspotRnn({ cell: "lstm" }), batch: 20, kind: "rnn" },
+  gru: { build: () => sunspotRnn({ cell: "gru" }), batch: 20, kind: "rnn" },
+} as const;
+type ModelName = keyof typeof MODELS;
+
+interface Options {
+  models: ModelName[];
+  backends: BackendName[];
+  steps: number;
+  budgetSec: number;
+  out: string;
+  keras: boolean;
+}
+
+function parse(argv: string[]): Options {
+  const o: Options = { models: ["mnist", "fashion", "lstm", "gru"], backends: ["wasm", "cpu"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
+  const fail = (m: string): never => {
+    console.error(`bench: ${m}\n\n${USAGE}`);
+    process.exit(2);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = () => argv[++i] ?? fail(`${a} needs a value`);
+    const list = <T extends string>(allowed: readonly string[]) => v().split(",").map((s) => (allowed.includes(s) ? (s as T) : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`)));
+    if (a === "--models") o.models = list<ModelName>(Object.keys(MODELS));
+    else if (a === "--backends") o.backends = list<BackendName>(["wasm", "cpu", "tensorflow"]);
+    else if (a === "--steps") o.steps = Number(v());
+    else if (a === "--budget") o.budgetSec = Number(v());
+    else if (a === "--out") o.out = v();
+    else if (a === "--no-keras") o.keras = false;
+    else if (a === "--help" || a === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else fail(`unknown option ${a}`);
+  }
+  if (!(o.steps >= 3)) fail("--steps must be at least 3");
+  if (!(o.budgetSec > 0)) fail("--budget must be positive");
+  return o;
+}
+
+interface Measurement {
+  backend: string;
+  model: ModelName;
+  batch: number;
+  msPerStep: number;
+  samplesPerSec: number;
+  steps: number;
+  tensorGrowthPerStep: number;
+  peakRssMb: number;
+}
+
+function batchFor(name: ModelName): [tf.Tensor, tf.Tensor] {
+  const { batch, kind } = MODELS[name];
+  if (kind === "cnn") return [tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1), tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2), 10)];
+  return [tf.randomUniform([batch, 15, 1], -1, 1, "float32", 3), tf.randomUniform([batch, 1], -1, 1, "float32", 4)];
+}
+
+async function measure(name: ModelName, backend: string, o: Options): Promise<Measurement> {
+  const model = MODELS[name].build();
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: MODELS[name].kind === "cnn" ? "categoricalCrossentropy" : "meanSquaredError" });
+  const [x, y] = batchFor(name);
+  await model.trainOnBatch(x, y); // step 1 creates the optimizer slots
+  const afterFirst = tf.memory().numTensors;
+  const times: number[] = [];
+  const deadline = Date.now() + o.budgetSec * 1000;
+  while (times.length < o.steps && (times.length < 3 || Date.now() < deadline)) {
+    const t = process.hrtime.bigint();
+    await model.trainOnBatch(x, y);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    progress(`${backend} ${name}: step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`);
+  }
+  progress("");
+  const growth = (tf.memory().numTensors - afterFirst) / times.length;
+  tf.dispose([x, y]);
+  model.dispose();
+  const ms = median(times.slice(1)); // the first timed step still warms caches
+  return {
+    backend, model: name, batch: MODELS[name].batch, msPerStep: ms, samplesPerSec: (MODELS[name].batch * 1000) / ms,
+    steps: times.length, tensorGrowthPerStep: growth, peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+/** One progress line, rewritten in place on a terminal; silent when output is redirected. */
+function progress(text: string): void {
+  if (process.stdout.isTTY) process.stdout.write(`\r${text.padEnd(60)}\r`);
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Runs bench/keras_bench.py when Python TensorFlow is importable; returns its report or why not. */
+function keras(o: Options): { report?: { tensorflow: string; models: Record<string, { ms_per_step: number; samples_per_s: number }> }; why?: string } {
+  if (!o.keras) return { why: "--no-keras" };
+  const python = process.env.JUPYTER_PYTHON ?? "python3";
+  if (spawnSync(python, ["-c", "import tensorflow"], { stdio: "ignore" }).status !== 0) return { why: `${python} cannot import tensorflow` };
+  const script = path.join(__dirname, "..", "..", "bench", "keras_bench.py");
+  const cfg = JSON.stringify({ models: o.models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
+  const r = spawnSync(python, [script, cfg], { encoding: "utf8" });
+  if (r.status !== 0) return { why: `keras_bench.py failed: ${r.stderr.trim().split("\n").pop()}` };
+  return { report: JSON.parse(r.stdout.trim().split("\n").pop()!) };
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  const results: Measurement[] = [];
+  for (const backend of o.backends) {
+    const info = await initBackend({ backend });
+    for (const name of o.models) results.push(await measure(name, info.name, o));
+  }
+  const k = keras(o);
+  if (!k.report) console.log(`Keras baseline skipped: ${k.why}`);
+  const rows = results.map((m) => {
+    const base = k.report?.models[m.model];
+    return {
+      backend: m.backend, model: m.model, batch: m.batch, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
+      "tensors/step": m.tensorGrowthPerStep, "peak RSS MB": Math.round(m.peakRssMb),
+      ...(k.report ? { "Keras ms/step": base ? Number(base.ms_per_step.toFixed(1)) : "-", "speed vs Keras": base ? `${(base.ms_per_step / m.msPerStep).toFixed(3)}x` : "-" } : {}),
+    };
+  });
+  console.log(formatTable(rows));
+  fs.mkdirSync(path.dirname(o.out), { recursive: true });
+  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, results, keras: k.report ?? { skipped: k.why } };
+  fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + "\n");
+  console.log(`report written to ${o.out}`);
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});
