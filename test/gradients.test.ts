@@ -136,6 +136,45 @@ for (const backend of ["wasm", "cpu"] as const) {
       assert.ok(relErr(g, expected) < 1e-5, `relative error ${relErr(g, expected)}`);
     });
 
+    for (const [h, w, k, st, pad] of [[7, 7, 2, 2, "same"], [6, 5, 3, 2, "same"], [6, 6, 2, 2, "valid"], [9, 8, 3, 3, "valid"]] as const) {
+      it(`avg and max pooling ${h}x${w} pool ${k} stride ${st} ${pad}: gradients vs float64 brute force`, () => {
+        const [b, c] = [2, 3];
+        const x = randn(b * h * w * c, 21);
+        const info = tf.backend_util.computePool2DInfo([b, h, w, c], k, st, 1, pad);
+        const { outHeight: oh, outWidth: ow } = info;
+        const r = randn(b * oh * ow * c, 22);
+        const avg = new Float64Array(x.length);
+        const max = new Float64Array(x.length);
+        for (let n = 0; n < b; n++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let q = 0; q < c; q++) {
+          const cells: number[] = [];
+          for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) {
+            const yy = i * st + dy - info.padInfo.top;
+            const xx = j * st + dx - info.padInfo.left;
+            if (yy >= 0 && yy < h && xx >= 0 && xx < w) cells.push(((n * h + yy) * w + xx) * c + q);
+          }
+          const g = r[((n * oh + i) * ow + j) * c + q];
+          for (const p of cells) avg[p] += g / cells.length; // Keras/TF: padding is not counted
+          const best = cells.reduce((a, p) => (x[p] > x[a] ? p : a), cells[0]);
+          max[best] += g;
+        }
+        const [ga, gm] = tf.tidy(() => {
+          const xt = tf.tensor4d(Float32Array.from(x), [b, h, w, c]);
+          const rt = tf.tensor4d(Float32Array.from(r), [b, oh, ow, c]);
+          return [
+            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, pad), rt)))(xt).dataSync(),
+            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, st, pad), rt)))(xt).dataSync(),
+          ];
+        });
+        assert.ok(relErr(ga, avg) < 1e-5, `avg pool gradient relative error ${relErr(ga, avg)}`);
+        assert.ok(relErr(gm, max) < 1e-6, `max pool gradient relative error ${relErr(gm, max)}`);
+      });
+    }
+
+    it("max pooling routes a tied window's gradient to its first maximum only (ReLU zeros)", () => {
+      const g = tf.tidy(() => tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(tf.zeros([1, 4, 4, 1])).dataSync());
+      assert.deepStrictEqual(Array.from(g), [1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
+    });
+
     it("matMul with transpose flags gives the plain product's values", () => {
       const a = randn(6 * 4, 11);
       const b = randn(6 * 5, 12);

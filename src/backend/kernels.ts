@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { avgPoolGrad, maxPoolGrad, poolInfo } from "./pool-grad";
 import {
   ConvInfo, PadAttr, conv2dFilterGrad, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
 } from "./conv-grad";
@@ -12,9 +13,12 @@ import {
  * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step) |
  * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
  * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
+ * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4) |
+ * | MaxPoolGrad | replaced | replaced | wasm loses gradient for some windows; cpu kept consistent with it (first maximum wins) |
  * | ResizeNearestNeighborGrad | — | replaced | cpu's kernel is wrong for batch index >= 1 (UpSampling2D) |
  * | BatchMatMul with transposeA/B | wrapped | — | wasm runs ~1-2 GFLOP/s with the flags, ~22 after an explicit transpose (Dense gradients) |
  * | gradient of Conv2D and DepthwiseConv2dNative | all backends, dilation > 1 only | | tfjs-core has no gradient for dilation > 1 |
+ * | `tf.fused.conv2d` while recording gradients | all backends, dilation > 1 and linear activation only | | its custom gradient rejects dilation > 1; Keras-style Conv2D layers with a linear activation take this path |
  */
 export const FALLBACK_BACKENDS = ["wasm", "cpu"] as const;
 
@@ -78,6 +82,22 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     body: ({ dy, filter }, attrs) => {
       const info = depthwiseInfo(attrs.inputShape as number[], filter.shape, attrs);
       return withTensors([dy, filter], (dyt, ft) => depthwiseInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "AvgPoolGrad",
+    backends: FALLBACK_BACKENDS,
+    body: ({ dy, input }, attrs) => {
+      const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
+      return withTensors([dy], (g) => avgPoolGrad(g as tf.Tensor4D, info));
+    },
+  },
+  {
+    name: "MaxPoolGrad",
+    backends: FALLBACK_BACKENDS,
+    body: ({ dy, input, output }, attrs) => {
+      const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
+      return withTensors([dy, input, output], (g, x, y) => maxPoolGrad(g as tf.Tensor4D, x as tf.Tensor4D, y as tf.Tensor4D, info));
     },
   },
   {
@@ -159,6 +179,7 @@ export function registerFallbackKernels(): void {
     tf.unregisterKernel("BatchMatMul", "wasm");
     tf.registerKernel({ ...matMul, kernelFunc });
   }
+  unfuseDilatedConv2d();
   registerDilatedGradient("Conv2D", (x, filter, dy, attrs) => {
     const info = convInfo(x.shape, filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dilations as [number, number], attrs.dimRoundingMode as never);
     return { x: () => conv2dInputGrad(dy, filter, info), filter: () => conv2dFilterGrad(x, dy, info) };
@@ -167,6 +188,30 @@ export function registerFallbackKernels(): void {
     const info = depthwiseInfo(x.shape, filter.shape, attrs);
     return { x: () => depthwiseInputGrad(dy, filter, info), filter: () => depthwiseFilterGrad(x, dy, info) };
   });
+}
+
+/**
+ * `tf.fused.conv2d` (used by `tf.layers.conv2d`) fuses bias and a linear activation even while
+ * gradients are recorded, and its custom gradient throws for dilation > 1. In that case only,
+ * compute it unfused (conv2d + bias), whose gradient is registered above.
+ */
+function unfuseDilatedConv2d(): void {
+  const fused = tf.fused as unknown as { conv2d: typeof tf.fused.conv2d };
+  if (ours.has(fused.conv2d as never)) return;
+  const original = fused.conv2d;
+  const wrapped: typeof tf.fused.conv2d = (args) => {
+    const d = args.dilations ?? 1;
+    const dilated = Array.isArray(d) ? d.some((v) => v > 1) : d > 1;
+    const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+    const linear = args.activation == null || args.activation === "linear";
+    if (!(dilated && recording && linear)) return original(args);
+    return tf.tidy(() => {
+      const y = tf.conv2d(args.x, args.filter, args.strides, args.pad, args.dataFormat, args.dilations, args.dimRoundingMode);
+      return args.bias ? tf.add(y, args.bias) : y;
+    });
+  };
+  ours.add(wrapped as never);
+  fused.conv2d = wrapped;
 }
 
 /**
