@@ -40,9 +40,26 @@ function windowCounts(info: ConvInfo): tf.Tensor4D {
   return tf.tensor4d(rows.flatMap((r) => cols.map((c) => r * c)), [1, info.outHeight, info.outWidth, 1]);
 }
 
+/**
+ * Windows that tile the input exactly (stride = pool size, no padding, sizes divisible: the
+ * chapter's 2x2 pools on even sizes). Then every cell belongs to exactly one window, and
+ * nearest-neighbour upsampling (a fast kernel) brings per-window values back to the cells.
+ */
+function tilesExactly(info: ConvInfo): boolean {
+  const { top, bottom, left, right } = info.padInfo;
+  return info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && top === 0 && bottom === 0 && left === 0 && right === 0
+    && info.outHeight * info.filterHeight === info.inHeight && info.outWidth * info.filterWidth === info.inWidth;
+}
+
+/** Per-window values copied to every cell of their window (exactly tiled inputs only). */
+function toCells(t: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  return tf.image.resizeNearestNeighbor(t, [info.inHeight, info.inWidth]);
+}
+
 /** Gradient of average pooling: each window's gradient shared equally among its valid cells. */
 export function avgPoolGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   return tf.tidy(() => {
+    if (tilesExactly(info)) return toCells(tf.div(dy, info.filterHeight * info.filterWidth) as tf.Tensor4D, info);
     const ones = tf.ones([info.filterHeight, info.filterWidth, info.inChannels, 1]) as tf.Tensor4D;
     return depthwiseInputGrad(tf.div(dy, windowCounts(info)), ones, asDepthwise(info, 1));
   });
@@ -54,6 +71,14 @@ export function avgPoolGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
  */
 export function maxPoolGrad(dy: tf.Tensor4D, x: tf.Tensor4D, y: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   return tf.tidy(() => {
+    if (tilesExactly(info)) {
+      const { inHeight: h, inWidth: w, filterHeight: kh, filterWidth: kw } = info;
+      // rank of each cell inside its window, highest first in row-major order: kh*kw, ..., 1
+      const rank = tf.tensor4d(Float32Array.from({ length: h * w }, (_, p) => kh * kw - ((Math.floor(p / w) % kh) * kw + ((p % w) % kw))), [1, h, w, 1]);
+      const score = tf.mul(tf.cast(tf.equal(x, toCells(y, info)), "float32"), rank); // 0 where not a maximum
+      const first = tf.equal(score, toCells(tf.maxPool(score as tf.Tensor4D, [kh, kw], [kh, kw], "valid"), info));
+      return tf.where(tf.logicalAnd(first, tf.greater(score, 0)), toCells(dy, info), tf.zerosLike(x)) as tf.Tensor4D;
+    }
     const { top, bottom, left, right } = info.padInfo;
     const xp = tf.pad(x, [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]], -Infinity);
     let taken = tf.zerosLike(y).cast("bool");
