@@ -189,3 +189,18 @@ for (const backend of ["wasm", "cpu"] as const) {
     });
   });
 }
+
+describe("convolution filter gradient of large batches (computed in batch slices)", () => {
+  it("equals the sum of the gradients of the two halves of the batch", async () => {
+    await initBackend({ backend: "wasm", quiet: true });
+    const { conv2dFilterGrad } = await import("advanced-neural-models");
+    const [full, halves] = tf.tidy(() => {
+      const x = tf.randomNormal([48, 32, 32, 64], 0, 1, "float32", 31) as tf.Tensor4D; // 9*64*32*32 floats of patches per image: sliced
+      const info = convInfo(x.shape, [3, 3, 64, 4], 1, "same");
+      const dy = tf.randomNormal([48, 32, 32, 4], 0, 1, "float32", 32) as tf.Tensor4D;
+      const half = (s: number) => conv2dFilterGrad(tf.slice(x, [s, 0, 0, 0], [24, -1, -1, -1]), tf.slice(dy, [s, 0, 0, 0], [24, -1, -1, -1]), { ...info, batchSize: 24 });
+      return [conv2dFilterGrad(x, dy, info).dataSync(), tf.add(half(0), half(24)).dataSync()];
+    });
+    assert.ok(relErr(full, halves) < 1e-5, `relative error ${relErr(full, halves)}`);
+  });
+});

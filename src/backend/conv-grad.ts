@@ -55,14 +55,45 @@ export function extractPatches(x: tf.Tensor4D, info: ConvInfo, tapMajor: boolean
   });
 }
 
+/** Largest patch matrix built at once (floats); bigger batches are processed in slices and summed. */
+const PATCH_BUDGET = 16 * 1024 * 1024;
+
+/**
+ * Sums `grad(xSlice, dySlice, sliceInfo)` over batch slices small enough that each slice's patch
+ * matrix (taps x channels x positions) stays under {@link PATCH_BUDGET} floats: the patches of
+ * one 256-image batch of a 3x3, 64-channel layer at 28x28 would take 460 MB of the 4 GiB wasm heap.
+ */
+function sumOverBatchSlices(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo, grad: (x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo) => tf.Tensor4D): tf.Tensor4D {
+  const perImage = info.filterHeight * info.filterWidth * info.inChannels * info.outHeight * info.outWidth;
+  const slice = Math.max(1, Math.min(info.batchSize, Math.floor(PATCH_BUDGET / perImage)));
+  if (slice >= info.batchSize) return grad(x, dy, info);
+  let total: tf.Tensor4D | undefined;
+  for (let start = 0; start < info.batchSize; start += slice) {
+    const size = Math.min(slice, info.batchSize - start);
+    const part = tf.tidy(() => grad(
+      tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]),
+      tf.slice(dy, [start, 0, 0, 0], [size, -1, -1, -1]),
+      { ...info, batchSize: size },
+    ));
+    if (total) {
+      const sum = tf.add(total, part) as tf.Tensor4D;
+      tf.dispose([total, part]);
+      total = sum;
+    } else {
+      total = part;
+    }
+  }
+  return total!;
+}
+
 /** Gradient of a 2-D convolution with respect to its filter: `[kh, kw, in, out]`. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  return tf.tidy(() => {
-    const patches = extractPatches(x, info, true); // [k, c, n]
+  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) => tf.tidy(() => {
+    const patches = extractPatches(xs, inf, true); // [k, c, n]
     const [k, c, n] = patches.shape;
-    const dw = tf.matMul(tf.reshape(patches, [k * c, n]) as tf.Tensor2D, tf.reshape(dy, [n, info.outChannels]) as tf.Tensor2D);
-    return tf.reshape(dw, [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels]);
-  });
+    const dw = tf.matMul(tf.reshape(patches, [k * c, n]) as tf.Tensor2D, tf.reshape(dys, [n, inf.outChannels]) as tf.Tensor2D);
+    return tf.reshape(dw, [inf.filterHeight, inf.filterWidth, inf.inChannels, inf.outChannels]) as tf.Tensor4D;
+  }));
 }
 
 /**
@@ -103,14 +134,14 @@ export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, info: Conv
 
 /** Gradient of a depthwise convolution with respect to its filter: `[kh, kw, in, multiplier]`. */
 export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  return tf.tidy(() => {
-    const patches = extractPatches(x, info, false); // [c, k, n]
+  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) => tf.tidy(() => {
+    const patches = extractPatches(xs, inf, false); // [c, k, n]
     const [c, , n] = patches.shape;
-    const m = info.outChannels / info.inChannels;
-    const g = tf.transpose(tf.reshape(dy, [n, c, m]), [1, 0, 2]) as tf.Tensor3D; // [c, n, m]
+    const m = inf.outChannels / inf.inChannels;
+    const g = tf.transpose(tf.reshape(dys, [n, c, m]), [1, 0, 2]) as tf.Tensor3D; // [c, n, m]
     const dw = tf.transpose(tf.matMul(patches, g), [1, 0, 2]); // [k, c, m]
-    return tf.reshape(dw, [info.filterHeight, info.filterWidth, c, m]);
-  });
+    return tf.reshape(dw, [inf.filterHeight, inf.filterWidth, c, m]) as tf.Tensor4D;
+  }));
 }
 
 /** Gradient of a depthwise convolution with respect to its input: `[batch, inH, inW, in]`. */
