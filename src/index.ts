@@ -22,3 +22,7 @@ export * from "./conv/tf-bridge";
 export * from "./notebook/exercise";
 export * from "./models/cnn";
 export * from "./models/rnn";
+export * from "./conv/geometry";
+export * from "./conv/reference";
+export * from "./conv/separable";
+export * from "./conv/counts";
