@@ -26,3 +26,4 @@ export * from "./conv/geometry";
 export * from "./conv/reference";
 export * from "./conv/separable";
 export * from "./conv/counts";
+export * from "./data/synthetic";

@@ -92,3 +92,17 @@ function assertDims(rows: number, cols: number, where: string): void {
     throw new Error(`${where}: rows and cols must be positive integers, got ${rows}x${cols}`);
   }
 }
+
+/** Relative Euclidean distance ||a - b|| / ||a|| (0 when equal; shapes must match). */
+export function relativeDistance(a: Matrix, b: Matrix): number {
+  if (a.rows !== b.rows || a.cols !== b.cols) {
+    throw new Error(`relativeDistance: shapes differ (${a.rows}x${a.cols} vs ${b.rows}x${b.cols})`);
+  }
+  let num = 0;
+  let den = 0;
+  for (let k = 0; k < a.data.length; k++) {
+    num += (a.data[k] - b.data[k]) ** 2;
+    den += a.data[k] ** 2;
+  }
+  return Math.sqrt(num / (den || 1));
+}
