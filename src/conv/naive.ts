@@ -1,4 +1,5 @@
 import { Matrix } from "../core/matrix";
+import { conv2d } from "./reference";
 
 /** Options of {@link conv2dValid}. */
 export interface Conv2dValidOptions {
@@ -29,23 +30,13 @@ export function conv2dValid(x: Matrix, k: Matrix, options: Conv2dValidOptions = 
   if (n > w || m > h) {
     throw new Error(`conv2dValid: kernel ${n}x${m} is larger than the image ${w}x${h}`);
   }
-  const outRows = w - n + 1;
-  const outCols = h - m + 1;
-  const out = new Float64Array(outRows * outCols);
-  for (let i = 0; i < outRows; i++) {
-    for (let j = 0; j < outCols; j++) {
-      let s = 0;
-      for (let p = 0; p < n; p++) {
-        for (let q = 0; q < m; q++) {
-          const kp = options.flip ? n - 1 - p : p;
-          const kq = options.flip ? m - 1 - q : q;
-          s += x.data[(i + p) * h + (j + q)] * k.data[kp * m + kq];
-        }
-      }
-      out[i * outCols + j] = s;
-    }
-  }
-  return { rows: outRows, cols: outCols, data: out };
+  // The double sum above is the general strided/padded loop of reference.ts with stride 1 and no padding.
+  return conv2d(x, options.flip ? flip(k) : k, { padding: "valid" });
+}
+
+/** The kernel rotated by 180 degrees: `k'[p][q] = k[n-1-p][m-1-q]`. */
+export function flip(k: Matrix): Matrix {
+  return { rows: k.rows, cols: k.cols, data: k.data.slice().reverse() };
 }
 
 /** Output size of a valid convolution: `(w - n + 1) x (h - m + 1)`. */
