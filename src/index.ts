@@ -27,3 +27,5 @@ export * from "./conv/reference";
 export * from "./conv/separable";
 export * from "./conv/counts";
 export * from "./data/synthetic";
+export * from "./data/idx";
+export * from "./data/mnist";

