@@ -35,3 +35,4 @@ export * from "./train/plateau";
 export * from "./train/nan-guard";
 export * from "./train/checkpoint";
 export * from "./train/logs";
+export * from "./data/fashion";
