@@ -36,3 +36,5 @@ export * from "./train/nan-guard";
 export * from "./train/checkpoint";
 export * from "./train/logs";
 export * from "./data/fashion";
+export * from "./augment/affine";
+export * from "./augment/generator";
