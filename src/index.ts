@@ -38,3 +38,5 @@ export * from "./train/logs";
 export * from "./data/fashion";
 export * from "./augment/affine";
 export * from "./augment/generator";
+export * from "./train/progress";
+export * from "./train/fit";

@@ -27,6 +27,11 @@ function kernelWriter(): WriteDisplayData | undefined {
   }
 }
 
+/** Whether code runs inside a tslab kernel cell (displays go to the notebook) or with a redirected sink. */
+export function inNotebook(): boolean {
+  return Boolean(fallbackSink) || kernelWriter() !== undefined;
+}
+
 let fallbackSink: ((content: DisplayContent, update: boolean) => void) | undefined;
 
 /**
