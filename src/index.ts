@@ -40,3 +40,4 @@ export * from "./augment/affine";
 export * from "./augment/generator";
 export * from "./train/progress";
 export * from "./train/fit";
+export * from "./train/evaluate";

