@@ -2,42 +2,54 @@
  * Helper library of the chapter-10 notebook pack (Bonaccorso, Mastering Machine Learning
  * Algorithms, "Advanced Neural Models"). Notebooks import everything from here by package name.
  */
+
+// core: matrices, seeded randomness, run mode
 export * from "./core/matrix";
-export * from "./core/mode";
 export * from "./core/random";
+export * from "./core/mode";
+
+// backend selection and the fallback kernels/gradients
 export * from "./backend/init";
 export * from "./backend/kernels";
 export * from "./backend/conv-grad";
+
+// convolution from scratch, geometry and counts
 export * from "./conv/kernels";
 export * from "./conv/naive";
+export * from "./conv/geometry";
+export * from "./conv/reference";
+export * from "./conv/separable";
+export * from "./conv/counts";
+export * from "./conv/tf-bridge";
 export * from "./signal/continuous";
+
+// data
 export * from "./data/images";
+export * from "./data/synthetic";
+export * from "./data/idx";
+export * from "./data/mnist";
+export * from "./data/fashion";
+export * from "./augment/affine";
+export * from "./augment/generator";
+
+// models and training
+export * from "./models/cnn";
+export * from "./models/rnn";
+export * from "./train/optimizer";
+export * from "./train/plateau";
+export * from "./train/nan-guard";
+export * from "./train/logs";
+export * from "./train/progress";
+export * from "./train/fit";
+export * from "./train/evaluate";
+export * from "./train/file-io";
+export * from "./train/checkpoint";
+
+// charts, tables, notebook helpers
 export * from "./viz/spec";
 export * from "./viz/heatmap";
 export * from "./viz/charts";
 export * from "./viz/render";
 export * from "./viz/display";
 export * from "./viz/table";
-export * from "./conv/tf-bridge";
 export * from "./notebook/exercise";
-export * from "./models/cnn";
-export * from "./models/rnn";
-export * from "./conv/geometry";
-export * from "./conv/reference";
-export * from "./conv/separable";
-export * from "./conv/counts";
-export * from "./data/synthetic";
-export * from "./data/idx";
-export * from "./data/mnist";
-export * from "./train/file-io";
-export * from "./train/optimizer";
-export * from "./train/plateau";
-export * from "./train/nan-guard";
-export * from "./train/checkpoint";
-export * from "./train/logs";
-export * from "./data/fashion";
-export * from "./augment/affine";
-export * from "./augment/generator";
-export * from "./train/progress";
-export * from "./train/fit";
-export * from "./train/evaluate";
