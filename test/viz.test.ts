@@ -50,6 +50,14 @@ describe("chart builders", () => {
     assert.strictEqual(color.domainMid, 0);
   });
 
+  it("prints counts as integers in confusion matrices and skips labels on cells too small to read", async () => {
+    const svg = await toSvg(confusionMatrixChart(fromRows([[1135, 2], [3, 1010]]), ["a", "b"]));
+    assert.ok(svg.includes(">1135<") && svg.includes(">1010<"), "full integer counts drawn");
+    const small = heatmap(fromRows([[1, 2], [3, 4]]), { cellSize: 12 });
+    assert.ok(!("layer" in small), "no text layer on 12-pixel cells");
+    assert.ok("layer" in heatmap(fromRows([[1, 2], [3, 4]]), { cellSize: 40 }));
+  });
+
   it("heatmap keeps an equal aspect ratio", () => {
     const spec = heatmap(zeros(10, 30), { cellSize: 4 });
     assert.deepStrictEqual([spec.width, spec.height], [120, 40]);

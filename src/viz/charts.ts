@@ -144,7 +144,7 @@ export function confusionMatrixChart(counts: Matrix, labels: string[], options: 
   if (counts.rows !== counts.cols || labels.length !== counts.rows) {
     throw new Error(`confusionMatrixChart: need a square matrix with one label per class, got ${counts.rows}x${counts.cols} and ${labels.length} labels`);
   }
-  const spec = heatmap(counts, { ...options, scale: "gray", annotate: true, render: "rect", legendTitle: "count", cellSize: options.width ? Math.floor(options.width / counts.cols) : 36 });
+  const spec = heatmap(counts, { ...options, scale: "gray", annotate: true, format: "d", render: "rect", legendTitle: "count", cellSize: options.width ? Math.floor(options.width / counts.cols) : 36 });
   const transform = spec.transform as object[];
   spec.transform = [
     ...transform,

@@ -12,8 +12,10 @@ export interface HeatmapOptions extends ChartOptions {
   scale?: "auto" | "diverging" | "gray";
   /** Size of one cell in pixels (default: fits the longer side in 240 px, at least 2). */
   cellSize?: number;
-  /** Print each value in its cell (for small matrices such as kernels; default: when both sides <= 8). */
+  /** Print each value in its cell (default: for matrices up to 8x8 drawn with cells of at least 28 px). */
   annotate?: boolean;
+  /** d3 number format of the printed values (default `.3~g`; `d` for counts). */
+  format?: string;
   /** Title of the colour legend (default "value"). */
   legendTitle?: string;
   /** Explicit colour domain [lo, hi] (e.g. to share one scale across panels). */
@@ -37,7 +39,7 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const [lo, hi] = options.domain ?? extent(m);
   const signed = options.scale === "diverging" || (options.scale !== "gray" && lo < 0 && hi > 0);
   const cell = options.cellSize ?? Math.max(2, Math.floor(240 / Math.max(m.rows, m.cols)));
-  const annotate = options.annotate ?? (m.rows <= 8 && m.cols <= 8);
+  const annotate = options.annotate ?? (m.rows <= 8 && m.cols <= 8 && cell >= 28);
   const limit = Math.max(Math.abs(lo), Math.abs(hi));
   const color = {
     field: "v",
@@ -51,13 +53,13 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const size = { width: m.cols * cell, height: m.rows * cell };
   const body = useImage
     ? imageBody(m, color, signed ? { signed, lo: -limit, hi: limit } : { signed, lo, hi }, size)
-    : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size);
+    : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size, options.format ?? ".3~g");
   const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
   return topLevel(body, options.title, description);
 }
 
 /** One rect mark per cell (and the value printed in it when `annotate`). */
-function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, textThreshold: number, size: { width: number; height: number }): VegaLiteSpec {
+function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, textThreshold: number, size: { width: number; height: number }, format: string): VegaLiteSpec {
   const axis = (n: number) => ({
     values: ticks(n),
     labelAngle: 0,
@@ -83,7 +85,7 @@ function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, 
     encoding: {
       x: { field: "j", type: "ordinal" },
       y: { field: "i", type: "ordinal" },
-      text: { field: "v", type: "quantitative", format: ".3~g" },
+      text: { field: "v", type: "quantitative", format },
       color: {
         condition: { test: `${signed ? "abs(datum.v)" : "datum.v"} > ${round(textThreshold)}`, value: signed ? "white" : "black" },
         value: signed ? "black" : "white",
