@@ -38,9 +38,14 @@ export function mnistCnn(): tf.Sequential {
  * LeakyReLU(0.1), 2x2 max pooling after the 2nd and 5th, two Dense 1024 blocks with BN and
  * LeakyReLU, and a 10-way softmax. `countParams()` is 7,770,442 (trainable weights plus the
  * BatchNorm moving statistics), as in Keras.
+ *
+ * `batchNormMomentum` (default 0.99, Keras's) sets how slowly the BatchNorm moving averages used at
+ * inference follow the batch statistics: after t training steps they have moved 1 - momentum^t of
+ * the way from their initial values, so runs of a few dozen steps need a smaller momentum (0.9).
  */
-export function fashionCnn(): tf.Sequential {
-  const block = (layer: tf.layers.Layer): tf.layers.Layer[] => [layer, tf.layers.batchNormalization(), tf.layers.leakyReLU({ alpha: 0.1 })];
+export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Sequential {
+  const momentum = options.batchNormMomentum ?? 0.99;
+  const block = (layer: tf.layers.Layer): tf.layers.Layer[] => [layer, tf.layers.batchNormalization({ momentum }), tf.layers.leakyReLU({ alpha: 0.1 })];
   const conv = (filters: number, inputShape?: number[]) =>
     tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", ...(inputShape ? { inputShape } : {}) });
   return tf.sequential({
