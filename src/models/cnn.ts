@@ -41,7 +41,8 @@ export function mnistCnn(): tf.Sequential {
  *
  * `batchNormMomentum` (default 0.99, Keras's) sets how slowly the BatchNorm moving averages used at
  * inference follow the batch statistics: after t training steps they have moved 1 - momentum^t of
- * the way from their initial values, so runs of a few dozen steps need a smaller momentum (0.9).
+ * the way from their initial values, so a run of a few dozen steps evaluates with statistics far
+ * from the real ones (measured: test accuracy at chance after 16 steps even at momentum 0.9).
  */
 export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Sequential {
   const momentum = options.batchNormMomentum ?? 0.99;
