@@ -29,6 +29,7 @@ export * from "./data/synthetic";
 export * from "./data/idx";
 export * from "./data/mnist";
 export * from "./data/fashion";
+export * from "./data/sunspots";
 export * from "./augment/affine";
 export * from "./augment/generator";
 
@@ -44,6 +45,21 @@ export * from "./train/fit";
 export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
+export * from "./train/batchnorm";
+
+// Recurrent networks from their equations
+export * from "./rnn/linalg";
+export * from "./rnn/simple";
+export * from "./rnn/cells";
+export * from "./rnn/series";
+export * from "./rnn/stateful";
+
+// Experiments shared by the notebooks and `npm run experiment`
+export * from "./experiments/record";
+export * from "./experiments/session";
+export * from "./experiments/mnist";
+export * from "./experiments/fashion";
+export * from "./experiments/sunspots";
 
 // charts, tables, notebook helpers
 export * from "./viz/spec";

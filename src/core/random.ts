@@ -29,3 +29,17 @@ export function randomMatrix(rows: number, cols: number, seed = 1): Matrix {
   const next = gaussian(seededRandom(seed));
   return { rows, cols, data: Float64Array.from({ length: rows * cols }, next) };
 }
+
+/**
+ * Makes `Math.random` a seeded generator until the returned function is called, the way
+ * seedrandom's `Math.seedrandom` does. tfjs draws weight initialisation, shuffling and dropout
+ * seeds from `Math.random`, so a training run on one backend repeats exactly.
+ * @returns a function that restores the original `Math.random`.
+ */
+export function seedGlobalRandom(seed: number): () => void {
+  const original = Math.random;
+  Math.random = seededRandom(seed);
+  return () => {
+    Math.random = original;
+  };
+}

@@ -2,6 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { fileHandler } from "./file-io";
+import { logValue } from "./logs";
 
 /** Everything needed to continue a run where it stopped. */
 export interface CheckpointMeta {
@@ -99,4 +100,27 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
       tf.dispose(Object.values(tensors)); // the optimizer's variables keep their own references
     },
   };
+}
+
+/**
+ * Keras's `ModelCheckpoint` for resumable runs: after every epoch saves the model, optimizer
+ * state and the history so far (`previousHistory` from a resumed checkpoint, then this run's
+ * epochs) with {@link saveCheckpoint}, so the same refusal to overwrite another run applies.
+ */
+export class ModelCheckpoint extends tf.Callback {
+  /** The history saved with the latest checkpoint. */
+  readonly history: Record<string, number[]>;
+
+  constructor(private readonly dir: string, private readonly run: { runId: string; seed: number; settings?: Record<string, unknown>; previousHistory?: Record<string, number[]> }) {
+    super();
+    this.history = Object.fromEntries(Object.entries(run.previousHistory ?? {}).map(([k, v]) => [k, [...v]]));
+  }
+
+  override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
+    for (const key of Object.keys(logs ?? {})) {
+      const value = await logValue(logs, key);
+      if (value !== undefined) (this.history[key] ??= []).push(value);
+    }
+    await saveCheckpoint(this.dir, this.model as unknown as tf.LayersModel, { runId: this.run.runId, epoch: epoch + 1, history: this.history, seed: this.run.seed, settings: this.run.settings });
+  }
 }

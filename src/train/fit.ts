@@ -4,12 +4,20 @@ import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
 
 /**
- * tfjs's History keeps every epoch's metrics as scalar tensors until training ends; resolving them
- * after each epoch keeps `tf.memory().numTensors` flat across epochs (and frees them early).
+ * Times each epoch, and resolves tfjs's History after each one: it keeps every epoch's metrics as
+ * scalar tensors until training ends, so resolving them keeps `tf.memory().numTensors` flat.
  */
-class ResolveHistory extends tf.Callback {
+class EpochBookkeeping extends tf.Callback {
+  readonly seconds: number[] = [];
+  private start = 0;
+
+  override async onEpochBegin(): Promise<void> {
+    this.start = Date.now();
+  }
+
   override async onEpochEnd(): Promise<void> {
     await (this.model as unknown as { history?: { syncData(): Promise<void> } }).history?.syncData();
+    this.seconds.push((Date.now() - this.start) / 1000);
   }
 }
 
@@ -27,6 +35,14 @@ export interface TrainOptions {
   progress?: boolean;
   /** Title of the live chart. */
   title?: string;
+  /** Epoch to start from when resuming (epochs already done); `epochs` is the total (default 0). */
+  initialEpoch?: number;
+}
+
+/** Options of {@link trainOnDataset}: those of {@link train} plus the epoch length. */
+export interface DatasetTrainOptions extends Omit<TrainOptions, "shuffle"> {
+  /** Batches that make one epoch (the dataset may be endless, as an augmenting generator is). */
+  batchesPerEpoch: number;
 }
 
 /** What a training run produced. */
@@ -45,22 +61,33 @@ export interface TrainResult {
  * The model must be compiled.
  */
 export async function train(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: TrainOptions): Promise<TrainResult> {
-  if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const samples = x.shape[0];
   if (y.shape[0] !== samples) throw new Error(`train: ${samples} inputs but ${y.shape[0]} targets`);
-  const progress = new TrainingProgress({ batchesPerEpoch: Math.ceil(samples / options.batchSize), epochs: options.epochs, batchSize: options.batchSize, title: options.title });
-  const callbacks = [new NaNGuard(), new ResolveHistory(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
+  return run(model, options, Math.ceil(samples / options.batchSize), samples, (callbacks) =>
+    model.fit(x, y, { epochs: options.epochs, initialEpoch: options.initialEpoch, batchSize: options.batchSize, validationData: options.validationData, shuffle: options.shuffle ?? true, verbose: 0, callbacks }));
+}
+
+/**
+ * {@link train} for data that comes as a dataset of `{xs, ys}` batches, such as
+ * `ImageDataGenerator.flow` (Keras's `fit_generator`).
+ */
+export async function trainOnDataset(model: tf.LayersModel, data: tf.data.Dataset<tf.TensorContainer>, options: DatasetTrainOptions): Promise<TrainResult> {
+  if (!(options.batchesPerEpoch >= 1)) throw new Error(`trainOnDataset: batchesPerEpoch must be at least 1, got ${options.batchesPerEpoch}`);
+  return run(model, options, options.batchesPerEpoch, options.batchesPerEpoch * options.batchSize, (callbacks) =>
+    model.fitDataset(data, { epochs: options.epochs, initialEpoch: options.initialEpoch, batchesPerEpoch: options.batchesPerEpoch, validationData: options.validationData, verbose: 0, callbacks }));
+}
+
+async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch: number, samplesPerEpoch: number, fit: (callbacks: tf.Callback[]) => Promise<tf.History>): Promise<TrainResult> {
+  if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
+  const initialEpoch = options.initialEpoch ?? 0;
+  if (!(initialEpoch >= 0 && initialEpoch <= options.epochs)) throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
+  const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title });
+  const bookkeeping = new EpochBookkeeping();
+  const callbacks = [new NaNGuard(), bookkeeping, ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
   const started = Date.now();
-  const h = await model.fit(x, y, {
-    epochs: options.epochs,
-    batchSize: options.batchSize,
-    validationData: options.validationData,
-    shuffle: options.shuffle ?? true,
-    verbose: 0,
-    callbacks,
-  });
+  const h = await fit(callbacks);
   const seconds = (Date.now() - started) / 1000;
   const history: History = {};
   for (const [k, v] of Object.entries(h.history)) history[k] = (v as (number | tf.Tensor)[]).map((e) => (typeof e === "number" ? e : e.dataSync()[0]));
-  return { history, epochSeconds: progress.epochSeconds, samplesPerSecond: (samples * options.epochs) / seconds };
+  return { history, epochSeconds: bookkeeping.seconds, samplesPerSecond: (samplesPerEpoch * (options.epochs - initialEpoch)) / Math.max(seconds, 1e-9) };
 }

@@ -102,6 +102,7 @@ export class ReduceLROnPlateau extends tf.Callback {
       throw new Error(`ReduceLROnPlateau: metric "${this.schedule.monitor}" is not in the epoch logs (${Object.keys(logs ?? {}).join(", ")}); pass validation data or choose another monitor`);
     }
     const lr = getLearningRate(this.optimizer());
+    if (logs) logs.lr = lr; // as Keras: the epoch's rate goes into the logs (and checkpoints' history)
     const next = this.schedule.step(value, lr);
     if (next !== lr) {
       setLearningRate(this.optimizer(), next);

@@ -1,0 +1,86 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { svgToPng, toSvg } from "../viz/render";
+import { VegaLiteSpec } from "../viz/spec";
+
+/** The environment variable that moves the results folder (default `results/` in the package). */
+export const RESULTS_ENV = "CH10_RESULTS";
+
+/** What one experiment run wrote to `results.json`. */
+export interface ExperimentRecord {
+  /** Experiment name, e.g. `mnist`. */
+  experiment: string;
+  /** Run mode or `cli`, and the settings the run used (samples, epochs, hyper-parameters). */
+  mode: string;
+  settings: Record<string, unknown>;
+  seed: number;
+  /** The backend line printed by initBackend. */
+  backend: string;
+  /** When the run finished (ISO 8601). */
+  date: string;
+  versions: { node: string; tfjs: string; package: string };
+  /** How the data was split (e.g. canonical MNIST or the seeded Fashion-MNIST split). */
+  split: string;
+  /** Final numbers, e.g. `test_accuracy`. */
+  metrics: Record<string, number>;
+  /** The book's value for metrics it reports, under the same keys. */
+  book: Record<string, number>;
+  /** One value per epoch, Keras's `history.history`. */
+  history: Record<string, number[]>;
+  timings: { totalSeconds: number; epochSeconds: number[]; samplesPerSecond: number };
+  /** Chart files written beside results.json (SVG and PNG of each). */
+  charts: string[];
+}
+
+/** The results folder: `$CH10_RESULTS`, else `results/` at the package root. */
+export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env[RESULTS_ENV] || path.join(__dirname, "..", "..", "results"));
+}
+
+/** Versions recorded with every result. */
+export function versions(): ExperimentRecord["versions"] {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+  return { node: process.version, tfjs: tf.version.tfjs, package: pkg.version };
+}
+
+/**
+ * Writes `results.json` and every chart (as `<name>.svg` and `<name>.png`) into `dir`, creating it.
+ * results.json is written to a temporary file and renamed, so a crash never leaves half a file.
+ * @returns the paths written.
+ */
+export async function writeRecord(dir: string, record: Omit<ExperimentRecord, "charts">, charts: Record<string, VegaLiteSpec> = {}): Promise<string[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const written: string[] = [];
+  for (const [name, spec] of Object.entries(charts)) {
+    const svg = await toSvg(spec);
+    for (const [ext, content] of [["svg", svg], ["png", await svgToPng(svg)]] as const) {
+      const file = path.join(dir, `${name}.${ext}`);
+      fs.writeFileSync(file, content);
+      written.push(file);
+    }
+  }
+  const file = path.join(dir, "results.json");
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ...record, charts: Object.keys(charts) }, null, 1));
+  fs.renameSync(`${file}.tmp`, file);
+  return [file, ...written];
+}
+
+/**
+ * Reads `dir/results.json`.
+ * @returns undefined when there is none.
+ * @throws naming the file when it is not valid JSON or lacks the fields of an ExperimentRecord.
+ */
+export function readRecord(dir: string): ExperimentRecord | undefined {
+  const file = path.join(dir, "results.json");
+  if (!fs.existsSync(file)) return undefined;
+  let value: Partial<ExperimentRecord>;
+  try {
+    value = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const missing = (["experiment", "mode", "date", "backend", "metrics", "history", "settings"] as const).filter((k) => value[k] === undefined);
+  if (missing.length) throw new Error(`${file}: not an experiment record (missing ${missing.join(", ")})`);
+  return value as ExperimentRecord;
+}

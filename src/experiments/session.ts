@@ -1,0 +1,93 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as tf from "@tensorflow/tfjs";
+import { seedGlobalRandom } from "../core/random";
+import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
+import { readRecord } from "./record";
+
+/** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
+export interface RunOptions {
+  /** Folder for results.json, the charts and the checkpoint; none: nothing is written. */
+  out?: string;
+  /** Save a checkpoint in `out/checkpoint` after every epoch (default false). */
+  checkpoints?: boolean;
+  /** Continue the run whose checkpoint is in `out/checkpoint`. */
+  resume?: boolean;
+  /** Replace results or a checkpoint of another run in `out` (default false: refuse). */
+  force?: boolean;
+  /** Live view / progress line (default true). */
+  progress?: boolean;
+  /** Recorded in results.json: the notebook run mode, or `cli`. */
+  mode?: string;
+}
+
+/** A model ready to train, possibly restored from a checkpoint. */
+export interface PreparedRun {
+  model: tf.LayersModel;
+  /** Epochs already done (0 unless resumed). */
+  initialEpoch: number;
+  /** History of the epochs already done. */
+  previousHistory: Record<string, number[]>;
+  /** Callbacks to pass to training (the checkpoint saver when enabled). */
+  callbacks: tf.Callback[];
+  /** Call when training is over: restores `Math.random`. */
+  finish(): void;
+}
+
+/** The checkpoint folder of a run's output folder. */
+export const checkpointDir = (out: string) => path.join(out, "checkpoint");
+
+/**
+ * Builds and compiles the model of experiment `name`, or restores it from `out/checkpoint` when
+ * resuming (weights, optimizer state, epoch, history), and seeds `Math.random` with `seed`
+ * (plus the epoch when resuming). Refuses, before any work, to write into a folder that holds
+ * another run's results unless `force` is set, and to resume a run with different settings.
+ */
+export async function prepareRun(name: string, settings: Record<string, unknown> & { epochs: number; seed: number }, run: RunOptions,
+  build: () => tf.LayersModel, compile: (model: tf.LayersModel) => void): Promise<PreparedRun> {
+  const out = run.out;
+  if (run.resume && !out) throw new Error(`${name}: --resume needs the output folder of the run to continue`);
+  const ckpt = out ? checkpointDir(out) : undefined;
+  const meta = ckpt ? readMeta(ckpt) : undefined;
+  if (out && !run.resume && !run.force) {
+    const record = readRecord(out);
+    if (meta || record) {
+      const what = meta ? `a checkpoint of run ${meta.runId} (epoch ${meta.epoch})` : `results of a ${record!.experiment} run from ${record!.date}`;
+      throw new Error(`${out} already holds ${what}; resume it (--resume), choose another folder (--out), or replace it (--force)`);
+    }
+  }
+  const restore = seedGlobalRandom(settings.seed + (run.resume && meta ? meta.epoch : 0));
+  let start: { model: tf.LayersModel; initialEpoch: number; previousHistory: Record<string, number[]>; runId: string };
+  try {
+    start = run.resume ? await resumeFrom(ckpt!, meta, name, settings, compile) : { model: build(), initialEpoch: 0, previousHistory: {}, runId: `${name}-${new Date().toISOString()}` };
+    if (!run.resume) compile(start.model);
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  if (run.force && !run.resume && ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
+  const { model, initialEpoch, previousHistory, runId } = start;
+  const callbacks: tf.Callback[] = ckpt && (run.checkpoints || run.resume)
+    ? [new ModelCheckpoint(ckpt, { runId, seed: settings.seed, settings: { experiment: name, ...settings }, previousHistory })]
+    : [];
+  return { model, initialEpoch, previousHistory, callbacks, finish: restore };
+}
+
+async function resumeFrom(ckpt: string, meta: CheckpointMeta | undefined, name: string, settings: Record<string, unknown> & { epochs: number }, compile: (model: tf.LayersModel) => void) {
+  if (!meta) throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
+  const saved = meta.settings ?? {};
+  const wanted: Record<string, unknown> = { experiment: name, ...settings };
+  const differing = Object.keys({ ...saved, ...wanted }).filter((k) => k !== "epochs" && JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]));
+  if (differing.length) throw new Error(`${ckpt}: the checkpoint was made with other settings (${differing.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); resume with the same ones`);
+  if (meta.epoch >= settings.epochs) throw new Error(`${ckpt}: the run already has ${meta.epoch} epochs; ask for more than that with --epochs`);
+  const loaded = await loadCheckpoint(ckpt);
+  compile(loaded.model);
+  await loaded.restoreOptimizer(loaded.model.optimizer);
+  return { model: loaded.model, initialEpoch: meta.epoch, previousHistory: meta.history, runId: meta.runId };
+}
+
+/** Joins the history of resumed epochs and this run's. */
+export function mergeHistory(previous: Record<string, number[]>, current: Record<string, number[]>): Record<string, number[]> {
+  const keys = new Set([...Object.keys(previous), ...Object.keys(current)]);
+  return Object.fromEntries([...keys].map((k) => [k, [...(previous[k] ?? []), ...(current[k] ?? [])]]));
+}
