@@ -30,6 +30,7 @@ export * from "./data/idx";
 export * from "./data/mnist";
 export * from "./data/fashion";
 export * from "./data/sunspots";
+export * from "./data/sequences";
 export * from "./augment/affine";
 export * from "./augment/generator";
 

@@ -3,7 +3,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
 import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
-import { readRecord } from "./record";
+import { readRecord, resultsRoot } from "./record";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
@@ -90,4 +90,12 @@ async function resumeFrom(ckpt: string, meta: CheckpointMeta | undefined, name: 
 export function mergeHistory(previous: Record<string, number[]>, current: Record<string, number[]>): Record<string, number[]> {
   const keys = new Set([...Object.keys(previous), ...Object.keys(current)]);
   return Object.fromEntries([...keys].map((k) => [k, [...(previous[k] ?? []), ...(current[k] ?? [])]]));
+}
+
+/**
+ * How a notebook stores its run: results.json and charts in `results/notebook-runs/<name>` (replacing
+ * that notebook's previous run, never a CLI run's), nothing in smoke mode so that tests leave no trace.
+ */
+export function notebookRun(name: string, mode: { name: string }, root = resultsRoot()): RunOptions {
+  return { out: mode.name === "smoke" ? undefined : path.join(root, "notebook-runs", name), force: true, mode: mode.name };
 }
