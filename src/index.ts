@@ -70,3 +70,5 @@ export * from "./viz/render";
 export * from "./viz/display";
 export * from "./viz/table";
 export * from "./notebook/exercise";
+export * as convolutionExercises from "./exercises/convolution";
+export * as recurrentExercises from "./exercises/recurrent";

@@ -47,6 +47,25 @@ describe("every notebook executes in smoke mode", function () {
     });
   }
 
+  it("every exercise is unsolved as shipped (its check fails) and solved in notebooks/solutions (its check passes)", () => {
+    const streams = (file: string) => {
+      const nb = JSON.parse(fs.readFileSync(path.join(results, file), "utf8"));
+      return nb.cells.flatMap((c: { outputs?: { output_type: string; text?: string | string[] }[] }) => c.outputs ?? [])
+        .filter((o: { output_type: string }) => o.output_type === "stream").map((o: { text?: string | string[] }) => ([] as string[]).concat(o.text ?? []).join("")).join("");
+    };
+    const count = (text: string, mark: string) => text.split(mark).length - 1;
+    const solutions = fs.readdirSync(path.join(root, "notebooks", "solutions")).filter((f) => f.endsWith("-solutions.ipynb"));
+    assert.ok(solutions.length >= 9, `solutions: ${solutions.join(", ")}`);
+    for (const file of solutions) {
+      const solved = streams(file), shipped = streams(file.replace("-solutions", ""));
+      const n = count(solved, "✔");
+      assert.ok(n >= 2, `${file}: ${n} solved exercises`);
+      assert.strictEqual(count(solved, "✘"), 0, `${file} has a failing check:\n${solved}`);
+      assert.strictEqual(count(shipped, "✘"), n, `${file.replace("-solutions", "")} should leave its ${n} exercises unsolved`);
+      assert.strictEqual(count(shipped, "✔"), 0);
+    }
+  });
+
   it("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
     const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
     const titles = nb.cells.flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
