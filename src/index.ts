@@ -31,12 +31,14 @@ export * from "./data/mnist";
 export * from "./data/fashion";
 export * from "./data/sunspots";
 export * from "./data/sequences";
+export * from "./data/subsets";
 export * from "./augment/affine";
 export * from "./augment/generator";
 
 // models and training
 export * from "./models/cnn";
 export * from "./models/rnn";
+export * from "./models/transfer";
 export * from "./train/optimizer";
 export * from "./train/plateau";
 export * from "./train/nan-guard";
@@ -61,6 +63,7 @@ export * from "./experiments/session";
 export * from "./experiments/mnist";
 export * from "./experiments/fashion";
 export * from "./experiments/sunspots";
+export * from "./experiments/transfer";
 
 // charts, tables, notebook helpers
 export * from "./viz/spec";

@@ -51,6 +51,13 @@ describe("headless notebook runner", () => {
     assert.match(r.failure!.error, /UncaughtException[\s\S]*escaped throw 9/);
   });
 
+  it("survives a burst of outputs faster than the socket flushes (tslab + zeromq 6 'Socket is busy writing')", async () => {
+    const r = await runNotebook(path.join(fixtures, "burst-output.ipynb"), { cellTimeoutMs: 60000 });
+    assert.strictEqual(r.failure, undefined, r.failure?.error);
+    const text = r.notebook.cells[0].outputs!.filter((o) => o.output_type === "stream").map((o) => ([] as string[]).concat((o as { text: string | string[] }).text).join("")).join("");
+    assert.match(text, /line 2997 y+\ndone\n$/);
+  });
+
   it("reports TypeScript compile errors", async () => {
     const r = await runNotebook(path.join(fixtures, "type-error.ipynb"));
     assert.match(r.failure!.error, /not assignable to type 'number'/);

@@ -84,3 +84,13 @@ export function checkSunspotGruParams(count: number): void {
 export function checkContinuousWindows(count: number): void {
   checkExercise("Exercise 3", count === continuousOrder(2300, 15, 20).length, "count the windows in continuousOrder(2300, 15, 20): 20 streams of ⌊(streamLength − 1)/15⌋ windows.");
 }
+
+/** 10 · 1: the property that freezes a layer or model. */
+export function checkFreezeFlag(name: string): void {
+  checkExercise("Exercise 1", name === "trainable", "set it to false before compiling: base.trainable = false.");
+}
+
+/** 10 · 2: the parameters of withHead's head on 576 features and 5 classes. */
+export function checkHeadParams(count: number): void {
+  checkExercise("Exercise 2", count === 576 * 64 + 64 + 64 * 5 + 5, "Dense(64) on 576 inputs: 576·64 + 64; Dropout has none; Dense(5): 64·5 + 5.");
+}

@@ -1,6 +1,9 @@
 import { randomBytes } from "crypto";
 import { VegaLiteSpec } from "./spec";
 import { chartBundle } from "./render";
+import { serializeKernelSends } from "../notebook/zmq-serial";
+
+serializeKernelSends();
 
 /** One display message as Jupyter's display_data content carries it. */
 export interface DisplayContent {
