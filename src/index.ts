@@ -64,6 +64,7 @@ export * from "./experiments/mnist";
 export * from "./experiments/fashion";
 export * from "./experiments/sunspots";
 export * from "./experiments/transfer";
+export * from "./experiments/fidelity";
 
 // charts, tables, notebook helpers
 export * from "./viz/spec";

@@ -66,6 +66,26 @@ describe("every notebook executes in smoke mode", function () {
     }
   });
 
+  it("00-index renders the fidelity table without results and with them", async () => {
+    const html = (nb: { cells: { outputs?: unknown[] }[] }) => nb.cells.flatMap((c) => (c.outputs ?? []) as { data?: Record<string, unknown> }[]).map((o) => String(o.data?.["text/html"] ?? "")).join("");
+    const empty = fs.mkdtempSync(path.join(require("os").tmpdir(), "nores-"));
+    const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty } });
+    assert.strictEqual(none.failure, undefined, none.failure?.error);
+    assert.match(html(none.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>not run yet/);
+    assert.match(html(none.notebook), /No experiment has been run yet/);
+    const withRuns = fs.mkdtempSync(path.join(require("os").tmpdir(), "res-"));
+    const { writeRecord } = await import("advanced-neural-models");
+    await writeRecord(path.join(withRuns, "experiments", "mnist"), { experiment: "mnist", mode: "cli", settings: {}, seed: 1, backend: "backend: wasm (SIMD, 1 thread): test", date: "2026-01-02T03:04:05Z",
+      versions: { node: "", tfjs: "", package: "" }, split: "", metrics: { val_accuracy_epoch_1: 0.97123, epochs: 1 }, book: {}, history: {}, timings: { totalSeconds: 60, epochSeconds: [60], samplesPerSecond: 1 } });
+    fs.mkdirSync(path.join(withRuns, "notebook-runs", "broken"), { recursive: true });
+    fs.writeFileSync(path.join(withRuns, "notebook-runs", "broken", "results.json"), "{");
+    const some = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: withRuns } });
+    assert.strictEqual(some.failure, undefined, some.failure?.error);
+    assert.match(html(some.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>0\.9712<\/td><td>cli \(cli\), 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02/);
+    const text = some.notebook.cells.flatMap((c) => c.outputs ?? []).map((o) => ([] as string[]).concat((o as { text?: string | string[] }).text ?? []).join("")).join("");
+    assert.match(text, /skipped .*broken: .*results\.json: not valid JSON/);
+  });
+
   it("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
     const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
     const titles = nb.cells.flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
