@@ -56,6 +56,8 @@ export * from "./rnn/simple";
 export * from "./rnn/cells";
 export * from "./rnn/series";
 export * from "./rnn/stateful";
+export * from "./rnn/fused-math";
+export * from "./rnn/fused-layer";
 
 // Experiments shared by the notebooks and `npm run experiment`
 export * from "./experiments/record";

@@ -37,6 +37,7 @@ describe("every notebook executes in smoke mode", function () {
       assert.match(text, /backend: (wasm|cpu|tensorflow) \(/, "the notebook shows its backend line");
       assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
       assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
+      assert.doesNotMatch(text, /^\{ \w+: /m, "a raw object dump (a cell ending in an expression such as model.dispose())");
       for (const cell of r.notebook.cells) {
         for (const o of cell.outputs ?? []) {
           if (o.output_type === "display_data" && "application/vnd.vegalite.v5+json" in o.data) {

@@ -6,12 +6,14 @@ import * as tf from "@tensorflow/tfjs";
 import { BackendName, initBackend } from "../backend/init";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
+import { releaseKeptStates } from "../rnn/stateful";
 import { formatTable } from "../viz/table";
 
-const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru] [--backends wasm,cpu] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends wasm,cpu] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
 
 Times one training step (trainOnBatch, Adam 1e-3) of the chapter's models on each backend:
 median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
+lstm/gru use the fused recurrent layer, lstm-layers/gru-layers tfjs's own layers.
 When Python TensorFlow is importable, the same models run in Keras in the same invocation
 and the ratio is printed. Writes a JSON report (default results/bench.json).`;
 
@@ -20,6 +22,8 @@ const MODELS = {
   fashion: { build: fashionCnn, batch: 256, kind: "cnn" },
   lstm: { build: () => sunspotRnn({ cell: "lstm" }), batch: 20, kind: "rnn" },
   gru: { build: () => sunspotRnn({ cell: "gru" }), batch: 20, kind: "rnn" },
+  "lstm-layers": { build: () => sunspotRnn({ cell: "lstm", implementation: "layers" }), batch: 20, kind: "rnn" },
+  "gru-layers": { build: () => sunspotRnn({ cell: "gru", implementation: "layers" }), batch: 20, kind: "rnn" },
 } as const;
 type ModelName = keyof typeof MODELS;
 
@@ -33,7 +37,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { models: ["mnist", "fashion", "lstm", "gru"], backends: ["wasm", "cpu"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
+  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
   const fail = (m: string): never => {
     console.error(`bench: ${m}\n\n${USAGE}`);
     process.exit(2);
@@ -80,12 +84,14 @@ async function measure(name: ModelName, backend: string, o: Options): Promise<Me
   model.compile({ optimizer: tf.train.adam(1e-3), loss: MODELS[name].kind === "cnn" ? "categoricalCrossentropy" : "meanSquaredError" });
   const [x, y] = batchFor(name);
   await model.trainOnBatch(x, y); // step 1 creates the optimizer slots
+  releaseKeptStates(model);
   const afterFirst = tf.memory().numTensors;
   const times: number[] = [];
   const deadline = Date.now() + o.budgetSec * 1000;
   while (times.length < o.steps && (times.length < 3 || Date.now() < deadline)) {
     const t = process.hrtime.bigint();
     await model.trainOnBatch(x, y);
+    releaseKeptStates(model); // what train() does after every batch (see ReleaseKeptStates)
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
     progress(`${backend} ${name}: step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`);
   }
@@ -132,7 +138,7 @@ async function main(): Promise<void> {
   const k = keras(o);
   if (!k.report) console.log(`Keras baseline skipped: ${k.why}`);
   const rows = results.map((m) => {
-    const base = k.report?.models[m.model];
+    const base = k.report?.models[m.model.replace(/-layers$/, "")];
     return {
       backend: m.backend, model: m.model, batch: m.batch, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
       "tensors/step": m.tensorGrowthPerStep, "peak RSS MB": Math.round(m.peakRssMb),

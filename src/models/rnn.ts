@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { fusedRecurrent } from "../rnn/fused-layer";
 
 /** Options of {@link sunspotRnn}. */
 export interface SunspotRnnOptions {
@@ -14,6 +15,11 @@ export interface SunspotRnnOptions {
   stateful?: boolean;
   /** Two recurrent layers, the first returning its whole sequence (`returnSequences`), instead of one. */
   stacked?: boolean;
+  /**
+   * `fused` (default): {@link FusedRecurrent}, one operation per call, ~9x faster for this tiny
+   * network on wasm/cpu; `layers`: tfjs's `tf.layers.lstm` / `gru` (same equations and weights).
+   */
+  implementation?: "fused" | "layers";
 }
 
 /**
@@ -23,8 +29,9 @@ export interface SunspotRnnOptions {
  * Gates use tfjs's and Keras 2's default hard sigmoid, as the book's Keras did.
  */
 export function sunspotRnn(options: SunspotRnnOptions = {}): tf.Sequential {
-  const { cell = "lstm", units = 4, timesteps = 15, batchSize = 20, stateful = true, stacked = false } = options;
-  const make = cell === "gru" ? tf.layers.gru : tf.layers.lstm;
+  const { cell = "lstm", units = 4, timesteps = 15, batchSize = 20, stateful = true, stacked = false, implementation = "fused" } = options;
+  const make = (args: { units: number; stateful: boolean; returnSequences?: boolean; batchInputShape?: number[]; inputShape?: number[] }): tf.layers.Layer =>
+    implementation === "fused" ? fusedRecurrent({ cell, ...args }) : (cell === "gru" ? tf.layers.gru : tf.layers.lstm)(args);
   const shape = stateful ? { batchInputShape: [batchSize, timesteps, 1] } : { inputShape: [timesteps, 1] };
   const recurrent = stacked
     ? [make({ units, stateful, returnSequences: true, ...shape }), make({ units, stateful })]

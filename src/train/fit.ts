@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { History } from "../viz/charts";
 import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
+import { ReleaseKeptStates } from "../rnn/stateful";
 
 /**
  * Times each epoch, and resolves tfjs's History after each one: it keeps every epoch's metrics as
@@ -57,7 +58,8 @@ export interface TrainResult {
 
 /**
  * Keras-like training entry point used by the notebooks and the CLI: `model.fit` with a
- * NaN/Inf guard, the live view (notebook) or progress line (terminal), and a plain-number history.
+ * NaN/Inf guard, the live view (notebook) or progress line (terminal), a plain-number history,
+ * and no tensor growth across batches and epochs (history resolved, stateful RNNs' old states freed).
  * The model must be compiled.
  */
 export async function train(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: TrainOptions): Promise<TrainResult> {
@@ -83,7 +85,7 @@ async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch
   if (!(initialEpoch >= 0 && initialEpoch <= options.epochs)) throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
   const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title });
   const bookkeeping = new EpochBookkeeping();
-  const callbacks = [new NaNGuard(), bookkeeping, ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
+  const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
   const started = Date.now();
   const h = await fit(callbacks);
   const seconds = (Date.now() - started) / 1000;
