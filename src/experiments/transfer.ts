@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { seedGlobalRandom } from "../core/random";
 import { ImageDataset, toTensors } from "../data/mnist";
 import { selectClasses } from "../data/subsets";
 import { convBase, withHead } from "../models/transfer";
@@ -60,6 +61,7 @@ export async function fitAndScore(model: tf.LayersModel, data: ImageDataset, tes
  * (a) the saved base in `baseDir`, loaded with `tf.loadLayersModel` and frozen, with a new head, and
  * (b) the same architecture from scratch, on the same images, and scores both on `test`.
  * `train` and `test` hold the new task's classes already relabelled 0..k−1 (see selectClasses).
+ * Each run seeds `Math.random` (seed + labels per class), so results repeat on the same backend.
  */
 export async function fewShotComparison(baseDir: string, trainSet: ImageDataset, test: ImageDataset, options: FewShotOptions): Promise<FewShotRow[]> {
   const classes = Math.max(...test.labels) + 1;
@@ -68,12 +70,17 @@ export async function fewShotComparison(baseDir: string, trainSet: ImageDataset,
   for (const k of options.perClass) {
     const data = selectClasses(trainSet, ids, { perClass: k, seed: options.seed });
     for (const method of ["transfer (frozen base)", "from scratch"]) {
-      const base = method === "from scratch" ? convBase() : await tf.loadLayersModel(fileHandler(baseDir));
-      base.trainable = method === "from scratch";
-      const model = withHead(base, classes);
-      const r = await fitAndScore(model, data, test, { ...options, title: `${method}, ${k} per class` });
-      rows.push({ perClass: k, labelled: data.count, method, accuracy: r.accuracy, seconds: r.seconds, trainableParams: trainableParams(model) });
-      model.dispose();
+      const restore = seedGlobalRandom((options.seed ?? 1) + k); // same head initialisation and shuffling for both methods
+      try {
+        const base = method === "from scratch" ? convBase() : await tf.loadLayersModel(fileHandler(baseDir));
+        base.trainable = method === "from scratch";
+        const model = withHead(base, classes);
+        const r = await fitAndScore(model, data, test, { ...options, title: `${method}, ${k} per class` });
+        rows.push({ perClass: k, labelled: data.count, method, accuracy: r.accuracy, seconds: r.seconds, trainableParams: trainableParams(model) });
+        model.dispose();
+      } finally {
+        restore();
+      }
     }
   }
   return rows;

@@ -31,7 +31,7 @@ export interface SunspotRnnOptions {
 export function sunspotRnn(options: SunspotRnnOptions = {}): tf.Sequential {
   const { cell = "lstm", units = 4, timesteps = 15, batchSize = 20, stateful = true, stacked = false, implementation = "fused" } = options;
   const make = (args: { units: number; stateful: boolean; returnSequences?: boolean; batchInputShape?: number[]; inputShape?: number[] }): tf.layers.Layer =>
-    implementation === "fused" ? fusedRecurrent({ cell, ...args }) : (cell === "gru" ? tf.layers.gru : tf.layers.lstm)(args);
+    implementation === "fused" ? fusedRecurrent({ cell, ...args }) : (cell === "gru" ? tf.layers.gru : tf.layers.lstm)({ ...args, kernelInitializer: "glorotUniform" }); // Keras's default
   const shape = stateful ? { batchInputShape: [batchSize, timesteps, 1] } : { inputShape: [timesteps, 1] };
   const recurrent = stacked
     ? [make({ units, stateful, returnSequences: true, ...shape }), make({ units, stateful })]

@@ -23,8 +23,10 @@ const floats = (t: tf.Tensor) => t.dataSync() as Float32Array;
  * An LSTM or GRU layer computed as **one** operation per call: the whole sequence forward, and the
  * whole back-propagation through time in its gradient, in plain TypeScript loops (`fused-math.ts`)
  * instead of tfjs's ~10 kernels per time step. Same equations, weight layout (kernel,
- * recurrentKernel, bias; gates i, f, c, o or z, r, h), initialisers and stateful semantics as
+ * recurrentKernel, bias; gates i, f, c, o or z, r, h) and stateful semantics as
  * `tf.layers.lstm` / `tf.layers.gru`, which the tests check to 1e-5 for outputs and gradients.
+ * Initialisers are Keras's (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias); tfjs's
+ * own layers draw the kernel from a Glorot *normal* distribution instead.
  * For small recurrent layers on the wasm and cpu backends the per-kernel overhead dominates and
  * this is several times faster; use the tfjs layers for large ones or on native TensorFlow.
  */
@@ -59,7 +61,7 @@ export class FusedRecurrent extends tf.layers.Layer {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const inputs = shape[shape.length - 1] as number;
     const cols = this.gates * this.units;
-    this.kernel = this.addWeight("kernel", [inputs, cols], "float32", tf.initializers.glorotNormal({}));
+    this.kernel = this.addWeight("kernel", [inputs, cols], "float32", tf.initializers.glorotUniform({}));
     this.recurrentKernel = this.addWeight("recurrent_kernel", [this.units, cols], "float32", tf.initializers.orthogonal({}));
     const u = this.units;
     this.bias = this.addWeight("bias", [cols], "float32", tf.initializers.zeros());
