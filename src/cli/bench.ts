@@ -88,7 +88,9 @@ async function measure(name: ModelName, backend: string, o: Options): Promise<Me
   const afterFirst = tf.memory().numTensors;
   const times: number[] = [];
   const deadline = Date.now() + o.budgetSec * 1000;
-  while (times.length < o.steps && (times.length < 3 || Date.now() < deadline)) {
+  const started = Date.now();
+  // at least `steps` steps and 3 s of them (fast models need hundreds of steps to warm up), within the budget
+  while ((times.length < o.steps || Date.now() - started < 3000) && (times.length < 3 || Date.now() < deadline)) {
     const t = process.hrtime.bigint();
     await model.trainOnBatch(x, y);
     releaseKeptStates(model); // what train() does after every batch (see ReleaseKeptStates)
@@ -99,7 +101,7 @@ async function measure(name: ModelName, backend: string, o: Options): Promise<Me
   const growth = (tf.memory().numTensors - afterFirst) / times.length;
   tf.dispose([x, y]);
   model.dispose();
-  const ms = median(times.slice(1)); // the first timed step still warms caches
+  const ms = median(times.slice(Math.max(1, Math.floor(times.length / 5)))); // the first steps still warm caches and the JIT
   return {
     backend, model: name, batch: MODELS[name].batch, msPerStep: ms, samplesPerSec: (MODELS[name].batch * 1000) / ms,
     steps: times.length, tensorGrowthPerStep: growth, peakRssMb: process.resourceUsage().maxRSS / 1024,
@@ -122,7 +124,8 @@ function keras(o: Options): { report?: { tensorflow: string; models: Record<stri
   const python = process.env.JUPYTER_PYTHON ?? "python3";
   if (spawnSync(python, ["-c", "import tensorflow"], { stdio: "ignore" }).status !== 0) return { why: `${python} cannot import tensorflow` };
   const script = path.join(__dirname, "..", "..", "bench", "keras_bench.py");
-  const cfg = JSON.stringify({ models: o.models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
+  const models = [...new Set(o.models.map((m) => m.replace(/-layers$/, "")))]; // Keras has one LSTM/GRU implementation
+  const cfg = JSON.stringify({ models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
   const r = spawnSync(python, [script, cfg], { encoding: "utf8" });
   if (r.status !== 0) return { why: `keras_bench.py failed: ${r.stderr.trim().split("\n").pop()}` };
   return { report: JSON.parse(r.stdout.trim().split("\n").pop()!) };
