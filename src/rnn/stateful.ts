@@ -33,10 +33,3 @@ export function releaseKeptStates(model: tf.LayersModel): void {
     layer.keptStates = [];
   }
 }
-
-/** Calls `model.resetStates()` at the start of every epoch (Keras's usual pattern for stateful training). */
-export class ResetStatesEachEpoch extends tf.Callback {
-  override async onEpochBegin(): Promise<void> {
-    (this.model as unknown as tf.LayersModel).resetStates();
-  }
-}
