@@ -49,6 +49,7 @@ export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
 export * from "./train/batchnorm";
+export * from "./train/memory";
 
 // Recurrent networks from their equations
 export * from "./rnn/linalg";

@@ -3,6 +3,7 @@ import { History } from "../viz/charts";
 import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
 import { ReleaseKeptStates } from "../rnn/stateful";
+import { checkBatchFits } from "./memory";
 
 /**
  * Times each epoch, and resolves tfjs's History after each one: it keeps every epoch's metrics as
@@ -83,6 +84,7 @@ async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch
   if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const initialEpoch = options.initialEpoch ?? 0;
   if (!(initialEpoch >= 0 && initialEpoch <= options.epochs)) throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
+  checkBatchFits(model, Math.min(options.batchSize, samplesPerEpoch));
   const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title });
   const bookkeeping = new EpochBookkeeping();
   const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
