@@ -7,7 +7,8 @@ import { NotebookRunResult, runNotebook } from "../notebook/run";
 
 const USAGE = `Usage: npm run notebooks -- [options] [notebook.ipynb | folder ...]
 
-Executes notebooks headless through the tslab kernel, each in a fresh kernel, in name order,
+Executes notebooks headless through the tslab kernel, each in a fresh kernel, in name order
+(the chapter index 00-index last, so that its fidelity table includes this run's results),
 and writes the executed copies (outputs and execution counts) to the output folder.
 
   folder/notebook   what to run (default: notebooks/, including subfolders)
@@ -76,7 +77,9 @@ function findNotebooks(target: string): Target[] {
     }
   };
   walk(target);
-  return found.sort((a, b) => a.name.localeCompare(b.name));
+  // the chapter index reads the results the other notebooks write: run it last
+  const isIndex = (t: Target) => path.basename(t.file).startsWith("00-index");
+  return found.sort((a, b) => Number(isIndex(a)) - Number(isIndex(b)) || a.name.localeCompare(b.name));
 }
 
 function report(r: NotebookRunResult, name: string): void {

@@ -31,7 +31,16 @@ export interface ExecuteResult {
   executionCount: number | null;
   /** Every iopub message of the request, in arrival order (streams, display data, ...). */
   messages: Message[];
+  /**
+   * True when the kernel replied but its "idle" status never arrived: ZeroMQ's publisher drops
+   * messages past its high-water mark (1,000) when a cell floods output faster than it is read,
+   * so some of the cell's output may be missing too.
+   */
+  outputDropped: boolean;
 }
+
+/** How long to wait for the "idle" status after the execute_reply before assuming it was dropped. */
+const IDLE_GRACE_MS = 3000;
 
 type Listener = (msg: Message) => void;
 
@@ -114,10 +123,17 @@ export class Kernel {
     const messages: Message[] = [];
     let reply: Message | undefined;
     let idle = false;
+    let outputDropped = false;
     const done = new Promise<void>((resolve, reject) => {
       const check = () => {
         if (reply && idle) resolve();
       };
+      const graceAfterReply = () => setTimeout(() => {
+        if (!idle) {
+          outputDropped = true;
+          resolve();
+        }
+      }, IDLE_GRACE_MS).unref();
       this.iopubListeners.set(id, (m) => {
         if (m.header.msg_type === "status") {
           if (m.content.execution_state === "idle") idle = true;
@@ -129,6 +145,7 @@ export class Kernel {
       this.shellListeners.set(id, (m) => {
         reply = m;
         check();
+        if (!idle) graceAfterReply();
       });
       this.onExit = (why) => reject(new Error(`kernel died while running the cell: ${why}\n${this.processLog()}`));
       if (timeoutMs > 0) {
@@ -146,7 +163,7 @@ export class Kernel {
       this.shellListeners.delete(id);
     }
     const content = reply!.content;
-    return { msgId: id, status: String(content.status), executionCount: (content.execution_count as number) ?? null, messages };
+    return { msgId: id, status: String(content.status), executionCount: (content.execution_count as number) ?? null, messages, outputDropped };
   }
 
   /** Asks the kernel to shut down, then makes sure the process is gone and the sockets closed. */

@@ -80,6 +80,7 @@ export async function runNotebook(file: string, options: RunNotebookOptions = {}
       result.executedCells++;
       if (run.status !== "ok" || ESCAPED.test(stderr)) fail(k + 1, stderr.trim() || `execute_reply status "${run.status}" with no error text`);
       else result.stderr += stderr;
+      if (run.outputDropped) result.stderr += `[runner] cell ${k + 1} printed faster than ZeroMQ delivers (over 1,000 queued messages): some of its output may be missing\n`;
       // Rejections and timer exceptions surface just after the reply; give them a moment and blame the right cell.
       await settle(SETTLE_MS);
       checkLate(kernel, cellOfRequest, fail);
