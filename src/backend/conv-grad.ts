@@ -101,7 +101,7 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo
  * dW[ky, kx, c, o] = Σ_{b, y, x} X[b, y + ky, x + kx, c] · dY[b, y, x, o] is a valid convolution of
  * the padded input with batch and channels swapped (`[c, H, W, b]`) by `dY` laid out as a filter
  * (`[outH, outW, b, o]`). On wasm this runs in XNNPACK's convolution without building im2col
- * patches: 1.4-2.6x faster than {@link conv2dFilterGrad} for 16-64 input channels (slower for 1).
+ * patches: 1.4-2.1x faster than {@link conv2dFilterGrad} for 16-64 input channels (slower for 1).
  */
 export function conv2dFilterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
