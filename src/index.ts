@@ -12,6 +12,7 @@ export * from "./core/mode";
 export * from "./backend/init";
 export * from "./backend/kernels";
 export * from "./backend/conv-grad";
+export * from "./backend/dropout";
 
 // convolution from scratch, geometry and counts
 export * from "./conv/kernels";
@@ -49,6 +50,7 @@ export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
 export * from "./train/batchnorm";
+export { DataParallel, planThreads, THREADS_ENV, ThreadPlan } from "./train/parallel/data-parallel";
 export * from "./train/memory";
 
 // Recurrent networks from their equations

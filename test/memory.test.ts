@@ -26,7 +26,10 @@ describe("wasm memory guard", () => {
     m.compile({ optimizer: tf.train.adam(1e-4), loss: "categoricalCrossentropy" });
     const x = tf.zeros([4, 28, 28, 1]), y = tf.zeros([4, 10]);
     const started = Date.now();
-    await assert.rejects(train(m, tf.zeros([600, 28, 28, 1]), tf.zeros([600, 10]), { epochs: 1, batchSize: 600, progress: false }), /a batch of 600 would need/);
+    await assert.rejects(train(m, tf.zeros([600, 28, 28, 1]), tf.zeros([600, 10]), { epochs: 1, batchSize: 600, progress: false, threads: 1 }), /a batch of 600 would need about [\d.]+ GB of wasm memory for "fashion_cnn".*use batchSize <= 336,/);
+    // data-parallel: each thread's heap holds one shard
+    assert.throws(() => checkBatchFits(m, 800, "wasm", 2), /a batch of 800 \(400 rows on each of 2 threads\) would need about [\d.]+ GB of wasm memory per thread .*use batchSize <= 672,/);
+    assert.doesNotThrow(() => checkBatchFits(m, 600, "wasm", 2));
     assert.ok(Date.now() - started < 5000, "refused without training");
     const r = await train(m, x, y, { epochs: 1, batchSize: 600, progress: false }); // only 4 samples: a batch of 4
     assert.strictEqual(r.history.loss.length, 1);

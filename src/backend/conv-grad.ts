@@ -109,10 +109,10 @@ export function conv2dFilterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: Co
   }
   return tf.tidy(() => {
     const { top, bottom, left, right } = info.padInfo;
-    const xp = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-    const byChannel = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D;
+    const byChannel = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const asFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
-    return tf.transpose(tf.conv2d(byChannel, asFilter, 1, "valid"), [1, 2, 0, 3]) as tf.Tensor4D;
+    const padding: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]]; // no padded copy of x
+    return tf.transpose(tf.conv2d(byChannel, asFilter, 1, padding), [1, 2, 0, 3]) as tf.Tensor4D;
   });
 }
 
@@ -144,11 +144,32 @@ function spreadForInputGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   });
 }
 
-/** Gradient of a 2-D convolution with respect to its input: `[batch, inH, inW, in]`. */
+/**
+ * Padding that makes a stride-1 convolution of `dy` by the flipped filter return the input's size
+ * (the full correlation, cropped as the forward padding requires), or undefined where it would be
+ * negative (forward padding larger than the dilated kernel) or the forward stride is not 1.
+ */
+function inputGradPadding(info: ConvInfo): tf.backend_util.ExplicitPadding | undefined {
+  if (info.strideHeight !== 1 || info.strideWidth !== 1) return undefined;
+  const kh = (info.filterHeight - 1) * info.dilationHeight;
+  const kw = (info.filterWidth - 1) * info.dilationWidth;
+  const { top, bottom, left, right } = info.padInfo;
+  const pads = [kh - top, kh - bottom, kw - left, kw - right];
+  if (pads.some((p) => p < 0)) return undefined;
+  return [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
+}
+
+/**
+ * Gradient of a 2-D convolution with respect to its input: `[batch, inH, inW, in]`. Stride 1 is
+ * one padded convolution; larger strides first spread `dy` onto the input grid.
+ */
 export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   return tf.tidy(() => {
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(spreadForInputGrad(dy, info), flipped, 1, "valid", "NHWC", [info.dilationHeight, info.dilationWidth]);
+    const dilations: [number, number] = [info.dilationHeight, info.dilationWidth];
+    const padding = inputGradPadding(info);
+    if (padding) return tf.conv2d(dy, flipped, 1, padding, "NHWC", dilations);
+    return tf.conv2d(spreadForInputGrad(dy, info), flipped, 1, "valid", "NHWC", dilations);
   });
 }
 

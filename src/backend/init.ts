@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { installFastDropout } from "./dropout";
 import { registerFallbackKernels } from "./kernels";
 
 /** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
@@ -48,6 +49,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
   }
   registerFallbackKernels();
+  installFastDropout();
   silenceCpuBanner();
   return report(chosen, options.quiet);
 }

@@ -8,12 +8,15 @@ import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
 import { releaseKeptStates } from "../rnn/stateful";
 import { formatTable } from "../viz/table";
+import { DataParallel, planThreads } from "../train/parallel/data-parallel";
 
-const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends wasm,cpu] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
 
 Times one training step (trainOnBatch, Adam 1e-3) of the chapter's models on each backend:
 median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
 lstm/gru use the fused recurrent layer, lstm-layers/gru-layers tfjs's own layers.
+--threads: each setting is measured (train()'s data-parallel threads; a setting that plans
+the same thread count as one already measured is skipped, e.g. auto for the stateful RNNs).
 When Python TensorFlow is importable, the same models run in Keras in the same invocation
 and the ratio is printed. Writes a JSON report (default results/bench.json).`;
 
@@ -30,6 +33,7 @@ type ModelName = keyof typeof MODELS;
 interface Options {
   models: ModelName[];
   backends: BackendName[];
+  threads: (number | "auto")[];
   steps: number;
   budgetSec: number;
   out: string;
@@ -37,7 +41,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
+  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
   const fail = (m: string): never => {
     console.error(`bench: ${m}\n\n${USAGE}`);
     process.exit(2);
@@ -48,6 +52,7 @@ function parse(argv: string[]): Options {
     const list = <T extends string>(allowed: readonly string[]) => v().split(",").map((s) => (allowed.includes(s) ? (s as T) : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`)));
     if (a === "--models") o.models = list<ModelName>(Object.keys(MODELS));
     else if (a === "--backends") o.backends = list<BackendName>(["wasm", "cpu", "tensorflow"]);
+    else if (a === "--threads") o.threads = v().split(",").map((t) => (t === "auto" ? "auto" : Number.isInteger(Number(t)) && Number(t) >= 1 ? Number(t) : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`)));
     else if (a === "--steps") o.steps = Number(v());
     else if (a === "--budget") o.budgetSec = Number(v());
     else if (a === "--out") o.out = v();
@@ -66,6 +71,7 @@ interface Measurement {
   backend: string;
   model: ModelName;
   batch: number;
+  threads: number;
   msPerStep: number;
   samplesPerSec: number;
   steps: number;
@@ -79,9 +85,31 @@ function batchFor(name: ModelName): [tf.Tensor, tf.Tensor] {
   return [tf.randomUniform([batch, 15, 1], -1, 1, "float32", 3), tf.randomUniform([batch, 1], -1, 1, "float32", 4)];
 }
 
-async function measure(name: ModelName, backend: string, o: Options): Promise<Measurement> {
+function compiledModel(name: ModelName): tf.LayersModel {
   const model = MODELS[name].build();
   model.compile({ optimizer: tf.train.adam(1e-3), loss: MODELS[name].kind === "cnn" ? "categoricalCrossentropy" : "meanSquaredError" });
+  return model;
+}
+
+/** Measures `name` with each thread setting that plans a thread count not measured yet. */
+async function measureAll(name: ModelName, backend: string, o: Options): Promise<Measurement[]> {
+  const done = new Set<number>();
+  const out: Measurement[] = [];
+  for (const setting of o.threads) {
+    const model = compiledModel(name);
+    const { threads } = planThreads(model, MODELS[name].batch, setting);
+    if (done.has(threads)) {
+      model.dispose();
+      continue;
+    }
+    done.add(threads);
+    out.push(await measure(model, name, backend, threads, o));
+  }
+  return out;
+}
+
+async function measure(model: tf.LayersModel, name: ModelName, backend: string, threads: number, o: Options): Promise<Measurement> {
+  const parallel = threads > 1 ? await DataParallel.start(model, threads, MODELS[name].batch, backend as BackendName) : undefined;
   const [x, y] = batchFor(name);
   await model.trainOnBatch(x, y); // step 1 creates the optimizer slots
   releaseKeptStates(model);
@@ -95,15 +123,16 @@ async function measure(name: ModelName, backend: string, o: Options): Promise<Me
     await model.trainOnBatch(x, y);
     releaseKeptStates(model); // what train() does after every batch (see ReleaseKeptStates)
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    progress(`${backend} ${name}: step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`);
+    progress(`${backend} ${name} (${threads} thread${threads > 1 ? "s" : ""}): step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`);
   }
   progress("");
   const growth = (tf.memory().numTensors - afterFirst) / times.length;
+  await parallel?.close();
   tf.dispose([x, y]);
   model.dispose();
   const ms = median(times.slice(Math.max(1, Math.floor(times.length / 5)))); // the first steps still warm caches and the JIT
   return {
-    backend, model: name, batch: MODELS[name].batch, msPerStep: ms, samplesPerSec: (MODELS[name].batch * 1000) / ms,
+    backend, model: name, batch: MODELS[name].batch, threads, msPerStep: ms, samplesPerSec: (MODELS[name].batch * 1000) / ms,
     steps: times.length, tensorGrowthPerStep: growth, peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -136,14 +165,14 @@ async function main(): Promise<void> {
   const results: Measurement[] = [];
   for (const backend of o.backends) {
     const info = await initBackend({ backend });
-    for (const name of o.models) results.push(await measure(name, info.name, o));
+    for (const name of o.models) results.push(...(await measureAll(name, info.name, o)));
   }
   const k = keras(o);
   if (!k.report) console.log(`Keras baseline skipped: ${k.why}`);
   const rows = results.map((m) => {
     const base = k.report?.models[m.model.replace(/-layers$/, "")];
     return {
-      backend: m.backend, model: m.model, batch: m.batch, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
+      backend: m.backend, model: m.model, batch: m.batch, threads: m.threads, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
       "tensors/step": m.tensorGrowthPerStep, "peak RSS MB": Math.round(m.peakRssMb),
       ...(k.report ? { "Keras ms/step": base ? Number(base.ms_per_step.toFixed(1)) : "-", "speed vs Keras": base ? `${(base.ms_per_step / m.msPerStep).toFixed(3)}x` : "-" } : {}),
     };

@@ -4,6 +4,8 @@ import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
 import { ReleaseKeptStates } from "../rnn/stateful";
 import { checkBatchFits } from "./memory";
+import { DataParallel, planThreads } from "./parallel/data-parallel";
+import { BackendName } from "../backend/init";
 
 /**
  * Times each epoch, and resolves tfjs's History after each one: it keeps every epoch's metrics as
@@ -39,6 +41,12 @@ export interface TrainOptions {
   title?: string;
   /** Epoch to start from when resuming (epochs already done); `epochs` is the total (default 0). */
   initialEpoch?: number;
+  /**
+   * Threads that compute each batch's gradients (data parallelism on the single-threaded `wasm`
+   * and `cpu` backends): a number, or `auto` (default: the `CH10_THREADS` variable, else one per
+   * core up to 4 when the batch has at least 32 rows per thread). See {@link planThreads}.
+   */
+  threads?: number | "auto";
 }
 
 /** Options of {@link trainOnDataset}: those of {@link train} plus the epoch length. */
@@ -55,13 +63,15 @@ export interface TrainResult {
   epochSeconds: number[];
   /** Training throughput over the whole run. */
   samplesPerSecond: number;
+  /** Threads that computed the gradients, and why that many. */
+  threads: { count: number; reason: string };
 }
 
 /**
  * Keras-like training entry point used by the notebooks and the CLI: `model.fit` with a
  * NaN/Inf guard, the live view (notebook) or progress line (terminal), a plain-number history,
- * and no tensor growth across batches and epochs (history resolved, stateful RNNs' old states freed).
- * The model must be compiled.
+ * no tensor growth across batches and epochs (history resolved, stateful RNNs' old states freed),
+ * and data-parallel threads on the wasm/cpu backends (see `threads`). The model must be compiled.
  */
 export async function train(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: TrainOptions): Promise<TrainResult> {
   const samples = x.shape[0];
@@ -84,14 +94,25 @@ async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch
   if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const initialEpoch = options.initialEpoch ?? 0;
   if (!(initialEpoch >= 0 && initialEpoch <= options.epochs)) throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
-  checkBatchFits(model, Math.min(options.batchSize, samplesPerEpoch));
-  const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title });
+  const batch = Math.min(options.batchSize, samplesPerEpoch);
+  const plan = planThreads(model, batch, options.threads);
+  checkBatchFits(model, batch, tf.getBackend(), plan.threads);
+  const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title, threads: plan.threads });
   const bookkeeping = new EpochBookkeeping();
   const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
   const started = Date.now();
-  const h = await fit(callbacks);
+  const parallel = plan.threads > 1 ? await DataParallel.start(model, plan.threads, options.batchSize, tf.getBackend() as BackendName) : undefined;
+  let h: tf.History;
+  try {
+    h = await fit(callbacks);
+  } finally {
+    await parallel?.close();
+  }
   const seconds = (Date.now() - started) / 1000;
   const history: History = {};
   for (const [k, v] of Object.entries(h.history)) history[k] = (v as (number | tf.Tensor)[]).map((e) => (typeof e === "number" ? e : e.dataSync()[0]));
-  return { history, epochSeconds: bookkeeping.seconds, samplesPerSecond: (samplesPerEpoch * (options.epochs - initialEpoch)) / Math.max(seconds, 1e-9) };
+  return {
+    history, epochSeconds: bookkeeping.seconds, samplesPerSecond: (samplesPerEpoch * (options.epochs - initialEpoch)) / Math.max(seconds, 1e-9),
+    threads: { count: plan.threads, reason: plan.reason },
+  };
 }

@@ -31,16 +31,19 @@ export function estimateTrainingBytes(model: tf.LayersModel, batchSize: number):
 /**
  * On the wasm backend, refuses a batch whose estimated training memory would not fit the 4 GiB
  * heap with a 10% margin (past the heap, the wasm module aborts with a bare "Aborted()"), naming
- * the largest batch that fits. Does nothing on other backends.
+ * the largest batch that fits. With data-parallel `threads`, each thread has its own heap and
+ * holds one shard of the batch. Does nothing on other backends.
  * @throws with the estimate, the limit and the advice.
  */
-export function checkBatchFits(model: tf.LayersModel, batchSize: number, backend = tf.getBackend()): void {
+export function checkBatchFits(model: tf.LayersModel, batchSize: number, backend = tf.getBackend(), threads = 1): void {
   if (backend !== "wasm") return;
-  const need = estimateTrainingBytes(model, batchSize);
+  const shard = Math.ceil(batchSize / threads);
+  const need = estimateTrainingBytes(model, shard);
   const limit = SAFE_FRACTION * WASM_HEAP_LIMIT_BYTES;
   if (need <= limit) return;
   const perSample = ACTIVATION_FACTOR * 4 * activationsPerSample(model);
-  const fits = Math.max(0, Math.floor((limit - RUNTIME_BYTES - 16 * model.countParams()) / perSample));
-  throw new Error(`train: a batch of ${batchSize} would need about ${(need / 1e9).toFixed(1)} GB of wasm memory for "${model.name}", ` +
+  const fits = threads * Math.max(0, Math.floor((limit - RUNTIME_BYTES - 16 * model.countParams()) / perSample));
+  const split = threads > 1 ? ` (${shard} rows on each of ${threads} threads)` : "";
+  throw new Error(`train: a batch of ${batchSize}${split} would need about ${(need / 1e9).toFixed(1)} GB of wasm memory${threads > 1 ? " per thread" : ""} for "${model.name}", ` +
     `but the wasm heap ends at 4 GiB; use batchSize <= ${fits}, or the tensorflow backend (CH10_BACKEND=tensorflow) or cpu`);
 }

@@ -25,6 +25,8 @@ export interface TrainingProgressOptions {
   metrics?: string[];
   /** Title of the live chart. */
   title?: string;
+  /** Threads computing the gradients, shown with the throughput when more than one (default 1). */
+  threads?: number;
 }
 
 /**
@@ -69,7 +71,7 @@ export class TrainingProgress extends tf.Callback {
       `batch ${done}/${this.options.batchesPerEpoch}`,
       loss !== undefined ? `loss ${loss.toFixed(4)}` : "",
       acc !== undefined ? `acc ${acc.toFixed(4)}` : "",
-      `${rate.toFixed(0)} samples/s`,
+      `${rate.toFixed(0)} samples/s${(this.options.threads ?? 1) > 1 ? ` on ${this.options.threads} threads` : ""}`,
       `epoch ETA ${formatDuration(eta)}`,
     ];
     this.show(parts.filter(Boolean).join(" · "), false);
