@@ -23,7 +23,35 @@ describe("wasm fast paths", () => {
     await initBackend({ backend: "wasm", quiet: true });
   });
 
-  it("Sum over leading axes (bias gradients) equals a float64 sum, with and without keepDims; other axes unchanged", () => {
+  it("Tile equals a brute-force copy loop for float32 and int32, on wasm and cpu", async () => {
+    for (const backend of ["wasm", "cpu"]) {
+      await initBackend({ backend: backend as "wasm" | "cpu", quiet: true });
+      for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 3]], [[4], [3]], [[2, 1, 3], [1, 5, 2]]] as [number[], number[]][]) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const values = Array.from({ length: size }, (_, i) => i * 3 - 7);
+        const outShape = shape.map((d, i) => d * reps[i]);
+        const expected = Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, (_, flat) => {
+          let rest = flat;
+          const idx: number[] = [];
+          for (let i = outShape.length - 1; i >= 0; i--) {
+            idx[i] = (rest % outShape[i]) % shape[i];
+            rest = Math.floor(rest / outShape[i]);
+          }
+          return values[idx.reduce((acc, v, i) => acc * shape[i] + v, 0)];
+        });
+        for (const dtype of ["float32", "int32"] as const) {
+          const t = tf.tile(tf.tensor(values, shape, dtype), reps);
+          assert.deepStrictEqual(t.shape, outShape);
+          assert.strictEqual(t.dtype, dtype);
+          assert.deepStrictEqual(Array.from(t.dataSync()), expected, `${backend} ${dtype} ${shape} x ${reps}`);
+          t.dispose();
+        }
+      }
+    }
+    await initBackend({ backend: "wasm", quiet: true });
+  });
+
+  it("Sum and Mean over leading axes (bias gradients, BatchNorm statistics) equal float64 reductions; other axes unchanged", () => {
     const [b, h, w, c] = [64, 14, 14, 24]; // 301,056 values: the matrix-product path
     const v = randn(b * h * w * c, 1);
     const ref = new Float64Array(c);
@@ -35,6 +63,8 @@ describe("wasm fast paths", () => {
     assert.deepStrictEqual(k.shape, [1, 1, 1, c]);
     assert.ok(maxRelErr(s.dataSync(), ref) < 1e-5, `sum off by ${maxRelErr(s.dataSync(), ref)}`);
     assert.deepStrictEqual(Array.from(k.dataSync()), Array.from(s.dataSync()));
+    const mean = tf.mean(x, [0, 1, 2]).dataSync();
+    assert.ok(maxRelErr(mean, Array.from(ref, (r) => r / (b * h * w))) < 1e-5, "mean");
     const inner = tf.sum(x, [3]).dataSync(); // not leading axes: the stock kernel
     const refInner = Array.from({ length: b * h * w }, (_, p) => v.slice(p * c, (p + 1) * c).reduce((a, q) => a + q, 0));
     assert.ok(maxRelErr(inner, refInner) < 1e-5);

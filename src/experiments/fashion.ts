@@ -11,7 +11,7 @@ import { trainOnDataset } from "../train/fit";
 import { DecayedAdam, setLearningRate } from "../train/optimizer";
 import { ReduceLROnPlateau } from "../train/plateau";
 import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord } from "./record";
+import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the Fashion-MNIST experiment ("使用 Keras 和数据增强的深度卷积网络的示例"). */
@@ -127,7 +127,7 @@ export async function runFashionExperiment(settings: FashionSettings, run: RunOp
       experiment: "fashion", mode: run.mode ?? "cli", settings, seed: settings.seed, backend: currentBackend()?.line ?? tf.getBackend(),
       date: new Date().toISOString(), versions: versions(), split: `${data.split}; first ${settings.testSamples} test images`,
       metrics, book, history: { ...history, lr: learningRates },
-      timings: { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond },
+      timings: timingsOf(result),
     };
     if (run.out) {
       await writeRecord(run.out, record, {

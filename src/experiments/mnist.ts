@@ -7,7 +7,7 @@ import { accuracy, confusionMatrix, predictClasses } from "../train/evaluate";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { confusionMatrixChart, historyChart } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord } from "./record";
+import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the MNIST experiment ("使用 Keras 的深度卷积网络示例"). */
@@ -82,7 +82,7 @@ export async function runMnistExperiment(settings: MnistSettings, run: RunOption
       experiment: "mnist", mode: run.mode ?? "cli", settings, seed: settings.seed, backend: currentBackend()?.line ?? tf.getBackend(),
       date: new Date().toISOString(), versions: versions(), split: `${trainSet.source}: first ${settings.trainSamples} training and first ${settings.testSamples} test images`,
       metrics, book, history,
-      timings: { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond },
+      timings: timingsOf(result),
     };
     if (run.out) {
       const digits = Array.from({ length: 10 }, (_, i) => String(i));

@@ -3,6 +3,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { svgToPng, toSvg } from "../viz/render";
 import { VegaLiteSpec } from "../viz/spec";
+import type { TrainResult } from "../train/fit";
 
 /** The environment variable that moves the results folder (default `results/` in the package). */
 export const RESULTS_ENV = "CH10_RESULTS";
@@ -28,7 +29,8 @@ export interface ExperimentRecord {
   book: Record<string, number>;
   /** One value per epoch, Keras's `history.history`. */
   history: Record<string, number[]>;
-  timings: { totalSeconds: number; epochSeconds: number[]; samplesPerSecond: number };
+  /** Training time; `threads`: data-parallel threads (absent in records made before they existed). */
+  timings: { totalSeconds: number; epochSeconds: number[]; samplesPerSecond: number; threads?: number };
   /** Chart files written beside results.json (SVG and PNG of each). */
   charts: string[];
 }
@@ -83,4 +85,9 @@ export function readRecord(dir: string): ExperimentRecord | undefined {
   const missing = (["experiment", "mode", "date", "backend", "metrics", "history", "settings"] as const).filter((k) => value[k] === undefined);
   if (missing.length) throw new Error(`${file}: not an experiment record (missing ${missing.join(", ")})`);
   return value as ExperimentRecord;
+}
+
+/** The `timings` of a record, from what `train()` returned. */
+export function timingsOf(result: TrainResult): ExperimentRecord["timings"] {
+  return { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond, threads: result.threads.count };
 }

@@ -7,7 +7,7 @@ import { MinMaxScaler, makeWindows, windowTensors } from "../rnn/series";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { historyChart, seriesWithPredictions } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord } from "./record";
+import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the sunspot experiment ("Keras 中的 LSTM 网络示例"). */
@@ -115,7 +115,7 @@ export async function runSunspotsExperiment(settings: SunspotsSettings, run: Run
       date: new Date().toISOString(), versions: versions(),
       split: `R datasets::sunspots (${series.values.length} months ${series.months[0]}..${series.months[series.months.length - 1]}); windows of ${settings.window}: train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); scaler fitted on ${settings.protocol === "book" ? "the whole series" : "the training part"}`,
       metrics, book, history,
-      timings: { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond },
+      timings: timingsOf(result),
     };
     if (run.out) {
       await writeRecord(run.out, record, {
