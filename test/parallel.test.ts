@@ -98,6 +98,34 @@ describe("data-parallel training (worker threads)", function () {
     assert.deepStrictEqual(await run(), await run());
   });
 
+  it("falls back to one thread, saying why, when a worker cannot rebuild the model (a layer class defined only here)", async () => {
+    class Doubling extends tf.layers.Layer {
+      static className = "DoublingOnlyInThisThread";
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, 2);
+      }
+    }
+    tf.serialization.registerClass(Doubling);
+    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [8, 8, 2] }), new Doubling({}), tf.layers.dense({ units: 3, activation: "softmax" })] });
+    model.compile({ optimizer: "sgd", loss: "categoricalCrossentropy" });
+    const [x, y] = data(64);
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (m: string) => warnings.push(m);
+    try {
+      const r = await train(model, x, y, { epochs: 1, batchSize: 64, progress: false, threads: 2 });
+      assert.strictEqual(r.threads.count, 1);
+      assert.match(r.threads.reason, /worker threads failed to start \(data-parallel training: a worker failed to start: .*DoublingOnlyInThisThread/);
+      assert.strictEqual(r.history.loss.length, 1);
+    } finally {
+      console.warn = warn;
+    }
+    assert.strictEqual(warnings.length, 1);
+    assert.match(warnings[0], /^train: training on 1 thread instead of 2: /);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   it("refuses a batch larger than the one it was started for, naming the limit", async () => {
     const model = smallCnn(4);
     const [x, y] = data(40);

@@ -90,6 +90,21 @@ export async function trainOnDataset(model: tf.LayersModel, data: tf.data.Datase
     model.fitDataset(data, { epochs: options.epochs, initialEpoch: options.initialEpoch, batchesPerEpoch: options.batchesPerEpoch, validationData: options.validationData, verbose: 0, callbacks }));
 }
 
+/**
+ * Starts the data-parallel workers; if they cannot start (e.g. a layer class the worker cannot
+ * rebuild), trains on one thread instead and says why on stderr.
+ */
+async function startParallel(model: tf.LayersModel, plan: { threads: number; reason: string }, batchSize: number): Promise<DataParallel | undefined> {
+  try {
+    return await DataParallel.start(model, plan.threads, batchSize, tf.getBackend() as BackendName);
+  } catch (e) {
+    console.warn(`train: training on 1 thread instead of ${plan.threads}: ${(e as Error).message}`);
+    plan.threads = 1;
+    plan.reason = `worker threads failed to start (${(e as Error).message})`;
+    return undefined;
+  }
+}
+
 async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch: number, samplesPerEpoch: number, fit: (callbacks: tf.Callback[]) => Promise<tf.History>): Promise<TrainResult> {
   if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const initialEpoch = options.initialEpoch ?? 0;
@@ -97,11 +112,12 @@ async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch
   const batch = Math.min(options.batchSize, samplesPerEpoch);
   const plan = planThreads(model, batch, options.threads);
   checkBatchFits(model, batch, tf.getBackend(), plan.threads);
+  const started = Date.now();
+  const parallel = plan.threads > 1 ? await startParallel(model, plan, options.batchSize) : undefined;
+  if (plan.threads === 1) checkBatchFits(model, batch); // after a fallback, the whole batch is on one heap
   const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title, threads: plan.threads });
   const bookkeeping = new EpochBookkeeping();
   const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
-  const started = Date.now();
-  const parallel = plan.threads > 1 ? await DataParallel.start(model, plan.threads, options.batchSize, tf.getBackend() as BackendName) : undefined;
   let h: tf.History;
   try {
     h = await fit(callbacks);

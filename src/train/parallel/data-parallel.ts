@@ -118,13 +118,17 @@ export class DataParallel {
     };
     const board = weightBoard(layout.trainable + layout.nonTrainable);
     const topology = model.toJSON(undefined, false) as object;
-    const handles = await Promise.all(Array.from({ length: threads - 1 }, async () => {
+    const started = await Promise.allSettled(Array.from({ length: threads - 1 }, async () => {
       const ch = channel(layout);
       const setup: WorkerSetup = { backend, seed: Math.floor(Math.random() * 2 ** 31), topology, ...compile, layout, channel: ch.buffer, board: board.buffer };
       return { worker: await startWorker(setup), ch };
-    })).catch(async (e) => {
-      throw new Error(`data-parallel training: a worker failed to start: ${(e as Error).message}`);
-    });
+    }));
+    const handles = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    const failure = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) {
+      await Promise.all(handles.map(({ worker }) => worker.terminate()));
+      throw new Error(`data-parallel training: a worker failed to start: ${(failure.reason as Error)?.message ?? failure.reason}`);
+    }
     const dp = new DataParallel(model, handles, board);
     dp.publishWeights();
     dp.install();

@@ -76,4 +76,4 @@ function step(model: tf.LayersModel, ch: ReturnType<typeof channel>): void {
   });
 }
 
-start(workerData as WorkerSetup).catch((e) => parentPort!.postMessage({ error: (e as Error)?.stack ?? String(e) }));
+start(workerData as WorkerSetup).catch((e) => parentPort!.postMessage({ error: (e as Error)?.message ?? String(e) }));
