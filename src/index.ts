@@ -13,6 +13,7 @@ export * from "./backend/init";
 export * from "./backend/kernels";
 export * from "./backend/conv-grad";
 export * from "./backend/dropout";
+export * from "./backend/simd-filter-grad";
 
 // convolution from scratch, geometry and counts
 export * from "./conv/kernels";

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { dropoutMultiplier, gaussian, initBackend, seededRandom } from "advanced-neural-models";
+import { conv2dFilterGradSimd, convInfo, dropoutMultiplier, gaussian, initBackend, seededRandom, simdFilterGradReady } from "advanced-neural-models";
 
 /**
  * The wasm speed-ups that replace or wrap stock kernels and gradients (kernels.ts, dropout.ts):
@@ -128,6 +128,68 @@ describe("wasm fast paths", () => {
     assert.ok(maxRelErr(gb.dataSync(), fd(b, "b")) < 1e-5);
     const gi = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.tensor1d([1, 2, 3], "int32"))))(tf.tensor1d([4, 5, 6]));
     assert.deepStrictEqual(Array.from(gi.dataSync()), [1, 2, 3]); // an int32 factor is cast as before
+  });
+});
+
+/** Float64 filter gradient Σ x[b, y·s + ky·d - pad, x·s + kx·d - pad, c] · dy[b, y, x, o], by loops. */
+function filterGradF64(x: Float32Array, dy: Float32Array, info: ReturnType<typeof convInfo>): Float64Array {
+  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+  const dw = new Float64Array(kh * kw * ci * co);
+  for (let b = 0; b < nb; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
+    const yy = i * info.strideHeight + ky * info.dilationHeight - info.padInfo.top;
+    const xx = j * info.strideWidth + kx * info.dilationWidth - info.padInfo.left;
+    if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+    for (let c = 0; c < ci; c++) {
+      const xv = x[((b * h + yy) * w + xx) * ci + c];
+      for (let o = 0; o < co; o++) dw[((ky * kw + kx) * ci + c) * co + o] += xv * dy[((b * oh + i) * ow + j) * co + o];
+    }
+  }
+  return dw;
+}
+
+describe("SIMD filter-gradient kernel (wasm)", () => {
+  before(async () => {
+    await initBackend({ backend: "wasm", quiet: true });
+  });
+
+  it("is assembled by initBackend and declines where it does not apply (output channels not a multiple of 4, the cpu backend)", async () => {
+    assert.ok(simdFilterGradReady());
+    const x = tf.ones([1, 5, 5, 3]) as tf.Tensor4D;
+    const odd = convInfo(x.shape, [3, 3, 3, 6], 1, "same");
+    assert.strictEqual(conv2dFilterGradSimd(x, tf.ones([1, 5, 5, 6]) as tf.Tensor4D, odd), undefined);
+    await initBackend({ backend: "cpu", quiet: true });
+    const onCpu = convInfo([1, 5, 5, 3], [3, 3, 3, 8], 1, "same");
+    assert.strictEqual(conv2dFilterGradSimd(tf.ones([1, 5, 5, 3]) as tf.Tensor4D, tf.ones([1, 5, 5, 8]) as tf.Tensor4D, onCpu), undefined);
+    await initBackend({ backend: "wasm", quiet: true });
+    tf.dispose(x);
+  });
+
+  it("equals float64 loops across channel-tile remainders, strides, dilation and padding, also after the wasm heap grows", () => {
+    const shapes = [
+      { b: 4, h: 14, w: 14, ci: 17, co: 36, k: 3, s: 1, d: 1, pad: "same" as const },
+      { b: 3, h: 13, w: 12, ci: 6, co: 4, k: 3, s: 2, d: 1, pad: "valid" as const },
+      { b: 2, h: 12, w: 15, ci: 8, co: 16, k: 3, s: 1, d: 2, pad: "same" as const },
+      { b: 2, h: 7, w: 9, ci: 1, co: 8, k: 5, s: 3, d: 1, pad: "same" as const },
+    ];
+    const check = () => shapes.forEach((c, n) => {
+      const info = convInfo([c.b, c.h, c.w, c.ci], [c.k, c.k, c.ci, c.co], c.s, c.pad, c.d);
+      const xv = randn(c.b * c.h * c.w * c.ci, 10 + n);
+      const dyv = randn(c.b * info.outHeight * info.outWidth * c.co, 20 + n);
+      const before = tf.memory().numTensors;
+      const got = tf.tidy(() => conv2dFilterGradSimd(tf.tensor4d(xv, [c.b, c.h, c.w, c.ci]), tf.tensor4d(dyv, [c.b, info.outHeight, info.outWidth, c.co]), info)!.dataSync());
+      assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
+      const expected = filterGradF64(xv, dyv, info);
+      assert.strictEqual(got.length, expected.length);
+      const scale = Math.sqrt(c.b * info.outHeight * info.outWidth); // sums of that many unit-variance products
+      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-5 * scale, `${JSON.stringify(c)}: dW[${i}] = ${got[i]}, float64 ${expected[i]}`);
+    });
+    check();
+    const memory = (tf.backend() as unknown as { wasm: { asm: { memory: { buffer: ArrayBuffer } } } }).wasm.asm.memory;
+    const heapBefore = memory.buffer.byteLength;
+    const filler: tf.Tensor[] = [];
+    while (memory.buffer.byteLength === heapBefore) filler.push(tf.zeros([64 * 1024 * 1024]));
+    check();
+    tf.dispose(filler);
   });
 });
 

@@ -57,6 +57,10 @@ const cases: Case[] = [
   { b: 2, h: 11, w: 10, ci: 2, co: 3, k: [3, 3], s: [1, 1], d: [2, 2], pad: "same" },
   { b: 2, h: 11, w: 9, ci: 1, co: 2, k: [3, 2], s: [1, 1], d: [2, 3], pad: "valid" },
   { b: 1, h: 6, w: 5, ci: 2, co: 2, k: [2, 2], s: [3, 3], d: [1, 1], pad: "same" },
+  // output channels a multiple of 4: the SIMD filter-gradient kernel on wasm (tiles of 4 and 1 input, 8 and 4 output channels)
+  { b: 2, h: 9, w: 7, ci: 7, co: 12, k: [3, 3], s: [2, 2], d: [1, 1], pad: "same" },
+  { b: 3, h: 10, w: 11, ci: 9, co: 8, k: [3, 3], s: [1, 1], d: [2, 2], pad: "valid" },
+  { b: 2, h: 6, w: 13, ci: 5, co: 20, k: [1, 4], s: [1, 3], d: [1, 1], pad: "same" },
 ];
 
 for (const backend of ["wasm", "cpu"] as const) {

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { fashionCnn, initBackend, mnistCnn, sunspotRnn } from "advanced-neural-models";
+import { fashionCnn, initBackend, mnistCnn, seedGlobalRandom, sunspotRnn } from "advanced-neural-models";
 
 /**
  * Every layer of the chapter trains on both fallback backends: the same model, weights and batch
@@ -40,7 +40,9 @@ function build(c: (typeof cases)[number]): tf.Sequential {
 
 async function oneStep(c: (typeof cases)[number], backend: "wasm" | "cpu", weights: Float32Array[] | undefined) {
   await initBackend({ backend, quiet: true });
+  const restore = seedGlobalRandom(11); // the same initial weights every run: one step of SGD must lower the loss from them
   const m = build(c);
+  restore();
   if (weights) m.setWeights(weights.map((w, i) => tf.tensor(w, m.getWeights()[i].shape)));
   const initial = m.getWeights().map((w) => w.dataSync().slice() as Float32Array);
   const x = tf.randomUniform([3, ...c.input], -1, 1, "float32", 7);

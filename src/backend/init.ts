@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { installFastDropout } from "./dropout";
 import { registerFallbackKernels } from "./kernels";
+import { loadSimdFilterGrad } from "./simd-filter-grad";
 
 /** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -38,7 +39,8 @@ let chosen: BackendInfo | undefined;
  * 3. `wasm` (SIMD, single-threaded in Node);
  * 4. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
- * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu.
+ * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu,
+ * and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
  * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
  * Safe to call more than once: a call without a choice returns the current backend; `"auto"` searches again.
  */
@@ -49,6 +51,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
   }
   registerFallbackKernels();
+  if (chosen.name === "wasm") await loadSimdFilterGrad();
   installFastDropout();
   silenceCpuBanner();
   return report(chosen, options.quiet);

@@ -3,6 +3,7 @@ import { avgPoolGrad, maxPoolGrad, poolInfo } from "./pool-grad";
 import {
   ConvInfo, PadAttr, conv2dFilterGrad, conv2dFilterGradByConv, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
 } from "./conv-grad";
+import { conv2dFilterGradSimd } from "./simd-filter-grad";
 
 /**
  * Kernels and gradients that make every chapter layer train on the `wasm` and `cpu` fallbacks,
@@ -10,7 +11,7 @@ import {
  *
  * | kernel / gradient | wasm | cpu | why |
  * |---|---|---|---|
- * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step); on wasm, stride 1 with ≥ 8 input channels is one conv2d (conv2dFilterGradByConv), otherwise im2col + matMul |
+ * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step); on wasm a SIMD kernel of our own (simd-filter-grad.ts, output channels a multiple of 4), else one conv2d (stride 1, ≥ 8 input channels: conv2dFilterGradByConv), else im2col + matMul |
  * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
  * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
  * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4) |
@@ -60,8 +61,7 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     body: ({ x, dy }, attrs) => {
       nhwcOnly("Conv2DBackpropFilter", attrs);
       const info = convInfo(x.shape, attrs.filterShape as number[], attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
-      const byConv = tf.getBackend() === "wasm" && info.strideHeight === 1 && info.strideWidth === 1 && info.inChannels >= 8;
-      return withTensors([x, dy], (xt, dyt) => (byConv ? conv2dFilterGradByConv : conv2dFilterGrad)(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+      return withTensors([x, dy], (xt, dyt) => filterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
     },
   },
   {
@@ -111,6 +111,17 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     body: ({ images, dy }, attrs) => withTensors([images, dy], (im, g) => resizeNearestGrad(im as tf.Tensor4D, g as tf.Tensor4D, attrs)),
   },
 ];
+
+/**
+ * The fastest filter gradient that applies: the SIMD kernel (wasm, output channels a multiple of
+ * 4), else on wasm one XNNPACK convolution (stride 1, ≥ 8 input channels), else im2col + matMul.
+ */
+function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  const simd = conv2dFilterGradSimd(x, dy, info);
+  if (simd) return simd;
+  const byConv = tf.getBackend() === "wasm" && info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && info.inChannels >= 8;
+  return (byConv ? conv2dFilterGradByConv : conv2dFilterGrad)(x, dy, info);
+}
 
 function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Attrs): ConvInfo {
   return convInfo(xShape, filterShape, attrs.strides as [number, number], attrs.pad as PadAttr, (attrs.dilations as [number, number]) ?? 1, attrs.dimRoundingMode as never, true);
@@ -256,7 +267,7 @@ export function registerFallbackKernels(): void {
   registerCastFreeGradients();
   registerDilatedGradient("Conv2D", (x, filter, dy, attrs) => {
     const info = convInfo(x.shape, filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dilations as [number, number], attrs.dimRoundingMode as never);
-    return { x: () => conv2dInputGrad(dy, filter, info), filter: () => conv2dFilterGrad(x, dy, info) };
+    return { x: () => conv2dInputGrad(dy, filter, info), filter: () => filterGrad(x, dy, info) };
   });
   registerDilatedGradient("DepthwiseConv2dNative", (x, filter, dy, attrs) => {
     const info = depthwiseInfo(x.shape, filter.shape, attrs);
