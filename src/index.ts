@@ -47,6 +47,7 @@ export * from "./train/nan-guard";
 export * from "./train/logs";
 export * from "./train/progress";
 export * from "./train/fit";
+export * from "./train/interrupt";
 export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";

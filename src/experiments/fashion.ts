@@ -91,10 +91,10 @@ export async function runFashionExperiment(settings: FashionSettings, run: RunOp
   try {
     const augmenter = new ImageDataGenerator(bookAugmentation(settings.seed + prepared.initialEpoch));
     const flow = augmenter.flow(data.train.images, data.train.labels, data.train, { batchSize: settings.batchSize });
-    const result = await trainOnDataset(model, flow as unknown as tf.data.Dataset<tf.TensorContainer>, {
+    const result = await prepared.training(() => trainOnDataset(model, flow as unknown as tf.data.Dataset<tf.TensorContainer>, {
       epochs: settings.epochs, initialEpoch: prepared.initialEpoch, batchesPerEpoch: settings.batchesPerEpoch, batchSize: settings.batchSize,
       validationData: [xVal, yVal], callbacks: [plateau, ...prepared.callbacks], progress: run.progress, title: "Fashion-MNIST CNN",
-    });
+    }));
     const history = mergeHistory(prepared.previousHistory, result.history);
     const truth = data.test.labels.subarray(0, settings.testSamples);
     const augmentedTest = tf.tidy(() => {

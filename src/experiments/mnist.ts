@@ -64,10 +64,10 @@ export async function runMnistExperiment(settings: MnistSettings, run: RunOption
   const [xTrain, yTrain] = toTensors(trainSet, 0, settings.trainSamples);
   const [xTest, yTest] = toTensors(test, 0, settings.testSamples);
   try {
-    const result = await train(model, xTrain, yTrain, {
+    const result = await prepared.training(() => train(model, xTrain, yTrain, {
       epochs: settings.epochs, initialEpoch: prepared.initialEpoch, batchSize: settings.batchSize, validationData: [xTest, yTest],
       callbacks: prepared.callbacks, progress: run.progress, title: "MNIST CNN",
-    });
+    }));
     const history = mergeHistory(prepared.previousHistory, result.history);
     const predicted = predictClasses(model, xTest);
     const truth = test.labels.subarray(0, settings.testSamples);

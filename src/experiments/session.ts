@@ -4,6 +4,8 @@ import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
 import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
 import { readRecord, resultsRoot } from "./record";
+import { logValue } from "../train/logs";
+import { TrainingInterrupted } from "../train/interrupt";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
@@ -32,6 +34,51 @@ export interface PreparedRun {
   callbacks: tf.Callback[];
   /** Call when training is over: restores `Math.random`. */
   finish(): void;
+  /**
+   * Runs the training call; when an interrupt stops it, the error says that {@link lastRun}
+   * holds the model and the finished epochs' history.
+   */
+  training<T>(fit: () => Promise<T>): Promise<T>;
+}
+
+/** The model and history of the latest experiment run, finished or stopped. */
+export interface LastRun {
+  experiment: string;
+  settings: Record<string, unknown>;
+  /** The model being trained: after an interrupt, with the weights of the last finished batch. */
+  model: tf.LayersModel;
+  /** Metrics of every finished epoch (resumed ones included). */
+  history: Record<string, number[]>;
+  /** Whether training ran to the last epoch. */
+  finished: boolean;
+}
+
+let latest: LastRun | undefined;
+
+/**
+ * The latest experiment run of this process (e.g. of `runMnistExperiment` in a notebook), also
+ * when it was stopped by an interrupt before it could return; undefined before any.
+ */
+export function lastRun(): LastRun | undefined {
+  return latest;
+}
+
+/** Keeps {@link LastRun.history} up to date after every finished epoch. */
+class RecordEpochs extends tf.Callback {
+  constructor(private readonly run: LastRun) {
+    super();
+  }
+
+  override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
+    for (const key of Object.keys(logs ?? {})) {
+      const value = await logValue(logs, key);
+      if (value !== undefined) (this.run.history[key] ??= []).push(value);
+    }
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    this.run.finished = !(this.model as unknown as tf.LayersModel).stopTraining;
+  }
 }
 
 /** The checkpoint folder of a run's output folder. */
@@ -67,10 +114,18 @@ export async function prepareRun(name: string, settings: Record<string, unknown>
   }
   if (run.force && !run.resume && ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
   const { model, initialEpoch, previousHistory, runId } = start;
-  const callbacks: tf.Callback[] = ckpt && (run.checkpoints || run.resume)
-    ? [new ModelCheckpoint(ckpt, { runId, seed: settings.seed, settings: { experiment: name, ...settings }, previousHistory })]
-    : [];
-  return { model, initialEpoch, previousHistory, callbacks, finish: restore };
+  latest = { experiment: name, settings, model, history: mergeHistory(previousHistory, {}), finished: false };
+  const callbacks: tf.Callback[] = [new RecordEpochs(latest)];
+  if (ckpt && (run.checkpoints || run.resume)) callbacks.push(new ModelCheckpoint(ckpt, { runId, seed: settings.seed, settings: { experiment: name, ...settings }, previousHistory }));
+  const training = async <T>(fit: () => Promise<T>): Promise<T> => {
+    try {
+      return await fit();
+    } catch (e) {
+      if (e instanceof TrainingInterrupted) throw new TrainingInterrupted(e.position, ` (lastRun() holds it and the ${name} history of the finished epochs)`);
+      throw e;
+    }
+  };
+  return { model, initialEpoch, previousHistory, callbacks, finish: restore, training };
 }
 
 async function resumeFrom(ckpt: string, meta: CheckpointMeta | undefined, name: string, settings: Record<string, unknown> & { epochs: number }, compile: (model: tf.LayersModel) => void) {

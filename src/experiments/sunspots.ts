@@ -86,10 +86,10 @@ export async function runSunspotsExperiment(settings: SunspotsSettings, run: Run
   const [xTrain, yTrain] = windowTensors(windows, 0, settings.trainEnd);
   const [xTest, yTest] = windowTensors(windows, settings.trainEnd, settings.testEnd);
   try {
-    const result = await train(model, xTrain, yTrain, {
+    const result = await prepared.training(() => train(model, xTrain, yTrain, {
       epochs: settings.epochs, initialEpoch: prepared.initialEpoch, batchSize: settings.batchSize, validationData: [xTest, yTest], shuffle: !stateful,
       callbacks: prepared.callbacks, progress: run.progress, title: `Sunspots ${variantName(settings)}`,
-    });
+    }));
     const history = mergeHistory(prepared.previousHistory, result.history);
     const scaled = tf.tidy(() => (model.predict(xTest, { batchSize: settings.batchSize }) as tf.Tensor).dataSync());
     const predicted = scaler.inverse(scaled);

@@ -106,11 +106,25 @@ export class Kernel {
     return this.log.join("");
   }
 
+  /** The kernel's process id. */
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /**
-   * Runs code like a notebook cell.
+   * Interrupts the running cell the way JupyterLab's stop button does for a kernel whose spec has
+   * no `interrupt_mode` (tslab's): SIGINT to the kernel process.
+   */
+  interrupt(): void {
+    this.proc.kill("SIGINT");
+  }
+
+  /**
+   * Runs code like a notebook cell; `onMessage` sees each of its iopub messages as it arrives
+   * (e.g. to act while the cell still runs).
    * @throws when the kernel dies or `timeoutMs` passes first.
    */
-  async execute(code: string, timeoutMs = 0): Promise<ExecuteResult> {
+  async execute(code: string, timeoutMs = 0, onMessage?: (msg: Message) => void): Promise<ExecuteResult> {
     const msg = newMessage("execute_request", this.session, {
       code,
       silent: false,
@@ -139,6 +153,7 @@ export class Kernel {
           if (m.content.execution_state === "idle") idle = true;
         } else {
           messages.push(m);
+          onMessage?.(m);
         }
         check();
       });
