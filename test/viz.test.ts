@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import {
   DisplayContent, VegaLiteSpec, barChart, chartBundle, compile, confusionMatrixChart, fromRows, heatmap, heatmapGrid,
-  historyChart, lineChart, randomMatrix, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
+  CurveRecorder, INTEGER_AXIS, TrainingProgress, historyChart, lineChart, randomMatrix, trainingCurveChart, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
 } from "advanced-neural-models";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -19,6 +19,7 @@ const builders: [string, () => VegaLiteSpec][] = [
   ["heatmap (image mode)", () => heatmap(randomMatrix(50, 60), { title: "big" })],
   ["heatmapGrid", () => heatmapGrid([randomMatrix(5, 5, 1), randomMatrix(5, 5, 2), randomMatrix(5, 5, 3)], { title: "grid", shareScale: true })],
   ["lineChart", () => lineChart([0, 1, 2], { a: [1, 2, 3], b: [3, 2, 1] }, { title: "lines", logY: true })],
+  ["trainingCurveChart", () => trainingCurveChart({ x: [0.25, 0.5, 0.75, 1, 1.5, 2], smoothed: { loss: [2, 1.5, 1.2, 1, 0.8, 0.7] }, epochX: [1, 2], epochs: { val_loss: [1.1, 0.9] } }, { title: "curve" })],
   ["historyChart", () => historyChart({ loss: [1, 0.5, 0.3], val_loss: [1.1, 0.7, 0.6], acc: [0.5, 0.8, 0.9], val_acc: [0.4, 0.7, 0.85] }, { title: "history" })],
   ["seriesWithPredictions", () => seriesWithPredictions([1, 2, 3, 4, 5], { model: [3.1, 3.9] }, { offset: 2, title: "forecast" })],
   ["barChart", () => barChart(["a", "b"], [1, 2], { title: "bars" })],
@@ -117,5 +118,59 @@ describe("show(): one output, several MIME types", () => {
   it("chartBundle's alt text carries the description", async () => {
     const b = await chartBundle(barChart(["x", "y"], [1, 2.5], { title: "t" }));
     assert.strictEqual(b["text/plain"], '[chart] t: Bar chart "t": x 1, y 2.5.');
+  });
+});
+
+describe("live training curve", () => {
+  it("CurveRecorder smooths like a bias-corrected exponential moving average (float64 loop) and thins long runs", () => {
+    const r = new CurveRecorder(0.8, 10);
+    const values = Array.from({ length: 50 }, (_, i) => Math.sin(i) + i / 10);
+    values.forEach((v, i) => r.addBatch((i + 1) / 25, { loss: v }));
+    // reference: s_t = 0.8 s_{t-1} + 0.2 v_t, reported as s_t / (1 - 0.8^t)
+    const expected: number[] = [];
+    let s = 0;
+    values.forEach((v, i) => {
+      s = 0.8 * s + 0.2 * v;
+      expected.push(s / (1 - 0.8 ** (i + 1)));
+    });
+    assert.ok(r.curve.x.length >= 10 && r.curve.x.length < 20, `kept ${r.curve.x.length} of 50 points`);
+    r.curve.x.forEach((x, k) => {
+      const i = Math.round(x * 25) - 1;
+      assert.ok(Math.abs(r.curve.smoothed.loss[k] - expected[i]) < 1e-12, `point ${k} (batch ${i})`);
+    });
+    assert.strictEqual(r.curve.smoothed.loss[0], values[0], "the first point is the first value, not pulled towards 0");
+    assert.strictEqual(r.curve.x[r.curve.x.length - 1] <= 2, true);
+    assert.throws(() => new CurveRecorder(1), /smoothing must be in \[0, 1\)/);
+  });
+
+  it("trainingCurveChart puts batch points on an epoch axis and validation at epoch ends; history epochs tick at whole numbers", () => {
+    const spec = trainingCurveChart({ x: [0.5, 1, 1.5, 2], smoothed: { loss: [2, 1, 0.8, 0.6], acc: [0.2, 0.5, 0.6, 0.7] }, epochX: [1, 2], epochs: { val_loss: [1.2, 0.9] } }, { metrics: ["loss"] });
+    const [panel] = spec.hconcat as { layer: { data: { values: { x: number; y: number }[] } }[] }[];
+    assert.strictEqual((spec.hconcat as unknown[]).length, 1);
+    assert.deepStrictEqual(panel.layer[0].data.values.map((p) => p.x), [0.5, 1, 1.5, 2]);
+    assert.deepStrictEqual(panel.layer[1].data.values, [{ x: 1, y: 1.2 }, { x: 2, y: 0.9 }]);
+    assert.throws(() => trainingCurveChart({ x: [1], smoothed: { loss: [1] }, epochX: [], epochs: {} }, { metrics: ["acc"] }), /no "acc" in the curve/);
+    const history = historyChart({ loss: [1, 0.5] }) as { hconcat: { encoding: { x: { axis: unknown } } }[] };
+    assert.deepStrictEqual(history.hconcat[0].encoding.x.axis, INTEGER_AXIS);
+  });
+
+  it("a one-epoch run's live chart holds a curve (one point per batch) and validation at the end", async () => {
+    const messages: DisplayContent[] = [];
+    setDisplaySink((content) => messages.push(content));
+    try {
+      const p = new TrainingProgress({ batchesPerEpoch: 4, epochs: 1, batchSize: 8, chartThrottleMs: 0, title: "one epoch" });
+      await p.onEpochBegin(0);
+      for (let b = 0; b < 4; b++) await p.onBatchEnd(b, { batch: b, size: 8, loss: 2 - b / 4, acc: 0.1 * b });
+      await p.onEpochEnd(0, { loss: 1.3, acc: 0.3, val_loss: 1.4, val_acc: 0.25 });
+      await p.onTrainEnd();
+      assert.deepStrictEqual(p.curve.x, [0.25, 0.5, 0.75, 1]);
+      assert.deepStrictEqual(Object.keys(p.curve.smoothed), ["loss", "acc"], "batch and size are not metrics");
+      const charts = messages.filter((m) => "application/vnd.vegalite.v5+json" in m.data);
+      const last = charts[charts.length - 1].data["application/vnd.vegalite.v5+json"] as { hconcat: { layer: { data: { values: unknown[] } }[] }[] };
+      assert.strictEqual(last.hconcat[0].layer[0].data.values.length, 4);
+      assert.strictEqual(last.hconcat[0].layer[1].data.values.length, 1);
+    } finally {
+      setDisplaySink(undefined);
+    }
   });
 });

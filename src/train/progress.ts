@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { History, historyChart } from "../viz/charts";
+import { History, TrainingCurve, trainingCurveChart } from "../viz/charts";
 import { LiveDisplay, inNotebook } from "../viz/display";
 import { logValue } from "./logs";
 
@@ -12,6 +12,53 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
+/**
+ * Records training batch by batch for the live chart: an exponential moving average of each
+ * metric with TensorBoard's bias correction (so the first points are not pulled towards 0), and
+ * at most about `maxPoints` points however long the run (every 2nd, 4th, ... batch once full).
+ */
+export class CurveRecorder {
+  readonly curve: TrainingCurve = { x: [], smoothed: {}, epochX: [], epochs: {} };
+  private readonly average: Record<string, { value: number; steps: number }> = {};
+  private stride = 1;
+  private seen = 0;
+
+  /** @param smoothing weight of the past in the moving average (0: none). */
+  constructor(private readonly smoothing = 0.9, private readonly maxPoints = 400) {
+    if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`CurveRecorder: smoothing must be in [0, 1), got ${smoothing}`);
+  }
+
+  /** Adds one batch's metrics at position `x` (in epochs). */
+  addBatch(x: number, metrics: Record<string, number>): void {
+    for (const [name, v] of Object.entries(metrics)) {
+      if (!Number.isFinite(v)) continue;
+      const a = (this.average[name] ??= { value: 0, steps: 0 });
+      a.value = this.smoothing * a.value + (1 - this.smoothing) * v;
+      a.steps++;
+    }
+    if (this.seen++ % this.stride !== 0) return;
+    this.curve.x.push(x);
+    for (const [name, a] of Object.entries(this.average)) {
+      const series = (this.curve.smoothed[name] ??= new Array<number>(this.curve.x.length - 1).fill(NaN));
+      series.push(a.value / (1 - this.smoothing ** a.steps));
+    }
+    if (this.curve.x.length >= 2 * this.maxPoints) this.thin();
+  }
+
+  /** Adds the metrics logged at the end of the epoch that ends at `x` (validation values, learning rate, ...). */
+  addEpoch(x: number, metrics: Record<string, number>): void {
+    this.curve.epochX.push(x);
+    for (const [name, v] of Object.entries(metrics)) (this.curve.epochs[name] ??= []).push(v);
+  }
+
+  private thin(): void {
+    const keep = (a: number[]) => a.filter((_, i) => i % 2 === 0);
+    this.curve.x = keep(this.curve.x);
+    for (const name of Object.keys(this.curve.smoothed)) this.curve.smoothed[name] = keep(this.curve.smoothed[name]);
+    this.stride *= 2;
+  }
+}
+
 /** Options of {@link TrainingProgress}. */
 export interface TrainingProgressOptions {
   /** Batches per epoch (for the progress fraction and ETA). */
@@ -19,8 +66,10 @@ export interface TrainingProgressOptions {
   epochs: number;
   /** Samples per batch (for samples/s). */
   batchSize: number;
-  /** Least time between two batch updates, in ms (default 1000). */
+  /** Least time between two updates of the progress line, in ms (default 1000). */
   throttleMs?: number;
+  /** Least time between two redraws of the live chart during an epoch, in ms (default 5000). */
+  chartThrottleMs?: number;
   /** Metrics to chart (default: every logged metric except `val_*`, which share their panel). */
   metrics?: string[];
   /** Title of the live chart. */
@@ -31,9 +80,11 @@ export interface TrainingProgressOptions {
 
 /**
  * Shows training as it happens. In a notebook: one text output rewritten in place with the
- * progress line, and one chart output (the history so far) redrawn after every epoch. In a
+ * progress line (samples/s, time left), and one chart output with the smoothed training loss and
+ * accuracy batch by batch and the validation values at epoch ends, redrawn every few seconds, at
+ * every epoch end and when training ends (so the saved notebook keeps the whole curve). In a
  * terminal: the progress line rewritten in place on a TTY, one line per epoch otherwise.
- * Keeps the epoch history (`history`) and the timings.
+ * Keeps the epoch history (`history`), the batch curve (`curve`) and the timings.
  */
 export class TrainingProgress extends tf.Callback {
   readonly history: History = {};
@@ -42,9 +93,17 @@ export class TrainingProgress extends tf.Callback {
   private readonly notebook = inNotebook();
   private readonly line = new LiveDisplay();
   private readonly chart = new LiveDisplay();
+  private readonly recorder = new CurveRecorder();
   private epoch = 0;
   private epochStart = 0;
   private lastUpdate = 0;
+  private lastChart = 0;
+  private chartShown = 0;
+
+  /** The training curve so far (smoothed batch metrics, epoch-end metrics). */
+  get curve(): TrainingCurve {
+    return this.recorder.curve;
+  }
 
   constructor(private readonly options: TrainingProgressOptions) {
     super();
@@ -57,15 +116,25 @@ export class TrainingProgress extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
+    const done = batch + 1;
+    const metrics: Record<string, number> = {};
+    for (const key of Object.keys(logs ?? {})) {
+      const v = key === "batch" || key === "size" ? undefined : await logValue(logs, key);
+      if (v !== undefined) metrics[key] = v;
+    }
+    this.recorder.addBatch(this.epoch + done / this.options.batchesPerEpoch, metrics);
     const now = Date.now();
+    if (this.notebook && now - this.lastChart >= (this.options.chartThrottleMs ?? 5000)) {
+      this.lastChart = now;
+      await this.drawChart();
+    }
     if (now - this.lastUpdate < (this.options.throttleMs ?? 1000)) return;
     this.lastUpdate = now;
     const elapsed = (now - this.epochStart) / 1000;
-    const done = batch + 1;
     const rate = (done * this.options.batchSize) / Math.max(elapsed, 1e-3);
     const eta = ((this.options.batchesPerEpoch - done) * elapsed) / done;
-    const loss = await logValue(logs, "loss");
-    const acc = (await logValue(logs, "acc")) ?? (await logValue(logs, "accuracy"));
+    const loss = metrics.loss;
+    const acc = metrics.acc ?? metrics.accuracy;
     const parts = [
       `epoch ${this.epoch + 1}/${this.options.epochs}`,
       `batch ${done}/${this.options.batchesPerEpoch}`,
@@ -80,16 +149,28 @@ export class TrainingProgress extends tf.Callback {
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const seconds = (Date.now() - this.epochStart) / 1000;
     this.epochSeconds.push(seconds);
+    const metrics: Record<string, number> = {};
     for (const key of Object.keys(logs ?? {})) {
       const v = await logValue(logs, key);
-      if (v !== undefined) (this.history[key] ??= []).push(v);
+      if (v !== undefined) (this.history[key] ??= []).push((metrics[key] = v));
     }
+    this.recorder.addEpoch(epoch + 1, metrics);
     const summary = Object.entries(this.history).map(([k, v]) => `${k} ${v[v.length - 1].toPrecision(4)}`).join(" · ");
     const remaining = (this.options.epochs - epoch - 1) * (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);
     this.show(`epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ${summary}${remaining > 0 ? ` · about ${formatDuration(remaining)} left` : ""}`, true);
-    if (this.notebook && Object.keys(this.history).length > 0) {
-      await this.chart.chart(historyChart(this.history, { title: this.options.title ?? "Training history", metrics: this.options.metrics }));
-    }
+    if (this.notebook) await this.drawChart();
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    if (this.notebook && this.chartShown !== this.curve.x.length) await this.drawChart();
+  }
+
+  private async drawChart(): Promise<void> {
+    const names = Object.keys(this.curve.smoothed);
+    if (names.length === 0) return;
+    const metrics = (this.options.metrics ?? names).filter((m) => names.includes(m));
+    this.chartShown = this.curve.x.length;
+    await this.chart.chart(trainingCurveChart(this.curve, { title: this.options.title ?? "Training", metrics }));
   }
 
   private show(text: string, epochEnd: boolean): void {

@@ -11,7 +11,12 @@ export interface LineChartOptions extends ChartOptions {
   logY?: boolean;
   /** Dash these series (e.g. shifted copies, validation curves). */
   dashed?: string[];
+  /** Whole-number ticks on the x axis (epochs, counts). */
+  integerX?: boolean;
 }
+
+/** Axis properties for a count axis: ticks at whole numbers only, printed without decimals. */
+export const INTEGER_AXIS = { tickMinStep: 1, format: "d" } as const;
 
 /**
  * Several named series over a shared x axis as coloured lines with a legend.
@@ -36,7 +41,7 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     data: { values },
     mark: { type: "line", clip: true },
     encoding: {
-      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x" },
+      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...(options.integerX ? { axis: INTEGER_AXIS } : {}) },
       y: {
         field: "y",
         type: "quantitative",
@@ -81,12 +86,50 @@ export function historyChart(history: History, options: ChartOptions & { metrics
         height: options.height ?? 200,
         dashed: [`validation ${metric}`],
         logY: metric === "lr",
+        integerX: true,
       }),
     );
   });
   const last = metrics.map((m) => `${m} ${fmt(history[m][history[m].length - 1])}`).join(", ");
   const description = `Training history over ${history[metrics[0]].length} epochs; last values: ${last}.`;
   return topLevel({ hconcat: panels, resolve: { scale: { color: "independent", strokeDash: "independent" } } }, options.title, description);
+}
+
+/** Training seen batch by batch, as {@link TrainingProgress} records it for the live view. */
+export interface TrainingCurve {
+  /** Where each batch point lies, in epochs (1.5: halfway through the second epoch). */
+  x: number[];
+  /** Metric name to its smoothed training value at each batch point. */
+  smoothed: Record<string, number[]>;
+  /** Where each finished epoch ended, in epochs (1, 2, ...; later ones after a resume). */
+  epochX: number[];
+  /** Metric name (`val_loss`, ...) to its value at the end of each finished epoch. */
+  epochs: History;
+}
+
+/**
+ * The live training view: per metric, the smoothed training value batch by batch (so even a
+ * single epoch shows a curve) and the validation value at each epoch end, on one axis in epochs.
+ */
+export function trainingCurveChart(curve: TrainingCurve, options: ChartOptions & { metrics?: string[] } = {}): VegaLiteSpec {
+  const metrics = options.metrics ?? Object.keys(curve.smoothed);
+  if (metrics.length === 0) throw new Error("trainingCurveChart: the curve has no metrics");
+  const from = Math.floor(curve.x[0] ?? 0), to = Math.max(from + 1, Math.ceil(curve.x[curve.x.length - 1] ?? 1));
+  const axis = to - from <= 1 ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" } : INTEGER_AXIS;
+  const x = { field: "x", type: "quantitative", title: "epochs", scale: { domain: [from, to], nice: false }, axis };
+  const panels = metrics.map((metric) => {
+    const ys = curve.smoothed[metric];
+    if (!ys) throw new Error(`trainingCurveChart: no "${metric}" in the curve (has ${Object.keys(curve.smoothed).join(", ")})`);
+    const train = curve.x.map((xi, i) => ({ x: round(xi, 5), y: round(ys[i], 5) })).filter((p) => Number.isFinite(p.y));
+    const val = (curve.epochs[`val_${metric}`] ?? []).map((y, e) => ({ x: curve.epochX[e], y: round(y, 5) }));
+    const y = { field: "y", type: "quantitative", title: metric, scale: { zero: false } };
+    const layer: VegaLiteSpec[] = [{ data: { values: train }, mark: { type: "line", clip: true }, encoding: { x, y, color: { datum: "training (smoothed, per batch)" } } }];
+    if (val.length) layer.push({ data: { values: val }, mark: { type: "line", point: true, strokeDash: [6, 3] }, encoding: { x, y, color: { datum: "validation (epoch end)" } } });
+    return { title: metric, width: options.width ?? 300, height: options.height ?? 180, layer };
+  });
+  const last = metrics.map((m) => `${m} ${fmt(curve.smoothed[m][curve.smoothed[m].length - 1])}`).join(", ");
+  const description = `Training curve over ${curve.x.length} batch points (${fmt(curve.x[curve.x.length - 1] ?? 0)} epochs); smoothed: ${last}.`;
+  return topLevel({ hconcat: panels, config: { legend: { orient: "bottom", title: null, labelLimit: 300 } } }, options.title, description);
 }
 
 /**
