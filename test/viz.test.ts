@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import {
   DisplayContent, VegaLiteSpec, barChart, chartBundle, compile, confusionMatrixChart, fromRows, heatmap, heatmapGrid,
-  CurveRecorder, INTEGER_AXIS, TrainingProgress, historyChart, lineChart, randomMatrix, trainingCurveChart, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
+  CurveRecorder, INTEGER_AXIS, labelsFit, TrainingProgress, historyChart, lineChart, randomMatrix, trainingCurveChart, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
 } from "advanced-neural-models";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -172,5 +172,36 @@ describe("live training curve", () => {
     } finally {
       setDisplaySink(undefined);
     }
+  });
+});
+
+describe("heat-map grids that read well", () => {
+  const legends = async (spec: VegaLiteSpec) => ((await toSvg(spec)).match(/class="mark-group role-legend"/g) ?? []).length;
+
+  it("one shared legend when every panel spans (nearly) the same range, one per panel when ranges differ", async () => {
+    const images = [1, 2, 3].map((k) => ({ ...randomMatrix(6, 6, k), data: Float64Array.from(randomMatrix(6, 6, k).data, (v, i) => (i === 0 ? 0 : i === 1 ? 1 - k / 100 : Math.abs(v) % 1)) }));
+    assert.strictEqual(await legends(heatmapGrid(images, { scale: "gray" })), 1);
+    const scaled = [fromRows([[0, 1]]), fromRows([[0, 10]]), fromRows([[-5, 5]])];
+    assert.strictEqual(await legends(heatmapGrid(scaled)), 3);
+    assert.strictEqual(await legends(heatmapGrid(scaled, { shareScale: true })), 1);
+  });
+
+  it("wraps panels to the output width, long titles included", () => {
+    const mats = Array.from({ length: 12 }, (_, k) => randomMatrix(28, 28, k));
+    const columns = (spec: VegaLiteSpec) => spec.columns as number;
+    assert.strictEqual(columns(heatmapGrid(mats, { columns: 6, cellSize: 3, shareScale: true })), 6, "6 x (84 + 50) px fit in 900");
+    assert.strictEqual(columns(heatmapGrid(mats, { columns: 6, cellSize: 3, shareScale: false })), 4, "with a legend each, 4 fit");
+    assert.strictEqual(columns(heatmapGrid(mats, { columns: 6, cellSize: 3, shareScale: true, titles: mats.map((_, k) => `a rather long title number ${k}`) })), 3, "29 characters of title are wider than the panel");
+    assert.strictEqual(columns(heatmapGrid(mats, { columns: 6, cellSize: 12, maxWidth: 300 })), 1, "never fewer than one");
+  });
+
+  it("prints values only where the longest label fits its cell", () => {
+    const thirds = fromRows([[1 / 3, -2 / 3], [0.5, 1]]);
+    assert.strictEqual(labelsFit(thirds, 30, ".3~g"), false, "−0.667 needs ~39 px");
+    assert.strictEqual(labelsFit(thirds, 44, ".3~g"), true);
+    assert.strictEqual(labelsFit(fromRows([[1135, 0]]), 36, "d"), true);
+    const spec = heatmap(thirds, { cellSize: 30 });
+    assert.ok(!("layer" in spec), "no text layer on cells too small for their labels");
+    assert.ok("layer" in heatmap(thirds, { cellSize: 44 }));
   });
 });

@@ -12,7 +12,10 @@ export interface HeatmapOptions extends ChartOptions {
   scale?: "auto" | "diverging" | "gray";
   /** Size of one cell in pixels (default: fits the longer side in 240 px, at least 2). */
   cellSize?: number;
-  /** Print each value in its cell (default: for matrices up to 8x8 drawn with cells of at least 28 px). */
+  /**
+   * Print each value in its cell (default: for matrices up to 8x8 drawn with cells of at least
+   * 28 px). Either way, only when the longest label fits in a cell.
+   */
   annotate?: boolean;
   /** d3 number format of the printed values (default `.3~g`; `d` for counts). */
   format?: string;
@@ -39,7 +42,8 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const [lo, hi] = options.domain ?? extent(m);
   const signed = options.scale === "diverging" || (options.scale !== "gray" && lo < 0 && hi > 0);
   const cell = options.cellSize ?? Math.max(2, Math.floor(240 / Math.max(m.rows, m.cols)));
-  const annotate = options.annotate ?? (m.rows <= 8 && m.cols <= 8 && cell >= 28);
+  const format = options.format ?? ".3~g";
+  const annotate = (options.annotate ?? (m.rows <= 8 && m.cols <= 8 && cell >= 28)) && labelsFit(m, cell, format);
   const limit = Math.max(Math.abs(lo), Math.abs(hi));
   const color = {
     field: "v",
@@ -53,9 +57,25 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const size = { width: m.cols * cell, height: m.rows * cell };
   const body = useImage
     ? imageBody(m, color, signed ? { signed, lo: -limit, hi: limit } : { signed, lo, hi }, size)
-    : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size, options.format ?? ".3~g");
+    : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size, format);
   const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
   return topLevel(body, options.title, description);
+}
+
+/** Width of one character of an 11-px label, generously (digits, minus sign, point). */
+const LABEL_CHAR_PX = 6.5;
+
+/**
+ * Whether every cell's printed value fits in a cell of `cell` pixels, estimated from the longest
+ * label: `.3~g` prints at most 3 significant digits, `d` whole numbers.
+ */
+export function labelsFit(m: Matrix, cell: number, format: string): boolean {
+  let longest = 0;
+  for (const v of m.data) {
+    const label = format === "d" ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
+    longest = Math.max(longest, label.replace("-", "−").length);
+  }
+  return longest * LABEL_CHAR_PX <= cell - 4;
 }
 
 /** One rect mark per cell (and the value printed in it when `annotate`). */
@@ -156,9 +176,18 @@ export interface HeatmapGridOptions extends HeatmapOptions {
   titles?: string[];
   /** Panels per row (default 4). */
   columns?: number;
-  /** Use one colour domain for every panel (default false: each panel its own legend). */
-  shareScale?: boolean;
+  /**
+   * One colour domain and legend for every panel (`true`), one per panel (`false`), or `"auto"`
+   * (default): shared when every panel already spans at least 90% of the common range (e.g.
+   * images scaled to 0-1).
+   */
+  shareScale?: boolean | "auto";
+  /** Widest the grid may be, in pixels: panels wrap to fewer columns to fit (default 900, a notebook's output width). */
+  maxWidth?: number;
 }
+
+/** Room a panel needs beside its cells: the row axis, and its own legend when it has one. */
+const AXIS_PX = 30, LEGEND_PX = 75, GAP_PX = 20, TITLE_CHAR_PX = 7;
 
 /**
  * A titled grid of heat maps, e.g. 16 feature maps or learned kernels.
@@ -166,24 +195,29 @@ export interface HeatmapGridOptions extends HeatmapOptions {
  */
 export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): VegaLiteSpec {
   if (mats.length === 0) throw new Error("heatmapGrid: mats must hold at least one matrix");
-  const { titles, columns = 4, shareScale = false, title, ...rest } = options;
+  const { titles, columns = 4, shareScale: share = "auto", maxWidth = 900, title, ...rest } = options;
   if (titles && titles.length !== mats.length) {
     throw new Error(`heatmapGrid: got ${titles.length} titles for ${mats.length} matrices`);
   }
+  const ranges = mats.map(extent);
+  const union = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
+  // "the same range": every panel spans at least 90% of the union (images scaled to 0-1, say)
+  const sameRange = ranges.every((r) => r[1] - r[0] >= 0.9 * (union[1] - union[0]));
+  const shareScale = share === "auto" ? sameRange || rest.domain !== undefined : share;
   let domain = rest.domain;
-  if (shareScale && !domain) {
-    const ranges = mats.map(extent);
-    domain = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
-  }
+  if (shareScale && !domain) domain = [union[0], union[1]];
   const longest = Math.max(...mats.map((m) => Math.max(m.rows, m.cols)));
   const cellSize = rest.cellSize ?? Math.max(2, Math.floor(120 / longest));
+  const titleWidth = Math.max(...(titles ?? ["#00"]).map((t) => t.length * TITLE_CHAR_PX));
+  const panelWidth = Math.max(Math.max(...mats.map((m) => m.cols)) * cellSize + AXIS_PX, titleWidth) + GAP_PX + (shareScale ? 0 : LEGEND_PX);
+  const fitted = Math.max(1, Math.min(columns, Math.floor((maxWidth - (shareScale ? LEGEND_PX : 0)) / panelWidth)));
   const panels = mats.map((m, k) => {
     return asPanel(
       heatmap(m, { ...rest, domain, cellSize, title: titles ? titles[k] : `#${k}` }),
     );
   });
   const body: VegaLiteSpec = {
-    columns,
+    columns: fitted,
     concat: panels,
     resolve: { scale: { color: shareScale ? "shared" : "independent" } },
   };
