@@ -3,6 +3,7 @@ import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
 import * as path from "path";
 import { ROOT, findPython, labEnv } from "../notebook/jupyterlab";
 
@@ -82,13 +83,33 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A throw-away JupyterLab settings folder that silences toasts (the "official Jupyter news?"
+ * question would cover the notebook's corner in every screenshot); the reader's own settings stay untouched.
+ */
+function quietSettings(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ch10-lab-settings-"));
+  const file = path.join(dir, "@jupyterlab", "apputils-extension", "notification.jupyterlab-settings");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ fetchNews: "false", checkForUpdates: false, doNotDisturbMode: true }));
+  return dir;
+}
+
+/** Warns when no font can draw Chinese: the section titles give the book's Chinese headings. */
+function checkCjkFont(): void {
+  const r = spawnSync("fc-list", [":lang=zh", "family"], { encoding: "utf8" });
+  if (r.status === 0 && r.stdout.trim() === "") {
+    console.warn("screenshots: no Chinese font installed, so the book's section titles show as boxes (Debian: apt-get install fonts-noto-cjk)");
+  }
+}
+
 /** Starts JupyterLab serving `root` and resolves once its API answers. */
 async function startLab(python: string, root: string): Promise<{ url: string; token: string; proc: ChildProcess }> {
   const port = await freePort();
   const token = randomBytes(12).toString("hex");
   const rootFlag = process.getuid?.() === 0 ? ["--allow-root"] : [];
   const proc = spawn(python, ["-m", "jupyterlab", "--no-browser", `--port=${port}`, "--ServerApp.ip=127.0.0.1", `--IdentityProvider.token=${token}`,
-    `--ServerApp.root_dir=${root}`, "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", ...rootFlag], { env: labEnv(), stdio: ["ignore", "ignore", "pipe"] });
+    `--ServerApp.root_dir=${root}`, "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", ...rootFlag], { env: { ...labEnv(), JUPYTERLAB_SETTINGS_DIR: quietSettings() }, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   proc.stderr!.on("data", (d) => (log += String(d)));
   const url = `http://127.0.0.1:${port}`;
@@ -114,7 +135,7 @@ type Page = {
 /** Scrolls the open notebook one screenful at a time and saves each; returns the number of screenshots. */
 async function photograph(page: Page, url: string, dir: string): Promise<number> {
   await page.goto(url, { waitUntil: "domcontentloaded" });
-  await page.waitForSelector(".jp-Notebook .jp-Cell", { timeout: 60_000 });
+  await page.waitForSelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", { timeout: 60_000 });
   await page.waitForTimeout(4000); // outputs (Vega charts, tables) render after the cells appear
   const scroller = `document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer")`;
   fs.rmSync(dir, { recursive: true, force: true });
@@ -133,6 +154,7 @@ async function main(): Promise<void> {
   const notebooks = notebooksIn(args.from, args.names);
   const python = findPython("jupyterlab") ?? fail(`JupyterLab not found; "npm run lab -- --install" puts one in .venv`, 1);
   const chromium = findChromium();
+  checkCjkFont();
   let playwright: { chromium: { launch(o: object): Promise<{ newPage(o: object): Promise<Page>; close(): Promise<void> }> } };
   try {
     playwright = require("playwright-core");
@@ -149,7 +171,7 @@ async function main(): Promise<void> {
       const page = await browser.newPage({ viewport: { width: args.width, height: args.height } });
       const started = Date.now();
       const dir = path.join(args.out, nb.replace(/\.ipynb$/, ""));
-      const shots = await photograph(page, `${lab.url}/lab/tree/${nb.split(path.sep).map(encodeURIComponent).join("/")}?token=${lab.token}`, dir);
+      const shots = await photograph(page, `${lab.url}/lab/tree/${nb.split(path.sep).map(encodeURIComponent).join("/")}?reset&token=${lab.token}`, dir); // reset: a fresh workspace, only this notebook open
       await page.close();
       console.log(`${nb.padEnd(48)} ${String(shots).padStart(2)} screenshot(s) in ${path.relative(process.cwd(), dir)}/  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     }

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
 import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
 import { readRecord, resultsRoot } from "./record";
-import { logValue } from "../train/logs";
+import { logValues } from "../train/logs";
 import { TrainingInterrupted } from "../train/interrupt";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
@@ -70,10 +70,7 @@ class RecordEpochs extends tf.Callback {
   }
 
   override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
-    for (const key of Object.keys(logs ?? {})) {
-      const value = await logValue(logs, key);
-      if (value !== undefined) (this.run.history[key] ??= []).push(value);
-    }
+    for (const [key, value] of Object.entries(await logValues(logs))) (this.run.history[key] ??= []).push(value);
   }
 
   override async onTrainEnd(): Promise<void> {

@@ -11,3 +11,17 @@ export async function logValue(logs: tf.Logs | undefined, key: string): Promise<
   if (v instanceof tf.Tensor) return (await v.data())[0];
   return undefined;
 }
+
+/**
+ * Every metric in tfjs callback logs as a number (tensors read), leaving out tfjs's batch
+ * bookkeeping (`batch`, `size`).
+ */
+export async function logValues(logs: tf.Logs | undefined): Promise<Record<string, number>> {
+  const values: Record<string, number> = {};
+  for (const key of Object.keys(logs ?? {})) {
+    if (key === "batch" || key === "size") continue;
+    const v = await logValue(logs, key);
+    if (v !== undefined) values[key] = v;
+  }
+  return values;
+}

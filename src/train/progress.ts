@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { History, TrainingCurve, trainingCurveChart } from "../viz/charts";
 import { LiveDisplay, inNotebook } from "../viz/display";
-import { logValue } from "./logs";
+import { logValues } from "./logs";
 
 /** Formats seconds as `1h02m`, `3m05s` or `12s`. */
 export function formatDuration(seconds: number): string {
@@ -117,19 +117,21 @@ export class TrainingProgress extends tf.Callback {
 
   override async onBatchEnd(batch: number, logs?: tf.Logs): Promise<void> {
     const done = batch + 1;
-    const metrics: Record<string, number> = {};
-    for (const key of Object.keys(logs ?? {})) {
-      const v = key === "batch" || key === "size" ? undefined : await logValue(logs, key);
-      if (v !== undefined) metrics[key] = v;
-    }
+    const metrics = await logValues(logs);
     this.recorder.addBatch(this.epoch + done / this.options.batchesPerEpoch, metrics);
     const now = Date.now();
+    if (now - this.lastUpdate >= (this.options.throttleMs ?? 1000)) {
+      this.lastUpdate = now;
+      this.showBatchLine(done, now, metrics);
+    }
     if (this.notebook && now - this.lastChart >= (this.options.chartThrottleMs ?? 5000)) {
       this.lastChart = now;
       await this.drawChart();
     }
-    if (now - this.lastUpdate < (this.options.throttleMs ?? 1000)) return;
-    this.lastUpdate = now;
+  }
+
+  /** The progress line during an epoch: position, metrics, throughput and time left. */
+  private showBatchLine(done: number, now: number, metrics: Record<string, number>): void {
     const elapsed = (now - this.epochStart) / 1000;
     const rate = (done * this.options.batchSize) / Math.max(elapsed, 1e-3);
     const eta = ((this.options.batchesPerEpoch - done) * elapsed) / done;
@@ -149,11 +151,8 @@ export class TrainingProgress extends tf.Callback {
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const seconds = (Date.now() - this.epochStart) / 1000;
     this.epochSeconds.push(seconds);
-    const metrics: Record<string, number> = {};
-    for (const key of Object.keys(logs ?? {})) {
-      const v = await logValue(logs, key);
-      if (v !== undefined) (this.history[key] ??= []).push((metrics[key] = v));
-    }
+    const metrics = await logValues(logs);
+    for (const [key, v] of Object.entries(metrics)) (this.history[key] ??= []).push(v);
     this.recorder.addEpoch(epoch + 1, metrics);
     const summary = Object.entries(this.history).map(([k, v]) => `${k} ${v[v.length - 1].toPrecision(4)}`).join(" · ");
     const remaining = (this.options.epochs - epoch - 1) * (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);

@@ -11,12 +11,12 @@ export interface LineChartOptions extends ChartOptions {
   logY?: boolean;
   /** Dash these series (e.g. shifted copies, validation curves). */
   dashed?: string[];
-  /** Whole-number ticks on the x axis (epochs, counts). */
+  /** Whole-number ticks on the x axis (epochs, counts); default: when every x is a whole number. */
   integerX?: boolean;
 }
 
 /** Axis properties for a count axis: ticks at whole numbers only, printed without decimals. */
-export const INTEGER_AXIS = { tickMinStep: 1, format: "d" } as const;
+export const INTEGER_AXIS = { tickMinStep: 1, format: ",d" } as const;
 
 /**
  * Several named series over a shared x axis as coloured lines with a legend.
@@ -41,7 +41,7 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     data: { values },
     mark: { type: "line", clip: true },
     encoding: {
-      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...(options.integerX ? { axis: INTEGER_AXIS } : {}) },
+      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...((options.integerX ?? Array.from(x).every(Number.isInteger)) ? { axis: INTEGER_AXIS } : {}) },
       y: {
         field: "y",
         type: "quantitative",
@@ -116,7 +116,7 @@ export function trainingCurveChart(curve: TrainingCurve, options: ChartOptions &
   if (metrics.length === 0) throw new Error("trainingCurveChart: the curve has no metrics");
   const from = Math.floor(curve.x[0] ?? 0), to = Math.max(from + 1, Math.ceil(curve.x[curve.x.length - 1] ?? 1));
   const axis = to - from <= 1 ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" } : INTEGER_AXIS;
-  const x = { field: "x", type: "quantitative", title: "epochs", scale: { domain: [from, to], nice: false }, axis };
+  const x = { field: "x", type: "quantitative", title: "epochs", scale: { domain: [from, to], nice: false, padding: 8 }, axis };
   const panels = metrics.map((metric) => {
     const ys = curve.smoothed[metric];
     if (!ys) throw new Error(`trainingCurveChart: no "${metric}" in the curve (has ${Object.keys(curve.smoothed).join(", ")})`);
