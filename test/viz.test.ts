@@ -184,6 +184,9 @@ describe("heat-map grids that read well", () => {
     const scaled = [fromRows([[0, 1]]), fromRows([[0, 10]]), fromRows([[-5, 5]])];
     assert.strictEqual(await legends(heatmapGrid(scaled)), 3);
     assert.strictEqual(await legends(heatmapGrid(scaled, { shareScale: true })), 1);
+    // image-mode (> 1,024 cells) and rect-mode panels sharing one legend: still a colour gradient, not a list of dots
+    const mixed = await toSvg(heatmapGrid([randomMatrix(40, 40, 1), randomMatrix(20, 20, 2)], { shareScale: true, scale: "gray" }));
+    assert.match(mixed, /<linearGradient/);
   });
 
   it("wraps panels to the output width, long titles included", () => {

@@ -9,7 +9,7 @@ import { depthwiseSeparableParams, standardConvParams } from "../conv/counts";
 import { whiteSquare } from "../data/images";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
-import { ExperimentRecord, readRecord } from "./record";
+import { ExperimentRecord, readRecord, backendLabel } from "./record";
 
 /** A results.json found under the results folder, and where. */
 export interface FoundRecord {
@@ -118,7 +118,7 @@ export function fidelityTable(root: string, claims: Claim[] = CHAPTER_CLAIMS): F
       if (best) {
         const r = best.record!;
         ours = r.metrics[c.ours.metric].toFixed(c.ours.digits ?? 4);
-        run = `${best.origin} (${r.mode}), ${r.metrics.epochs ?? "?"} epoch(s); ${r.backend.replace(/^backend: /, "").split(":")[0]}; ${r.date.slice(0, 10)}`;
+        run = `${best.origin} (${r.mode}), ${r.metrics.epochs ?? "?"} epoch(s); ${backendLabel(r.backend)}; ${r.date.slice(0, 10)}`;
       }
     }
     return { section: c.section, claim: c.claim, book: c.book, "this pack": ours, run, note: c.note ?? "" };

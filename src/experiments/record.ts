@@ -91,3 +91,8 @@ export function readRecord(dir: string): ExperimentRecord | undefined {
 export function timingsOf(result: TrainResult): ExperimentRecord["timings"] {
   return { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond, threads: result.threads.count };
 }
+
+/** A record's backend line without the reason it was chosen: `wasm (SIMD, 1 thread)`. */
+export function backendLabel(line: string): string {
+  return line.replace(/^backend: /, "").split(":")[0];
+}

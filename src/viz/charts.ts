@@ -124,7 +124,7 @@ export function trainingCurveChart(curve: TrainingCurve, options: ChartOptions &
     const val = (curve.epochs[`val_${metric}`] ?? []).map((y, e) => ({ x: curve.epochX[e], y: round(y, 5) }));
     const y = { field: "y", type: "quantitative", title: metric, scale: { zero: false } };
     const layer: VegaLiteSpec[] = [{ data: { values: train }, mark: { type: "line", clip: true }, encoding: { x, y, color: { datum: "training (smoothed, per batch)" } } }];
-    if (val.length) layer.push({ data: { values: val }, mark: { type: "line", point: true, strokeDash: [6, 3] }, encoding: { x, y, color: { datum: "validation (epoch end)" } } });
+    if (val.length) layer.push({ data: { values: val }, mark: { type: "line", point: val.length <= 30, strokeDash: [6, 3] }, encoding: { x, y, color: { datum: "validation (epoch end)" } } });
     return { title: metric, width: options.width ?? 300, height: options.height ?? 180, layer };
   });
   const last = metrics.map((m) => `${m} ${fmt(curve.smoothed[m][curve.smoothed[m].length - 1])}`).join(", ");

@@ -157,8 +157,8 @@ function imageBody(m: Matrix, color: object, range: { signed: boolean; lo: numbe
       },
       {
         data: { values: [{ v: range.lo }, { v: range.hi }] },
-        mark: { type: "point", opacity: 0 },
-        encoding: { x: { datum: 0, type: "quantitative" }, y: { datum: 0, type: "quantitative" }, color },
+        mark: { type: "rect", opacity: 0 },
+        encoding: { x: { datum: 0, type: "quantitative" }, x2: { datum: 0 }, y: { datum: 0, type: "quantitative" }, y2: { datum: 0 }, color },
       },
     ],
   };
