@@ -184,4 +184,19 @@ console.log("ready");`, 120_000);
     const w1 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
     assert.strictEqual(w1, w0, "the abandoned cell did not train");
   });
+
+  it("a cell's own trainOnBatch loop ends at its next step once the interrupt abandoned the cell", async () => {
+    const steps = `globalThis.__steps`;
+    const run = kernel.execute(`${steps} = 0; for (let i = 0; i < 100000; i++) { await model.trainOnBatch(x, y); ${steps}++; }`);
+    await sleep(1500);
+    kernel.interrupt();
+    const r = await run;
+    assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
+    await assertIdle();
+    const count = async () => Number(streamText((await kernel.execute(`console.log(${steps});`)).messages, "stdout"));
+    const first = await count();
+    await sleep(500);
+    assert.ok(first > 0, "the loop ran before the interrupt");
+    assert.strictEqual(await count(), first, "no step after the interrupt");
+  });
 });

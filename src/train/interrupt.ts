@@ -153,7 +153,8 @@ let fitPatched = false;
 /**
  * Makes every `LayersModel.fit` and `fitDataset` (a plain one in a cell, and those of `train`,
  * the experiment runners and the data-parallel path) stop at the next batch boundary when
- * {@link requestTrainingStop} is called, and then reject with {@link TrainingInterrupted}.
+ * {@link requestTrainingStop} is called, and then reject with {@link TrainingInterrupted}; and
+ * makes `trainOnBatch` refuse to run in a cell that the kernel's interrupt abandoned.
  * Applied once when the library loads; costs nothing per batch unless a stop is requested.
  */
 export function stopTrainingOnRequest(): void {
@@ -163,8 +164,9 @@ export function stopTrainingOnRequest(): void {
   const proto = tf.LayersModel.prototype as unknown as {
     fit: (this: Model, x: unknown, y: unknown, args?: tf.ModelFitArgs) => Promise<tf.History>;
     fitDataset: (this: Model, data: unknown, args: tf.ModelFitDatasetArgs<unknown>) => Promise<tf.History>;
+    trainOnBatch: (this: Model, x: unknown, y: unknown) => Promise<number | number[]>;
   };
-  const fit = proto.fit, fitDataset = proto.fitDataset;
+  const fit = proto.fit, fitDataset = proto.fitDataset, trainOnBatch = proto.trainOnBatch;
   proto.fit = function (x, y, args = {}) {
     const n = samplesOf(x);
     const batches = n === undefined ? undefined : Math.ceil(n / (args.batchSize ?? 32));
@@ -172,6 +174,22 @@ export function stopTrainingOnRequest(): void {
   };
   proto.fitDataset = function (data, args) {
     return watched(this, args.epochs, args.batchesPerEpoch, args.callbacks as CallbackArg, (callbacks) => fitDataset.call(this, data, { ...args, callbacks }));
+  };
+  // A cell's own loop of `await model.trainOnBatch(...)` runs on promise jobs alone and would never let
+  // the interrupt's signal handler run: in a kernel each step first lets pending events in (at most
+  // every 100 ms), and once the kernel abandoned that cell its next step throws, so the loop ends.
+  let lastYield = 0;
+  proto.trainOnBatch = async function (x, y) {
+    if (sigintHooked) {
+      if (Date.now() - lastYield > 100) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = Date.now();
+      }
+      if (abandonedCell !== undefined && currentCell() === abandonedCell) {
+        throw new TrainingInterrupted({ epoch: 1, epochs: 1, batch: 0 }, " (the cell was interrupted; its trainOnBatch loop ends here)");
+      }
+    }
+    return trainOnBatch.call(this, x, y);
   };
 }
 
