@@ -2,7 +2,7 @@ import * as assert from "assert";
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import {
   DisplayContent, VegaLiteSpec, barChart, chartBundle, compile, confusionMatrixChart, fromRows, heatmap, heatmapGrid,
-  CurveRecorder, INTEGER_AXIS, labelsFit, TrainingProgress, historyChart, lineChart, randomMatrix, trainingCurveChart, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
+  CurveRecorder, integerAxis, labelsFit, TrainingProgress, historyChart, lineChart, randomMatrix, trainingCurveChart, seriesWithPredictions, setDisplaySink, show, svgToPng, toSvg, whiteSquare, zeros,
 } from "advanced-neural-models";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -151,7 +151,11 @@ describe("live training curve", () => {
     assert.deepStrictEqual(panel.layer[1].data.values, [{ x: 1, y: 1.2 }, { x: 2, y: 0.9 }]);
     assert.throws(() => trainingCurveChart({ x: [1], smoothed: { loss: [1] }, epochX: [], epochs: {} }, { metrics: ["acc"] }), /no "acc" in the curve/);
     const history = historyChart({ loss: [1, 0.5] }) as { hconcat: { encoding: { x: { axis: unknown } } }[] };
-    assert.deepStrictEqual(history.hconcat[0].encoding.x.axis, INTEGER_AXIS);
+    assert.deepStrictEqual(history.hconcat[0].encoding.x.axis, { values: [1, 2], format: ",d" }, "a 2-epoch history ticks 1 and 2 only");
+    assert.deepStrictEqual(integerAxis(1, 200).values, [20, 40, 60, 80, 100, 120, 140, 160, 180, 200]);
+    assert.deepStrictEqual(integerAxis(0, 15).values, [0, 2, 4, 6, 8, 10, 12, 14]);
+    assert.deepStrictEqual(integerAxis(3, 15).values, [4, 6, 8, 10, 12, 14]);
+    assert.deepStrictEqual(integerAxis(0, 60000).values, [0, 10000, 20000, 30000, 40000, 50000, 60000]);
   });
 
   it("a one-epoch run's live chart holds a curve (one point per batch) and validation at the end", async () => {

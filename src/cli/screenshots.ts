@@ -142,7 +142,13 @@ async function photograph(page: Page, url: string, dir: string): Promise<number>
   fs.mkdirSync(dir, { recursive: true });
   for (let shot = 1; shot <= 60; shot++) {
     await page.screenshot({ path: path.join(dir, `${String(shot).padStart(2, "0")}.png`) });
-    const moved = await page.evaluate<boolean>(`(() => { const s = ${scroller}; if (!s) return false; const before = s.scrollTop; s.scrollTop += s.clientHeight - 60; return s.scrollTop > before; })()`);
+    // done once the last cell's bottom is in view (JupyterLab lets the panel scroll on into blank space)
+    const moved = await page.evaluate<boolean>(`(() => {
+      const s = ${scroller}; if (!s) return false;
+      const cells = s.querySelectorAll(".jp-Cell"), last = cells[cells.length - 1];
+      if (!last || last.getBoundingClientRect().bottom <= s.getBoundingClientRect().bottom) return false;
+      const before = s.scrollTop; s.scrollTop += s.clientHeight - 60; return s.scrollTop > before;
+    })()`);
     if (!moved) return shot;
     await page.waitForTimeout(1500);
   }

@@ -15,8 +15,19 @@ export interface LineChartOptions extends ChartOptions {
   integerX?: boolean;
 }
 
-/** Axis properties for a count axis: ticks at whole numbers only, printed without decimals. */
-export const INTEGER_AXIS = { tickMinStep: 1, format: ",d" } as const;
+/**
+ * Axis properties for a count axis (epochs, sizes) spanning `lo`..`hi`: ticks at whole numbers
+ * only, at most about `maxTicks` of them (steps of 1, 2, 5, 10, 20, 50, ...), printed without
+ * decimals. Explicit values, because Vega-Lite 5 drops `tickMinStep` when it compiles.
+ */
+export function integerAxis(lo: number, hi: number, maxTicks = 10): { values: number[]; format: string } {
+  const from = Math.ceil(lo), to = Math.floor(hi);
+  let step = 1;
+  for (let k = 0; (to - from) / step > maxTicks; k++) step = [1, 2, 5][(k + 1) % 3] * 10 ** Math.floor((k + 1) / 3);
+  const values: number[] = [];
+  for (let v = Math.ceil(from / step) * step; v <= to; v += step) values.push(v);
+  return { values, format: ",d" };
+}
 
 /**
  * Several named series over a shared x axis as coloured lines with a legend.
@@ -41,7 +52,7 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     data: { values },
     mark: { type: "line", clip: true },
     encoding: {
-      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...((options.integerX ?? Array.from(x).every(Number.isInteger)) ? { axis: INTEGER_AXIS } : {}) },
+      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...((options.integerX ?? Array.from(x).every(Number.isInteger)) && x.length > 0 ? { axis: integerAxis(Math.min(...Array.from(x)), Math.max(...Array.from(x))) } : {}) },
       y: {
         field: "y",
         type: "quantitative",
@@ -115,7 +126,7 @@ export function trainingCurveChart(curve: TrainingCurve, options: ChartOptions &
   const metrics = options.metrics ?? Object.keys(curve.smoothed);
   if (metrics.length === 0) throw new Error("trainingCurveChart: the curve has no metrics");
   const from = Math.floor(curve.x[0] ?? 0), to = Math.max(from + 1, Math.ceil(curve.x[curve.x.length - 1] ?? 1));
-  const axis = to - from <= 1 ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" } : INTEGER_AXIS;
+  const axis = to - from <= 1 ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" } : integerAxis(from, to, 8);
   const x = { field: "x", type: "quantitative", title: "epochs", scale: { domain: [from, to], nice: false, padding: 8 }, axis };
   const panels = metrics.map((metric) => {
     const ys = curve.smoothed[metric];

@@ -178,7 +178,7 @@ export interface HeatmapGridOptions extends HeatmapOptions {
   columns?: number;
   /**
    * One colour domain and legend for every panel (`true`), one per panel (`false`), or `"auto"`
-   * (default): shared when every panel already spans at least 80% of the common range (e.g.
+   * (default): shared when every panel already spans at least 75% of the common range (e.g.
    * images scaled to 0-1; for signed data, the largest magnitudes are compared).
    */
   shareScale?: boolean | "auto";
@@ -201,11 +201,11 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
   }
   const ranges = mats.map(extent);
   const union = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
-  // "the same range": every panel spans at least 80% of the union (images scaled to 0-1, say); a
+  // "the same range": every panel spans at least 75% of the union (images scaled to 0-1, say); a
   // signed (diverging, centred on 0) scale spans ±max|v|, so there the largest magnitudes are compared
   const signed = rest.scale === "diverging" || (rest.scale !== "gray" && union[0] < 0 && union[1] > 0);
   const span = (r: number[]) => (signed ? Math.max(-r[0], r[1]) : r[1] - r[0]);
-  const sameRange = ranges.every((r) => span(r) >= 0.8 * span(union));
+  const sameRange = ranges.every((r) => span(r) >= 0.75 * span(union));
   const shareScale = share === "auto" ? sameRange || rest.domain !== undefined : share;
   let domain = rest.domain;
   if (shareScale && !domain) domain = [union[0], union[1]];
