@@ -2,10 +2,10 @@
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
-import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { ROOT, findPython, labEnv } from "../notebook/jupyterlab";
+import { freePorts } from "../notebook/kernel";
 
 const USAGE = `Usage: npm run screenshots -- [options] [notebook.ipynb ...]
 
@@ -74,15 +74,6 @@ function findChromium(): string {
   return fail(`no Chromium found (${candidates.join(", ")}); install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM`, 1);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once("error", reject).listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /**
  * A throw-away JupyterLab settings folder that silences toasts (the "official Jupyter news?"
  * question would cover the notebook's corner in every screenshot); the reader's own settings stay untouched.
@@ -105,7 +96,7 @@ function checkCjkFont(): void {
 
 /** Starts JupyterLab serving `root` and resolves once its API answers. */
 async function startLab(python: string, root: string): Promise<{ url: string; token: string; proc: ChildProcess }> {
-  const port = await freePort();
+  const [port] = await freePorts(1);
   const token = randomBytes(12).toString("hex");
   const rootFlag = process.getuid?.() === 0 ? ["--allow-root"] : [];
   const proc = spawn(python, ["-m", "jupyterlab", "--no-browser", `--port=${port}`, "--ServerApp.ip=127.0.0.1", `--IdentityProvider.token=${token}`,

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
 import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
 import { readRecord, resultsRoot } from "./record";
-import { logValues } from "../train/logs";
+import { appendToHistory, logValues } from "../train/logs";
 import { TrainingInterrupted } from "../train/interrupt";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
@@ -70,7 +70,7 @@ class RecordEpochs extends tf.Callback {
   }
 
   override async onEpochEnd(_epoch: number, logs?: tf.Logs): Promise<void> {
-    for (const [key, value] of Object.entries(await logValues(logs))) (this.run.history[key] ??= []).push(value);
+    appendToHistory(this.run.history, await logValues(logs));
   }
 
   override async onTrainEnd(): Promise<void> {

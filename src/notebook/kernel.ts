@@ -252,7 +252,7 @@ export class Kernel {
 }
 
 /** Asks the OS for `n` free TCP ports on the loopback interface. */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
       const s = net.createServer();

@@ -1,3 +1,5 @@
+import { inTslabKernel } from "./tslab";
+
 /**
  * tslab 1.0.22 was written for zeromq 5, whose `send` queued synchronously; it calls zeromq 6's
  * `send` without awaiting it. zeromq 6 allows one send in progress per socket, so when output
@@ -6,7 +8,7 @@
  * each socket, which restores zeromq 5's behaviour. Applied once, only inside a tslab kernel.
  */
 export function serializeKernelSends(): void {
-  if (!Object.keys(require.cache).some((k) => k.includes(`tslab${require("path").sep}dist${require("path").sep}jupyter`))) return;
+  if (!inTslabKernel()) return;
   let zmq: Record<string, unknown>;
   try {
     zmq = require("zeromq");

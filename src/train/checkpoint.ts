@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { fileHandler } from "./file-io";
-import { logValue } from "./logs";
+import { appendToHistory, logValues } from "./logs";
 
 /** Everything needed to continue a run where it stopped. */
 export interface CheckpointMeta {
@@ -117,10 +117,7 @@ export class ModelCheckpoint extends tf.Callback {
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
-    for (const key of Object.keys(logs ?? {})) {
-      const value = await logValue(logs, key);
-      if (value !== undefined) (this.history[key] ??= []).push(value);
-    }
+    appendToHistory(this.history, await logValues(logs));
     await saveCheckpoint(this.dir, this.model as unknown as tf.LayersModel, { runId: this.run.runId, epoch: epoch + 1, history: this.history, seed: this.run.seed, settings: this.run.settings });
   }
 }

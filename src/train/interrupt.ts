@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
+import { currentCellWriter, inTslabKernel } from "../notebook/tslab";
 
 /** Where training stood when it was stopped by an interrupt (1-based, finished batches). */
 export interface StopPosition {
@@ -79,7 +80,7 @@ class StopOnRequest extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
-    if (sigintHooked) await new Promise((resolve) => setImmediate(resolve));
+    if (sigintHooked) await nextTurn();
     if (stopRequested && !this.stoppedAt) {
       this.stoppedAt = { epoch: this.epoch + 1, epochs: this.epochs, batch: batch + 1, batches: this.batches };
       this.target.stopTraining = true;
@@ -122,18 +123,18 @@ function samplesOf(x: unknown): number | undefined {
   return first instanceof tf.Tensor ? first.shape[0] : undefined;
 }
 
-/** The current tslab cell (tslab replaces this function for every cell it runs); undefined outside a kernel. */
-function currentCell(): unknown {
-  try {
-    return (require("tslab/dist/jupyter") as { lastWriteDisplayData?: unknown }).lastWriteDisplayData;
-  } catch {
-    return undefined;
-  }
+/** Whether the running tslab cell is one the kernel's interrupt abandoned. */
+function inAbandonedCell(): boolean {
+  return abandonedCell !== undefined && currentCellWriter() === abandonedCell;
+}
+
+/** Lets pending events (a signal's handler among them) run before going on. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 async function watched<T>(model: { stopTraining: boolean }, epochs: number, batches: number | undefined, callbacks: CallbackArg, fit: (callbacks: tf.Callback[]) => Promise<T>): Promise<T> {
-  const cell = currentCell();
-  if (cell !== undefined && cell === abandonedCell) throw new TrainingInterrupted({ epoch: 1, epochs, batch: 0, batches }, " (the cell was interrupted before training began)");
+  if (inAbandonedCell()) throw new TrainingInterrupted({ epoch: 1, epochs, batch: 0, batches }, " (the cell was interrupted before training began)");
   if (sigintHooked) hookSigint();
   const watch = new StopOnRequest(model, epochs, batches);
   const wrapped = watch.wrap(callbacks);
@@ -182,10 +183,10 @@ export function stopTrainingOnRequest(): void {
   proto.trainOnBatch = async function (x, y) {
     if (sigintHooked) {
       if (Date.now() - lastYield > 100) {
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         lastYield = Date.now();
       }
-      if (abandonedCell !== undefined && currentCell() === abandonedCell) {
+      if (inAbandonedCell()) {
         throw new TrainingInterrupted({ epoch: 1, epochs: 1, batch: 0 }, " (the cell was interrupted; its trainOnBatch loop ends here)");
       }
     }
@@ -199,7 +200,7 @@ let kernelListeners: ((signal: string) => void)[] = [];
 
 function onInterrupt(): void {
   if (!stopRequested && requestTrainingStop()) return;
-  if (running === 0) abandonedCell = currentCell();
+  if (running === 0) abandonedCell = currentCellWriter();
   for (const listener of kernelListeners) listener.call(process, "SIGINT");
 }
 
@@ -226,12 +227,7 @@ function hookSigint(): void {
  * is refused). Does nothing outside a kernel.
  */
 export function stopTrainingOnKernelInterrupt(): void {
-  if (sigintHooked || !isKernelProcess()) return;
+  if (sigintHooked || !inTslabKernel()) return;
   sigintHooked = true;
   hookSigint();
-}
-
-/** Whether this process is a tslab kernel (its jupyter module is loaded). */
-function isKernelProcess(): boolean {
-  return Object.keys(require.cache).some((k) => /tslab[\\/]dist[\\/]jupyter/.test(k));
 }

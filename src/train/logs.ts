@@ -25,3 +25,8 @@ export async function logValues(logs: tf.Logs | undefined): Promise<Record<strin
   }
   return values;
 }
+
+/** Appends one epoch's metric values to a Keras-like history (metric name → value per epoch). */
+export function appendToHistory(history: Record<string, number[]>, values: Record<string, number>): void {
+  for (const [key, value] of Object.entries(values)) (history[key] ??= []).push(value);
+}

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { History, TrainingCurve, trainingCurveChart } from "../viz/charts";
 import { LiveDisplay, inNotebook } from "../viz/display";
-import { logValues } from "./logs";
+import { appendToHistory, logValues } from "./logs";
 
 /** Formats seconds as `1h02m`, `3m05s` or `12s`. */
 export function formatDuration(seconds: number): string {
@@ -48,7 +48,7 @@ export class CurveRecorder {
   /** Adds the metrics logged at the end of the epoch that ends at `x` (validation values, learning rate, ...). */
   addEpoch(x: number, metrics: Record<string, number>): void {
     this.curve.epochX.push(x);
-    for (const [name, v] of Object.entries(metrics)) (this.curve.epochs[name] ??= []).push(v);
+    appendToHistory(this.curve.epochs, metrics);
   }
 
   private thin(): void {
@@ -87,7 +87,6 @@ export interface TrainingProgressOptions {
  * Keeps the epoch history (`history`), the batch curve (`curve`) and the timings.
  */
 export class TrainingProgress extends tf.Callback {
-  readonly history: History = {};
   /** Seconds each epoch took. */
   readonly epochSeconds: number[] = [];
   private readonly notebook = inNotebook();
@@ -103,6 +102,11 @@ export class TrainingProgress extends tf.Callback {
   /** The training curve so far (smoothed batch metrics, epoch-end metrics). */
   get curve(): TrainingCurve {
     return this.recorder.curve;
+  }
+
+  /** Metric name to one value per finished epoch (the curve's epoch-end metrics). */
+  get history(): History {
+    return this.recorder.curve.epochs;
   }
 
   constructor(private readonly options: TrainingProgressOptions) {
@@ -151,9 +155,7 @@ export class TrainingProgress extends tf.Callback {
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const seconds = (Date.now() - this.epochStart) / 1000;
     this.epochSeconds.push(seconds);
-    const metrics = await logValues(logs);
-    for (const [key, v] of Object.entries(metrics)) (this.history[key] ??= []).push(v);
-    this.recorder.addEpoch(epoch + 1, metrics);
+    this.recorder.addEpoch(epoch + 1, await logValues(logs));
     const summary = Object.entries(this.history).map(([k, v]) => `${k} ${v[v.length - 1].toPrecision(4)}`).join(" · ");
     const remaining = (this.options.epochs - epoch - 1) * (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);
     this.show(`epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ${summary}${remaining > 0 ? ` · about ${formatDuration(remaining)} left` : ""}`, true);

@@ -36,6 +36,8 @@ export function integerAxis(lo: number, hi: number, maxTicks = 10): { values: nu
 export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike<number>>, options: LineChartOptions = {}): VegaLiteSpec {
   const names = Object.keys(series);
   if (names.length === 0) throw new Error("lineChart: series must name at least one series");
+  const xs = Array.from(x);
+  const integerX = options.integerX ?? xs.every(Number.isInteger);
   const values: { x: number; y: number; series: string }[] = [];
   for (const name of names) {
     const ys = series[name];
@@ -52,7 +54,7 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     data: { values },
     mark: { type: "line", clip: true },
     encoding: {
-      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...((options.integerX ?? Array.from(x).every(Number.isInteger)) && x.length > 0 ? { axis: integerAxis(Math.min(...Array.from(x)), Math.max(...Array.from(x))) } : {}) },
+      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...(integerX && xs.length > 0 ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) } : {}) },
       y: {
         field: "y",
         type: "quantitative",

@@ -2,6 +2,7 @@ import { randomBytes } from "crypto";
 import { VegaLiteSpec } from "./spec";
 import { chartBundle } from "./render";
 import { serializeKernelSends } from "../notebook/zmq-serial";
+import { currentCellWriter } from "../notebook/tslab";
 
 serializeKernelSends();
 
@@ -15,19 +16,12 @@ export interface DisplayContent {
 type WriteDisplayData = (content: DisplayContent, update: boolean) => void;
 
 /**
- * tslab keeps the function that publishes display_data for the running cell in
- * `tslab/dist/jupyter.lastWriteDisplayData`; its public `display` API sends one MIME type per
- * message, so to send one output carrying several types we call that function directly.
- * Returns undefined outside a tslab kernel (plain Node, tests, the CLI).
+ * The running cell's display_data publisher ({@link currentCellWriter}); tslab's public `display`
+ * API sends one MIME type per message, so to send one output carrying several types we call that
+ * function directly. Undefined outside a tslab kernel (plain Node, tests, the CLI).
  */
 function kernelWriter(): WriteDisplayData | undefined {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: WriteDisplayData };
-    return jupyter.lastWriteDisplayData ?? undefined;
-  } catch {
-    return undefined;
-  }
+  return currentCellWriter<WriteDisplayData>();
 }
 
 /** Whether code runs inside a tslab kernel cell (displays go to the notebook) or with a redirected sink. */

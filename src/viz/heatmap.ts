@@ -73,7 +73,7 @@ export function labelsFit(m: Matrix, cell: number, format: string): boolean {
   let longest = 0;
   for (const v of m.data) {
     const label = format === "d" ? String(Math.round(v)) : String(Number(v.toPrecision(3)));
-    longest = Math.max(longest, label.replace("-", "−").length);
+    longest = Math.max(longest, label.length);
   }
   return longest * LABEL_CHAR_PX <= cell - 4;
 }
