@@ -1,6 +1,7 @@
 """Keras baseline for `npm run bench`: the same models, batch sizes and optimizer, timed the same way.
 
-Prints one JSON object: {"tensorflow": version, "models": {name: {"ms_per_step": median, "samples_per_s": ...}}}.
+Prints one JSON object: {"tensorflow": version, "models": {name: {"ms_per_step": median, "samples_per_s": ...}},
+"eager": {...the same with run_eagerly=True, when the config asks for it}}.
 Run by src/cli/bench.ts only when `import tensorflow` works; never a dependency of the project.
 """
 import json
@@ -51,15 +52,16 @@ def main():
     builders = {"mnist": (mnist_cnn, 256, "cnn"), "fashion": (fashion_cnn, 256, "cnn"), "lstm": (lambda: sunspot("lstm"), 20, "rnn"), "gru": (lambda: sunspot("gru"), 20, "rnn")}
     out = {"tensorflow": tf.__version__, "models": {}}
     rng = np.random.default_rng(0)
-    for name in cfg["models"]:
+    runs = [(name, False) for name in cfg["models"]] + [(name, True) for name in cfg.get("eager", [])]
+    for name, eager in runs:
         build, batch, kind = builders[name]
         model = build()
         if kind == "cnn":
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", run_eagerly=eager)
             x = rng.random((batch, 28, 28, 1), dtype=np.float32)
             y = keras.utils.to_categorical(rng.integers(0, 10, batch), 10)
         else:
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", run_eagerly=eager)
             x = rng.random((batch, 15, 1), dtype=np.float32)
             y = rng.random((batch, 1), dtype=np.float32)
         for _ in range(cfg["warmup"]):
@@ -71,7 +73,7 @@ def main():
             model.train_on_batch(x, y)
             times.append((time.perf_counter() - t) * 1000)
         ms = statistics.median(times)
-        out["models"][name] = {"ms_per_step": ms, "samples_per_s": batch * 1000 / ms, "steps": len(times)}
+        out.setdefault("eager" if eager else "models", {})[name] = {"ms_per_step": ms, "samples_per_s": batch * 1000 / ms, "steps": len(times)}
     print(json.dumps(out))
 
 

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { AffineParams, IDENTITY, ImageDataGenerator, initBackend, kerasTransformMatrix } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 /** A deterministic test image batch `[n, rows, cols, 1]` with distinct pixel values. */
 function ramp(n: number, rows: number, cols: number): tf.Tensor4D {
@@ -23,7 +24,7 @@ function referenceWarp(img: Float32Array, rows: number, cols: number, p: AffineP
 
 describe("ImageDataGenerator", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("builds Keras's matrix: a pure rotation turns points about Keras's centre (size/2 + 0.5)", () => {

@@ -6,6 +6,7 @@ import {
   maxAbsDiff, pool2d, randomMatrix, rankOneSplit, receptiveField, separableConvOps, standardConvOps, standardConvParams,
   upsampleNearest, zeroPad,
 } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 /** Channels as a [1, H, W, C] tensor. */
 function toTensor(maps: Matrix[]): tf.Tensor4D {
@@ -52,7 +53,7 @@ function assertMapsClose(a: Matrix[], b: Matrix[], tol = 1e-4): void {
 
 describe("reference convolution ops vs tfjs", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   const geometries: [number, number, number, number, [number, number], "same" | "valid", [number, number]][] = [
@@ -161,7 +162,7 @@ describe("separable kernels and counters", () => {
   });
 
   it("parameter formulas match tfjs's countParams and the ratio 1/q + 1/(nm)", async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
     for (const [n, p, q] of [[3, 8, 16], [5, 32, 64], [3, 3, 1]]) {
       const std = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [16, 16, p], filters: q, kernelSize: n, useBias: false })] });
       const sep = tf.sequential({ layers: [tf.layers.separableConv2d({ inputShape: [16, 16, p], filters: q, kernelSize: n, useBias: false })] });

@@ -8,13 +8,14 @@ import {
   SUNSPOTS_BOOK, accuracy, fashionSettings, initBackend, loadMnist, mnistSettings, notebookRun, readRecord, recalibrateBatchNorm, runFashionExperiment,
   runMnistExperiment, runSunspotsExperiment, writeRecord,
 } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "exp-"));
 const cli = path.join(__dirname, "..", "dist", "cli", "experiment.js");
 
 describe("recalibrateBatchNorm", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("calibrated on one batch, inference reproduces training-mode outputs on that batch (float64 mean/variance check)", () => {
@@ -75,7 +76,7 @@ describe("experiment records", () => {
 describe("experiments: checkpoints, resume, refusal", function () {
   this.timeout(600000);
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("resumes a checkpointed sunspot run where it stopped and refuses to start over another run", async () => {

@@ -4,13 +4,14 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { FusedRecurrent, fileHandler, fusedRecurrent, initBackend, sunspotRnn, train } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 describe("FusedRecurrent (one-op LSTM/GRU)", function () {
   this.timeout(120000);
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   for (const cell of ["lstm", "gru"] as const) {

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { convInfo, gaussian, initBackend, seededRandom } from "advanced-neural-models";
+import { GRADIENT_BACKENDS } from "./helpers";
 
 /**
  * Gradients of the convolution family on the fallback backends, checked against float64
@@ -63,7 +64,7 @@ const cases: Case[] = [
   { b: 2, h: 6, w: 13, ci: 5, co: 20, k: [1, 4], s: [1, 3], d: [1, 1], pad: "same" },
 ];
 
-for (const backend of ["wasm", "cpu"] as const) {
+for (const backend of GRADIENT_BACKENDS) {
   describe(`convolution gradients on ${backend} vs float64 brute force`, () => {
     before(async () => {
       await initBackend({ backend, quiet: true });

@@ -1,10 +1,12 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { fashionCnn, initBackend, mnistCnn, seedGlobalRandom, sunspotRnn } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 /**
- * Every layer of the chapter trains on both fallback backends: the same model, weights and batch
- * give the same loss and the same updated weights after one SGD step on wasm and on cpu.
+ * Every layer of the chapter trains on the test backend (wasm, or CH10_TEST_BACKEND) as on cpu, the
+ * plain-JavaScript reference: the same model, weights and batch give the same loss and the same
+ * updated weights after one SGD step.
  */
 const L = tf.layers;
 const cases: { name: string; input: number[]; layers: () => tf.layers.Layer[] }[] = [
@@ -21,6 +23,7 @@ const cases: { name: string; input: number[]; layers: () => tf.layers.Layer[] }[
   { name: "UpSampling2D", input: [3, 4, 2], layers: () => [L.conv2d({ filters: 2, kernelSize: 1 }), L.upSampling2d({ size: [2, 3] }), L.conv2d({ filters: 2, kernelSize: 3 })] },
   { name: "ZeroPadding2D + Cropping2D", input: [5, 5, 2], layers: () => [L.zeroPadding2d({ padding: 2 }), L.conv2d({ filters: 2, kernelSize: 3 }), L.cropping2D({ cropping: [[1, 0], [0, 1]] })] },
   { name: "BatchNormalization + LeakyReLU", input: [6, 6, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3 }), L.batchNormalization(), L.leakyReLU({ alpha: 0.1 })] },
+  { name: "Dense + BatchNormalization", input: [5], layers: () => [L.dense({ units: 4 }), L.batchNormalization({ momentum: 0.5 }), L.leakyReLU({ alpha: 0.1 })] },
   { name: "SimpleRNN", input: [7, 3], layers: () => [L.simpleRNN({ units: 4 })] },
   { name: "LSTM", input: [7, 3], layers: () => [L.lstm({ units: 4, returnSequences: true }), L.lstm({ units: 3 })] },
   { name: "GRU", input: [7, 3], layers: () => [L.gru({ units: 4 })] },
@@ -38,7 +41,7 @@ function build(c: (typeof cases)[number]): tf.Sequential {
   return m;
 }
 
-async function oneStep(c: (typeof cases)[number], backend: "wasm" | "cpu", weights: Float32Array[] | undefined) {
+async function oneStep(c: (typeof cases)[number], backend: typeof TEST_BACKEND, weights: Float32Array[] | undefined) {
   await initBackend({ backend, quiet: true });
   const restore = seedGlobalRandom(11); // the same initial weights every run: one step of SGD must lower the loss from them
   const m = build(c);
@@ -57,32 +60,32 @@ async function oneStep(c: (typeof cases)[number], backend: "wasm" | "cpu", weigh
   return { loss, loss2, initial, updated, growth };
 }
 
-describe("every chapter layer trains on wasm and cpu alike", function () {
+describe(`every chapter layer trains on ${TEST_BACKEND} as on cpu`, function () {
   this.timeout(120000);
   after(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
   for (const c of cases) {
     it(c.name, async () => {
-      const w = await oneStep(c, "wasm", undefined);
+      const w = await oneStep(c, TEST_BACKEND, undefined);
       const p = await oneStep(c, "cpu", w.initial);
       assert.ok(Number.isFinite(w.loss) && w.loss > 0);
-      assert.ok(Math.abs(w.loss - p.loss) <= 1e-4 * Math.max(1, w.loss), `loss wasm ${w.loss} vs cpu ${p.loss}`);
-      assert.ok(Math.abs(w.loss2 - p.loss2) <= 1e-4 * Math.max(1, w.loss2), `second-step loss wasm ${w.loss2} vs cpu ${p.loss2}`);
+      assert.ok(Math.abs(w.loss - p.loss) <= 1e-4 * Math.max(1, w.loss), `loss ${TEST_BACKEND} ${w.loss} vs cpu ${p.loss}`);
+      assert.ok(Math.abs(w.loss2 - p.loss2) <= 1e-4 * Math.max(1, w.loss2), `second-step loss ${TEST_BACKEND} ${w.loss2} vs cpu ${p.loss2}`);
       assert.ok(w.loss2 < w.loss, `one SGD step lowered the loss (${w.loss} -> ${w.loss2})`);
       w.updated.forEach((u, i) => {
         let d = 0;
         u.forEach((v, k) => (d = Math.max(d, Math.abs(v - p.updated[i][k]))));
-        assert.ok(d < 1e-4, `weight ${i}: wasm and cpu differ by ${d} after training`);
+        assert.ok(d < 1e-4, `weight ${i}: ${TEST_BACKEND} and cpu differ by ${d} after training`);
       });
-      assert.strictEqual(w.growth, 0, "no tensors leaked on wasm");
+      assert.strictEqual(w.growth, 0, `no tensors leaked on ${TEST_BACKEND}`);
     });
   }
 });
 
 describe("the book's models", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
   it("have the parameter counts Keras reports", () => {
     assert.strictEqual(mnistCnn().countParams(), 1120074);

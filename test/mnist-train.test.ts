@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { DecayedAdam, DisplayContent, initBackend, loadMnist, mnistCnn, setDisplaySink, train } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 /** `count` MNIST images from `start` as [n, 28, 28, 1] in [0, 1] and one-hot labels. */
 function batch(split: "train" | "test", start: number, count: number): [tf.Tensor4D, tf.Tensor2D] {
@@ -16,7 +17,7 @@ describe("a short MNIST run with the book's network", function () {
   afterEach(() => setDisplaySink(undefined));
 
   it("reaches >= 0.9 test accuracy on 6,000 samples, tensors flat across epochs, live view updated in place", async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
     const model = mnistCnn();
     model.compile({ optimizer: new DecayedAdam(1e-3, 1e-5), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
     const [x, y] = batch("train", 0, 6000);

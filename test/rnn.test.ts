@@ -4,6 +4,7 @@ import {
   SimpleRnnParams, gaussian, gradientNormThroughTime, initBackend, lstmStep, recurrentWeightsOf, rnnBptt, runGru, runLstm, scaledOrthogonal,
   seededRandom, sequenceLoss, trainTbptt,
 } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 function randomParams(units: number, inputs: number, seed: number, activation: SimpleRnnParams["activation"] = "tanh"): SimpleRnnParams {
   const g = gaussian(seededRandom(seed));
@@ -82,7 +83,7 @@ describe("simple RNN: BPTT", () => {
 
 describe("LSTM and GRU cells from their equations", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
   const seq = Array.from({ length: 9 }, (_, t) => [Math.sin(t), Math.cos(0.7 * t), 0.1 * t - 0.4]);
 

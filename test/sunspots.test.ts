@@ -7,6 +7,7 @@ import {
   MinMaxScaler, releaseKeptStates, SUNSPOTS_BOOK, SUNSPOTS_SHA256, continuousOrder, initBackend, loadSunspots, makeWindows, parseSunspotsCsv,
   runSunspotsExperiment, statefulStarts, sunspotRnn, train, windowTensors,
 } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 describe("sunspots data", () => {
   it("loads R's datasets::sunspots: 2,820 months from 1749-01, the reference values and checksum", () => {
@@ -44,7 +45,7 @@ describe("sunspots data", () => {
 
 describe("windows, scaling and stateful batching", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
   it("makes the book's 2,805 windows of 15 with the next month as target", () => {
     const s = loadSunspots();
@@ -81,7 +82,7 @@ describe("windows, scaling and stateful batching", () => {
 describe("stateful sunspot training", function () {
   this.timeout(300000);
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("train() keeps tf.memory().numTensors flat across epochs of a never-reset stateful tfjs LSTM (ReleaseKeptStates)", async () => {

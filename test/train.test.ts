@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   DecayedAdam, NaNGuard, PlateauSchedule, ReduceLROnPlateau, fileHandler, initBackend, loadCheckpoint, readMeta, saveCheckpoint,
 } from "advanced-neural-models";
+import { TEST_BACKEND } from "./helpers";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-"));
 
@@ -20,7 +21,7 @@ const ys = () => tf.tensor2d([[0.5], [-0.2], [0.3], [0.1]]);
 
 describe("DecayedAdam (Keras-2 decay)", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("uses lr / (1 + decay * t) before update t and otherwise follows the Adam formula (float64 reference)", () => {
@@ -71,7 +72,7 @@ describe("ReduceLROnPlateau", () => {
   });
 
   it("changes the optimizer's rate during fit and records it", async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
     const opt = new DecayedAdam(1e-2, 0);
     const model = tinyModel(opt);
     const cb = new ReduceLROnPlateau({ monitor: "loss", factor: 0.5, patience: 1, minDelta: 100 }); // nothing counts as improvement after epoch 1
@@ -94,7 +95,7 @@ describe("ReduceLROnPlateau", () => {
 
 describe("NaNGuard", () => {
   it("stops at the first non-finite loss with a clear error and leaks no tensors", async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
     const model = tinyModel(new DecayedAdam(1e-2));
     const x = tf.tensor2d([[0.1, 0.2, 0.3], [NaN, 0, 0], [0.1, 0.1, 0.1], [0.2, 0.2, 0.2]]);
     const y = ys();
@@ -109,7 +110,7 @@ describe("NaNGuard", () => {
 
 describe("checkpoints", () => {
   before(async () => {
-    await initBackend({ backend: "wasm", quiet: true });
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
   it("a model saved with fileHandler loads with tf.loadLayersModel and predicts the same", async () => {

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { nativeDropoutMultiplier } from "./native-kernels";
 
 /** The parts of tfjs-layers' Dropout (and SpatialDropout1D) that the fast path uses. */
 interface DropoutLayer {
@@ -49,6 +50,7 @@ let installed = false;
  * multiplier is computed in one loop and applied with one multiplication; its gradient is the same
  * multiplication. Per call the generator is seeded from `Math.random` (so `seedGlobalRandom` still
  * makes runs repeat); a layer given an explicit `seed` keeps tfjs's behaviour (the same mask every call).
+ * On the native tensorflow backend TensorFlow draws the mask (native-kernels.ts).
  */
 export function installFastDropout(): void {
   if (installed) return;
@@ -64,7 +66,8 @@ export function installFastDropout(): void {
       const input = Array.isArray(inputs) ? inputs[0] : inputs;
       const shape = this.getNoiseShape(input) ?? input.shape;
       const size = shape.reduce((a, b) => a * b, 1);
-      const multiplier = tf.tensor(dropoutMultiplier(size, this.rate, Math.floor(Math.random() * 4294967296)), shape);
+      const seed = Math.floor(Math.random() * 4294967296);
+      const multiplier = tf.getBackend() === "tensorflow" ? nativeDropoutMultiplier(shape, this.rate, seed) : tf.tensor(dropoutMultiplier(size, this.rate, seed), shape);
       return tf.mul(input, multiplier);
     });
   };

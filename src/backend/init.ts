@@ -1,8 +1,18 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { findTensorFlowPython } from "../native/python-tf";
 import { installFastDropout } from "./dropout";
 import { registerFallbackKernels } from "./kernels";
+import { NativeLoad, loadNativeBuild } from "./native";
+import { installNativeBatchNorm } from "./native-batchnorm";
+import { registerNativeKernels } from "./native-kernels";
 import { loadSimdFilterGrad } from "./simd-filter-grad";
+
+/**
+ * How much faster the native build trains the chapter's CNNs than wasm on the same CPU (median of
+ * the MNIST and Fashion ratios in environment.md's bench table); quoted in the wasm line's hint.
+ */
+const NATIVE_SPEEDUP = "2x";
 
 /** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
 export type BackendName = "tensorflow" | "wasm" | "cpu";
@@ -34,10 +44,13 @@ let chosen: BackendInfo | undefined;
 /**
  * Picks and activates the fastest working TensorFlow.js backend, in this order:
  * 1. `@tensorflow/tfjs-node-gpu` when installed and a GPU is usable;
- * 2. `@tensorflow/tfjs-node` when its native binding really registers (danfojs-node's npm
+ * 2. the binding `npm run native` built against a Python TensorFlow (native/build.json), on GPU
+ *    when that TensorFlow sees one, else on CPU; a stale build (TensorFlow moved, upgraded or
+ *    removed) is skipped with the reason and the fix in the printed line;
+ * 3. `@tensorflow/tfjs-node` when its native binding really registers (danfojs-node's npm
  *    override installs plain tfjs under that name, so a successful `require` proves nothing);
- * 3. `wasm` (SIMD, single-threaded in Node);
- * 4. `cpu` (pure JavaScript).
+ * 4. `wasm` (SIMD, single-threaded in Node);
+ * 5. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
  * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu,
  * and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
@@ -51,6 +64,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     chosen = requested === "auto" ? await autoSelect() : await forceSelect(requested);
   }
   registerFallbackKernels();
+  if (registerNativeKernels()) installNativeBatchNorm();
   if (chosen.name === "wasm") await loadSimdFilterGrad();
   installFastDropout();
   silenceCpuBanner();
@@ -114,27 +128,43 @@ async function autoSelect(): Promise<BackendInfo> {
     return info("tensorflow", "GPU", "@tensorflow/tfjs-node-gpu with a usable GPU");
   }
   reasons.push(gpu.ok ? "@tensorflow/tfjs-node-gpu finds no usable GPU" : gpu.why);
+  const built = gpu.ok ? undefined : loadNativeBuild();
+  if (built?.ok && (await tf.setBackend("tensorflow"))) return info("tensorflow", builtDetail(built), "");
+  if (built) reasons.push(built.why);
   const cpuNative = gpu.ok ? gpu : probeNative("@tensorflow/tfjs-node");
   if (cpuNative.ok && (await tf.setBackend("tensorflow"))) {
     return info("tensorflow", "CPU", reasons.concat(cpuNative === gpu ? [] : ["native @tensorflow/tfjs-node"]).join("; "));
   }
   if (cpuNative !== gpu) reasons.push(cpuNative.why);
-  if (await tf.setBackend("wasm").catch(() => false)) return info("wasm", wasmDetail(), reasons.join("; "));
+  if (await tf.setBackend("wasm").catch(() => false)) {
+    if (!built?.build && findTensorFlowPython()) reasons.push(`Python TensorFlow found: "npm run native" builds a backend on it that trains the chapter's CNNs about ${NATIVE_SPEEDUP} faster`);
+    return info("wasm", wasmDetail(), reasons.join("; "));
+  }
   reasons.push("wasm failed to initialise");
   await tf.setBackend("cpu");
   return info("cpu", "JavaScript", reasons.join("; "));
 }
 
 async function forceSelect(name: BackendName): Promise<BackendInfo> {
+  const requested = `requested by ${process.env[BACKEND_ENV] ? BACKEND_ENV : "option"}`;
   if (name === "tensorflow") {
-    const probe = probeNative("@tensorflow/tfjs-node-gpu");
-    const native = probe.ok ? probe : probeNative("@tensorflow/tfjs-node");
-    if (!native.ok) throw new Error(`initBackend: backend "tensorflow" requested but unavailable: ${probe.why}; ${native.why}`);
+    const gpu = probeNative("@tensorflow/tfjs-node-gpu");
+    const built = gpu.ok ? undefined : loadNativeBuild();
+    const cpuNative = gpu.ok || built?.ok ? undefined : probeNative("@tensorflow/tfjs-node");
+    if (!gpu.ok && !built?.ok && !cpuNative?.ok) {
+      throw new Error(`initBackend: backend "tensorflow" requested but unavailable: ${gpu.why}; ${built?.why}; ${cpuNative?.why}`);
+    }
+    if (!(await tf.setBackend("tensorflow").catch(() => false))) throw new Error(`initBackend: backend "tensorflow" requested but it failed to initialise`);
+    return info("tensorflow", built?.ok ? builtDetail(built) : nativeUsesGpu() ? "GPU" : "CPU", requested);
   }
   const ok = await tf.setBackend(name).catch(() => false);
   if (!ok) throw new Error(`initBackend: backend "${name}" requested but it failed to initialise`);
-  const detail = name === "wasm" ? wasmDetail() : name === "cpu" ? "JavaScript" : nativeUsesGpu() ? "GPU" : "CPU";
-  return info(name, detail, `requested by ${process.env[BACKEND_ENV] ? BACKEND_ENV : "option"}`);
+  return info(name, name === "wasm" ? wasmDetail() : "JavaScript", requested);
+}
+
+/** `TensorFlow 2.21.0, CPU, built by npm run native`. */
+function builtDetail(n: NativeLoad): string {
+  return `TensorFlow ${n.binding?.TF_Version ?? n.build?.tensorflow.version}, ${n.device}, built by npm run native`;
 }
 
 function wasmDetail(): string {
@@ -144,7 +174,7 @@ function wasmDetail(): string {
 }
 
 function info(name: BackendName, detail: string, reason: string): BackendInfo {
-  return { name, detail, reason, line: `backend: ${name} (${detail}): ${reason}` };
+  return { name, detail, reason, line: `backend: ${name} (${detail})${reason ? `: ${reason}` : ""}` };
 }
 
 function report(b: BackendInfo, quiet = false): BackendInfo {

@@ -22,6 +22,7 @@ import { conv2dFilterGradSimd } from "./simd-filter-grad";
  * | Identity | wrapped | — | wasm copies; tfjs clones every tensor saved for the backward pass (one full copy per saved activation) |
  * | Tile | wrapped | wrapped | element-by-element JavaScript on both (BatchNorm's gradient tiles its statistics: 55 ms for 64x14x14x64); concat per tiled axis: 5 ms |
  * | gradients of Relu and Multiply | all backends | | tfjs-core's cast float32 tensors to float32: a full copy per ReLU and per dropout mask |
+ * | gradient of Mean | all backends | | tfjs-core builds a full-size `tf.ones` in JavaScript and uploads it (BatchNorm's batch mean) |
  * | gradient of Conv2D and DepthwiseConv2dNative | all backends, dilation > 1 only | | tfjs-core has no gradient for dilation > 1 |
  * | `tf.fused.conv2d` while recording gradients | all backends, dilation > 1 and linear activation only | | its custom gradient rejects dilation > 1; Keras-style Conv2D layers with a linear activation take this path |
  */
@@ -31,7 +32,7 @@ type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 
 /** Runs `body` on the kernel's inputs as tensors; tensors wrapped here are released afterwards. */
-function withTensors<T>(infos: Info[], body: (...ts: tf.Tensor[]) => T): T {
+export function withTensors<T>(infos: Info[], body: (...ts: tf.Tensor[]) => T): T {
   const created: tf.Tensor[] = [];
   const tensors = infos.map((info) => {
     if (info instanceof tf.Tensor) return info;
@@ -239,7 +240,8 @@ function reducingByMatMul(mean: boolean): (original: tf.KernelFunc) => tf.Kernel
   };
 }
 
-const ours = new WeakSet<tf.KernelFunc | tf.GradFunc>();
+/** Kernel and gradient functions this package registered, so registering again is a no-op. */
+export const ours = new WeakSet<tf.KernelFunc | tf.GradFunc>();
 
 /**
  * Registers the fallback kernels for `wasm` and `cpu` and the dilation-aware convolution
@@ -276,7 +278,7 @@ export function registerFallbackKernels(): void {
 }
 
 /** Replaces a backend's kernel by `wrap(original)`, once. */
-function wrapKernel(name: string, backendName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+export function wrapKernel(name: string, backendName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const kernel = tf.getKernel(name, backendName);
   if (!kernel || ours.has(kernel.kernelFunc)) return;
   const kernelFunc = wrap(kernel.kernelFunc);
@@ -328,6 +330,15 @@ function registerCastFreeGradients(): void {
       return axes.length > 0 ? tf.reshape(tf.sum(product, axes), self.shape) : product;
     };
     return { a: side(a, b), b: side(b, a) };
+  });
+  // tfjs-core multiplies dy by `tf.ones(x.shape)`, a full-size array filled in JavaScript and
+  // uploaded (BatchNorm's batch mean: 51 MB per Fashion layer, ~1 s of a native step); onesLike
+  // fills it in the backend, and dividing the small dy first gives the same values.
+  register("Mean", ["x"], (dy, [x], attrs) => {
+    const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
+    const reduceSize = axes.reduce((n, a) => n * x.shape[a], 1);
+    const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    return { x: () => tf.mul(tf.div(tf.reshape(dy as tf.Tensor, expanded), reduceSize), tf.onesLike(x)) };
   });
 }
 

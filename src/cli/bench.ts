@@ -1,24 +1,31 @@
 #!/usr/bin/env node
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BackendName, initBackend } from "../backend/init";
+import { loadNativeBuild } from "../backend/native";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
 import { releaseKeptStates } from "../rnn/stateful";
+import { findTensorFlowPython, tensorflowPythonCandidates } from "../native/python-tf";
 import { formatTable } from "../viz/table";
 import { DataParallel, planThreads } from "../train/parallel/data-parallel";
 
-const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--out FILE] [--no-keras]
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends tensorflow,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] [--out FILE] [--no-keras]
 
 Times one training step (trainOnBatch, Adam 1e-3) of the chapter's models on each backend:
 median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
 lstm/gru use the fused recurrent layer, lstm-layers/gru-layers tfjs's own layers.
 --threads: each setting is measured (train()'s data-parallel threads; a setting that plans
 the same thread count as one already measured is skipped, e.g. auto for the stateful RNNs).
-When Python TensorFlow is importable, the same models run in Keras in the same invocation
-and the ratio is printed. Writes a JSON report (default results/bench.json).`;
+When Python TensorFlow is importable, the same models run in Keras in the same invocation, both
+compiled and with run_eagerly, and the ratio to compiled Keras is printed. --rounds R (default 2)
+repeats everything R times, alternating our backends and Keras, and reports the median of the
+rounds' medians, so a machine that slows down for a while does not favour either side.
+--backends defaults to tensorflow (when npm run native built it), wasm and cpu.
+Writes a JSON report (default results/bench.json).`;
 
 const MODELS = {
   mnist: { build: mnistCnn, batch: 256, kind: "cnn" },
@@ -38,10 +45,12 @@ interface Options {
   budgetSec: number;
   out: string;
   keras: boolean;
+  rounds: number;
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true };
+  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true, rounds: 2 };
+  if (loadNativeBuild().ok) o.backends.unshift("tensorflow");
   const fail = (m: string): never => {
     console.error(`bench: ${m}\n\n${USAGE}`);
     process.exit(2);
@@ -57,6 +66,7 @@ function parse(argv: string[]): Options {
     else if (a === "--budget") o.budgetSec = Number(v());
     else if (a === "--out") o.out = v();
     else if (a === "--no-keras") o.keras = false;
+    else if (a === "--rounds") o.rounds = Number(v());
     else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -64,6 +74,7 @@ function parse(argv: string[]): Options {
   }
   if (!(o.steps >= 3)) fail("--steps must be at least 3");
   if (!(o.budgetSec > 0)) fail("--budget must be positive");
+  if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) fail("--rounds must be a whole number >= 1");
   return o;
 }
 
@@ -147,39 +158,78 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
+type KerasTimes = Record<string, { ms_per_step: number; samples_per_s: number }>;
+interface KerasReport {
+  tensorflow: string;
+  models: KerasTimes;
+  eager?: KerasTimes;
+}
+
 /** Runs bench/keras_bench.py when Python TensorFlow is importable; returns its report or why not. */
-function keras(o: Options): { report?: { tensorflow: string; models: Record<string, { ms_per_step: number; samples_per_s: number }> }; why?: string } {
+function keras(o: Options): { report?: KerasReport; why?: string } {
   if (!o.keras) return { why: "--no-keras" };
-  const python = process.env.JUPYTER_PYTHON ?? "python3";
-  if (spawnSync(python, ["-c", "import tensorflow"], { stdio: "ignore" }).status !== 0) return { why: `${python} cannot import tensorflow` };
+  const python = findTensorFlowPython();
+  if (!python) return { why: `no Python with tensorflow among ${tensorflowPythonCandidates().join(", ")}` };
   const script = path.join(__dirname, "..", "..", "bench", "keras_bench.py");
   const models = [...new Set(o.models.map((m) => m.replace(/-layers$/, "")))]; // Keras has one LSTM/GRU implementation
-  const cfg = JSON.stringify({ models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
+  const cfg = JSON.stringify({ models, eager: models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
   const r = spawnSync(python, [script, cfg], { encoding: "utf8" });
   if (r.status !== 0) return { why: `keras_bench.py failed: ${r.stderr.trim().split("\n").pop()}` };
   return { report: JSON.parse(r.stdout.trim().split("\n").pop()!) };
 }
 
+/** The median of each key's values over rounds. */
+function medianBy<T>(items: T[], key: (t: T) => string, value: (t: T) => number): Map<string, { first: T; median: number; values: number[] }> {
+  const groups = new Map<string, { first: T; median: number; values: number[] }>();
+  for (const t of items) {
+    const g = groups.get(key(t)) ?? { first: t, median: 0, values: [] };
+    g.values.push(value(t));
+    groups.set(key(t), g);
+  }
+  for (const g of groups.values()) g.median = median(g.values);
+  return groups;
+}
+
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
-  const results: Measurement[] = [];
-  for (const backend of o.backends) {
-    const info = await initBackend({ backend });
-    for (const name of o.models) results.push(...(await measureAll(name, info.name, o)));
+  const measured: Measurement[] = [];
+  const kerasRounds: KerasReport[] = [];
+  let kerasWhy: string | undefined;
+  for (let round = 1; round <= o.rounds; round++) {
+    if (o.rounds > 1) console.log(`round ${round}/${o.rounds}`);
+    for (const backend of o.backends) {
+      const info = await initBackend({ backend, quiet: round > 1 });
+      for (const name of o.models) measured.push(...(await measureAll(name, info.name, o)));
+    }
+    const k = keras(o);
+    if (k.report) kerasRounds.push(k.report);
+    else kerasWhy = k.why;
   }
-  const k = keras(o);
-  if (!k.report) console.log(`Keras baseline skipped: ${k.why}`);
+  if (!kerasRounds.length) console.log(`Keras baseline skipped: ${kerasWhy}`);
+  const kerasMs = (set: "models" | "eager", model: string) => {
+    const v = kerasRounds.map((r) => r[set]?.[model]?.ms_per_step).filter((x): x is number => x !== undefined);
+    return v.length ? median(v) : undefined;
+  };
+  const groups = medianBy(measured, (m) => `${m.backend}/${m.model}/${m.threads}`, (m) => m.msPerStep);
+  const results = [...groups.values()].map(({ first, median: ms, values }) => ({ ...first, msPerStep: ms, samplesPerSec: (first.batch * 1000) / ms, roundsMs: values }));
   const rows = results.map((m) => {
-    const base = k.report?.models[m.model.replace(/-layers$/, "")];
+    const base = m.model.replace(/-layers$/, "");
+    const compiled = kerasMs("models", base);
+    const eager = kerasMs("eager", base);
     return {
       backend: m.backend, model: m.model, batch: m.batch, threads: m.threads, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
       "tensors/step": m.tensorGrowthPerStep, "peak RSS MB": Math.round(m.peakRssMb),
-      ...(k.report ? { "Keras ms/step": base ? Number(base.ms_per_step.toFixed(1)) : "-", "speed vs Keras": base ? `${(base.ms_per_step / m.msPerStep).toFixed(3)}x` : "-" } : {}),
+      ...(kerasRounds.length ? {
+        "Keras ms/step": compiled ? Number(compiled.toFixed(1)) : "-",
+        "Keras eager ms/step": eager ? Number(eager.toFixed(1)) : "-",
+        "speed vs Keras": compiled ? `${(compiled / m.msPerStep).toFixed(3)}x` : "-",
+      } : {}),
     };
   });
   console.log(formatTable(rows));
   fs.mkdirSync(path.dirname(o.out), { recursive: true });
-  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, results, keras: k.report ?? { skipped: k.why } };
+  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, cpu, cores: os.cpus().length, rounds: o.rounds, results, keras: kerasRounds.length ? kerasRounds : { skipped: kerasWhy } };
   fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + "\n");
   console.log(`report written to ${o.out}`);
 }

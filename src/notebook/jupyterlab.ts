@@ -1,6 +1,9 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { ROOT, VENV, VENV_PYTHON } from "../core/project";
+import { firstPythonWith, pipInstallIntoVenv } from "../core/venv";
+
+export { ROOT, VENV, VENV_PYTHON };
 
 /**
  * The project's JupyterLab set-up, shared by `npm run kernel`, `npm run lab` and
@@ -8,14 +11,10 @@ import * as path from "path";
  * the machine or installed into the project's `.venv`.
  */
 
-export const ROOT = path.resolve(__dirname, "..", "..");
 /** The project-local Jupyter data folder: kernelspecs go to `<prefix>/share/jupyter/kernels/`. */
 const PREFIX = path.join(ROOT, ".jupyter");
 export const DATA_DIR = path.join(PREFIX, "share", "jupyter");
 export const PYTHON_ENV = "JUPYTER_PYTHON";
-/** The project's own Python environment, made by `npm run lab -- --install`. */
-export const VENV = path.join(ROOT, ".venv");
-export const VENV_PYTHON = path.join(VENV, process.platform === "win32" ? "Scripts/python.exe" : "bin/python");
 /** The JupyterLab that `--install` puts in .venv (JupyterLab 4 renders the charts' Vega-Lite v5). */
 export const JUPYTERLAB_PIN = "jupyterlab==4.6.4";
 
@@ -45,15 +44,7 @@ export function installKernels(): void {
 
 /** The first Python that can import `module`, among $JUPYTER_PYTHON, .venv, python3 and /usr/bin/python3. */
 export function findPython(module: string): string | undefined {
-  const candidates = [process.env[PYTHON_ENV], VENV_PYTHON, "python3", "/usr/bin/python3"].filter((p): p is string => Boolean(p));
-  return candidates.find((py) => spawnSync(py, ["-c", `import ${module}`], { stdio: "ignore" }).status === 0);
-}
-
-/** Runs a command with its output shown; throws naming it and the fix when it fails. */
-function step(what: string, command: string, args: string[], fix: string): void {
-  console.log(`lab: ${what}: ${command} ${args.join(" ")}`);
-  const r = spawnSync(command, args, { stdio: "inherit" });
-  if (r.status !== 0) throw new Error(`${what} failed (${r.error ? r.error.message : `exit code ${r.status}`}). ${fix}`);
+  return firstPythonWith(module, [process.env[PYTHON_ENV], VENV_PYTHON, "python3", "/usr/bin/python3"]);
 }
 
 /**
@@ -61,14 +52,7 @@ function step(what: string, command: string, args: string[], fix: string): void 
  * @throws when no Python with venv is found, or venv/pip fail (the message says what to do).
  */
 export function installJupyterLab(): string {
-  if (!fs.existsSync(VENV_PYTHON)) {
-    const base = ["python3", "/usr/bin/python3"].find((py) => spawnSync(py, ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status === 0);
-    if (!base) throw new Error(`no python3 with the venv module found. Install Python 3.9 or newer (Debian/Ubuntu: apt-get install python3-venv), then run "npm run lab -- --install" again.`);
-    step("making the project's Python environment", base, ["-m", "venv", VENV], `Remove ${VENV} and try again.`);
-  }
-  step(`installing ${JUPYTERLAB_PIN} into .venv`, VENV_PYTHON, ["-m", "pip", "install", "--disable-pip-version-check", JUPYTERLAB_PIN],
-    `pip needs a package index (PyPI or the one pip is configured with); the log above says why it failed.`);
-  return VENV_PYTHON;
+  return pipInstallIntoVenv("lab", [JUPYTERLAB_PIN]);
 }
 
 /** The environment in which JupyterLab finds the project's kernels. */
