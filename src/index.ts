@@ -10,6 +10,8 @@ export * from "./core/mode";
 
 // backend selection and the fallback kernels/gradients
 export * from "./backend/init";
+export * from "./backend/native";
+export * from "./native/manifest";
 export * from "./backend/kernels";
 export * from "./backend/conv-grad";
 export * from "./backend/dropout";

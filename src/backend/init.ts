@@ -12,7 +12,7 @@ import { loadSimdFilterGrad } from "./simd-filter-grad";
  * How much faster the native build trains the chapter's CNNs than wasm on the same CPU (median of
  * the MNIST and Fashion ratios in environment.md's bench table); quoted in the wasm line's hint.
  */
-const NATIVE_SPEEDUP = "2x";
+const NATIVE_SPEEDUP = "4x";
 
 /** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
 export type BackendName = "tensorflow" | "wasm" | "cpu";

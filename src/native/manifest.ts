@@ -7,8 +7,11 @@ import { ROOT } from "../core/project";
  * project's own (`native/`, git-ignored), outside node_modules, so `npm ci` leaves it alone.
  */
 
-/** The folder of the native build: the cached tfjs-node tarball, its sources, the binding, the log. */
-export const NATIVE_DIR = path.join(ROOT, "native");
+/**
+ * The folder of the native build: the cached tfjs-node tarball, its sources, the binding, the log.
+ * `CH10_NATIVE_DIR` points elsewhere (tests use it to load a deliberately broken record).
+ */
+export const NATIVE_DIR = process.env.CH10_NATIVE_DIR ? path.resolve(process.env.CH10_NATIVE_DIR) : path.join(ROOT, "native");
 /** The record of the last successful build. */
 export const MANIFEST = path.join(NATIVE_DIR, "build.json");
 /** The compiler's output of the last build. */

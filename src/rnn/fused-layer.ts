@@ -127,7 +127,7 @@ export class FusedRecurrent extends tf.layers.Layer {
         }
         if (lstm && dLastC.some((v) => v !== 0)) throw new Error("FusedRecurrent: gradients through the final cell state are not supported (it only carries state between batches)");
         const g = lstm ? lstmBackward(d, w, xv, lstmTrace!, dh, gate) : gruBackward(d, w, xv, gruTrace!, dh, gate);
-        return [tf.tensor3d(g.dx, [B, T, D]), tf.tensor2d(g.dKernel, k.shape as [number, number]), tf.tensor2d(g.dRecurrent, r.shape as [number, number]), tf.tensor1d(g.dBias), tf.tensor2d(g.dh0, [B, U]), tf.zerosLike(c0)];
+        return [tf.tensor3d(g.dx, [B, T, D]), tf.tensor2d(g.dKernel, k.shape as [number, number]), tf.tensor2d(g.dRecurrent, r.shape as [number, number]), tf.tensor1d(g.dBias), tf.tensor2d(g.dh0, [B, U]), tf.zeros(c0.shape)]; // c0 itself may be released by now: only its shape is used
       };
       return { value: tf.tensor2d(value, [B, width]), gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);
