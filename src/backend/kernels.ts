@@ -3,6 +3,7 @@ import { avgPoolGrad, maxPoolGrad, poolInfo } from "./pool-grad";
 import {
   ConvInfo, PadAttr, conv2dFilterGrad, conv2dFilterGradByConv, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
 } from "./conv-grad";
+import { ours, withTensors, wrapKernel } from "./registry";
 import { conv2dFilterGradSimd } from "./simd-filter-grad";
 
 /**
@@ -30,22 +31,6 @@ export const FALLBACK_BACKENDS = ["wasm", "cpu"] as const;
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
-
-/** Runs `body` on the kernel's inputs as tensors; tensors wrapped here are released afterwards. */
-export function withTensors<T>(infos: Info[], body: (...ts: tf.Tensor[]) => T): T {
-  const created: tf.Tensor[] = [];
-  const tensors = infos.map((info) => {
-    if (info instanceof tf.Tensor) return info;
-    const t = (tf.engine() as unknown as { makeTensorFromTensorInfo(i: Info): tf.Tensor }).makeTensorFromTensorInfo(info);
-    created.push(t);
-    return t;
-  });
-  try {
-    return body(...tensors);
-  } finally {
-    created.forEach((t) => t.dispose());
-  }
-}
 
 function nhwcOnly(kernel: string, attrs: Attrs): void {
   if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC" && attrs.dataFormat !== "channelsLast") {
@@ -240,9 +225,6 @@ function reducingByMatMul(mean: boolean): (original: tf.KernelFunc) => tf.Kernel
   };
 }
 
-/** Kernel and gradient functions this package registered, so registering again is a no-op. */
-export const ours = new WeakSet<tf.KernelFunc | tf.GradFunc>();
-
 /**
  * Registers the fallback kernels for `wasm` and `cpu` and the dilation-aware convolution
  * gradients. Idempotent, and safe to repeat: loading another copy of the tfjs bundle (danfojs-node
@@ -275,16 +257,6 @@ export function registerFallbackKernels(): void {
     const info = depthwiseInfo(x.shape, filter.shape, attrs);
     return { x: () => depthwiseInputGrad(dy, filter, info), filter: () => depthwiseFilterGrad(x, dy, info) };
   });
-}
-
-/** Replaces a backend's kernel by `wrap(original)`, once. */
-export function wrapKernel(name: string, backendName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
-  const kernel = tf.getKernel(name, backendName);
-  if (!kernel || ours.has(kernel.kernelFunc)) return;
-  const kernelFunc = wrap(kernel.kernelFunc);
-  ours.add(kernelFunc);
-  tf.unregisterKernel(name, backendName);
-  tf.registerKernel({ ...kernel, kernelFunc });
 }
 
 /**

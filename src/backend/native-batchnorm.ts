@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { OpAttr, runTfOp } from "./native-ops";
 
 /**
  * BatchNormalization in training on the native `tensorflow` backend as TensorFlow's own fused
@@ -8,12 +9,6 @@ import * as tf from "@tensorflow/tfjs";
  * other than channels-last rank 2 or 4 keep tfjs-layers' own code. The moving statistics are
  * updated exactly as tfjs-layers does (with the biased batch variance).
  */
-
-/** The part of tfjs-node's backend object used here. */
-interface NodeBackend {
-  binding: { TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_ATTR_STRING: number; TF_ATTR_BOOL: number; TF_FLOAT: number };
-  executeMultipleOutputs(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[], numOutputs: number): tf.Tensor[];
-}
 
 /** The fields of tfjs-layers' BatchNormalization that its training step reads. */
 interface BatchNormLayer {
@@ -58,15 +53,7 @@ export function installNativeBatchNorm(): void {
  * variance during the forward pass (they are released when it returns).
  */
 export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, onStats: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
-  const backend = tf.backend() as unknown as NodeBackend;
-  const b = backend.binding;
-  const attrs = (training: boolean) => [
-    { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: "U", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: "epsilon", type: b.TF_ATTR_FLOAT, value: epsilon },
-    { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
-    { name: "is_training", type: b.TF_ATTR_BOOL, value: training },
-  ];
+  const attrs: Record<string, OpAttr> = { T: ["type", "float32"], U: ["type", "float32"], epsilon: ["float", epsilon], data_format: ["string", "NHWC"], is_training: ["bool", true] };
   const channels = x.shape[x.rank - 1];
   const count = x.size / channels;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -74,7 +61,7 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
     const save = args[3] as tf.GradSaveFunc;
     const x4 = xIn.rank === 4 ? xIn : tf.reshape(xIn, [xIn.shape[0], 1, 1, channels]);
     const empty = tf.tensor1d([], "float32");
-    const [y, batchMean, batchVariance, r1, r2, r3] = backend.executeMultipleOutputs("FusedBatchNormV3", [...attrs(true), { name: "exponential_avg_factor", type: b.TF_ATTR_FLOAT, value: 1 }], [x4, g, bt, empty, empty], 6);
+    const [y, batchMean, batchVariance, r1, r2, r3] = runTfOp("FusedBatchNormV3", { ...attrs, exponential_avg_factor: ["float", 1] }, [x4, g, bt, empty, empty], 6);
     // TensorFlow's batch variance is Bessel-corrected (for its own moving average); tfjs-layers moves towards the biased one.
     onStats(batchMean, count > 1 ? tf.mul(batchVariance, (count - 1) / count) : batchVariance);
     save([x4, g, r1, r2, r3]);
@@ -83,7 +70,7 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sg, s1, s2, s3] = saved;
         const dy4 = tf.reshape(dy as tf.Tensor, sx.shape);
-        const [dx, dGamma, dBeta] = backend.executeMultipleOutputs("FusedBatchNormGradV3", attrs(true), [dy4, sx, sg, s1, s2, s3], 5);
+        const [dx, dGamma, dBeta] = runTfOp("FusedBatchNormGradV3", attrs, [dy4, sx, sg, s1, s2, s3], 5);
         return [tf.reshape(dx, xIn.shape), dGamma, dBeta];
       },
     };

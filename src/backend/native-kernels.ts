@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { ours, withTensors, wrapKernel } from "./kernels";
+import { OpAttr, runTfOp } from "./native-ops";
+import { ours, withTensors, wrapKernel } from "./registry";
 
 /**
  * Kernels that tfjs-node 4.22's `tensorflow` backend lacks or gets wrong on TensorFlow 2.21,
@@ -12,17 +13,11 @@ import { ours, withTensors, wrapKernel } from "./kernels";
  * | Conv2DBackpropInput with one input and one output channel | TensorFlow 2.21's oneDNN kernel returns wrong values once another convolution ran in the process (reproduced in Python) | computed with a second, all-zero input channel, which takes a correct path |
  */
 
-/** The parts of tfjs-node's backend object that these kernels use. */
-interface NodeBackend {
-  binding: { TF_ATTR_STRING: number; TF_ATTR_TYPE: number; TF_ATTR_FLOAT: number; TF_FLOAT: number; TF_INT32: number };
-  executeSingleOutput(name: string, attrs: { name: string; type: number; value: unknown }[], inputs: tf.TensorInfo[]): tf.Tensor;
-}
-
 /** Registers the tensorflow-backend kernels above when that backend exists (returns whether); safe to call more than once. */
 export function registerNativeKernels(): boolean {
   if (!tf.findBackendFactory("tensorflow")) return false;
   if (!tf.getKernel("Transform", "tensorflow")) {
-    const kernelFunc: tf.KernelFunc = ({ inputs, attrs, backend }) => transform(inputs as { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs as unknown as TransformAttrs, backend as unknown as NodeBackend);
+    const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) => transform(inputs as { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs as unknown as TransformAttrs);
     ours.add(kernelFunc);
     tf.registerKernel({ kernelName: "Transform", backendName: "tensorflow", kernelFunc });
   }
@@ -45,12 +40,11 @@ function registerNativeActivationGradients(): void {
     if (!previous || nativeGradients.has(previous.gradFunc)) continue;
     const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
       if (tf.getBackend() !== "tensorflow") return previous.gradFunc(dy, saved, attrs);
-      const backend = tf.backend() as unknown as NodeBackend;
-      const b = backend.binding;
-      const alpha = kernelName === "LeakyRelu" ? [{ name: "alpha", type: b.TF_ATTR_FLOAT, value: (attrs as { alpha: number }).alpha }] : [];
-      return { x: () => backend.executeSingleOutput(tfOp, [{ name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }, ...alpha], [dy as tf.Tensor, saved[0]]) };
+      const alpha: Record<string, OpAttr> = kernelName === "LeakyRelu" ? { alpha: ["float", (attrs as { alpha: number }).alpha] } : {};
+      return { x: () => runTfOp(tfOp, { T: ["type", "float32"], ...alpha }, [dy as tf.Tensor, saved[0]])[0] };
     };
     nativeGradients.add(gradFunc);
+    ours.add(gradFunc); // kernels.ts' registerFallbackKernels leaves it in place, so initBackend does not swap gradients back and forth
     tf.registerGradient({ kernelName, inputsToSave: ["x"], gradFunc });
   }
 }
@@ -63,17 +57,15 @@ interface TransformAttrs {
 }
 
 /** tfjs's Transform is TensorFlow's ImageProjectiveTransformV3 (same 8-number transforms, same modes). */
-function transform(inputs: { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs: TransformAttrs, backend: NodeBackend): tf.Tensor {
+function transform(inputs: { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs: TransformAttrs): tf.Tensor {
   const [, height, width] = inputs.image.shape;
   const [outH, outW] = attrs.outputShape ?? [height, width];
   const outputShape = tf.tensor1d([outH, outW], "int32");
   const fillValue = tf.scalar(attrs.fillValue ?? 0, "float32");
   try {
-    return backend.executeSingleOutput("ImageProjectiveTransformV3", [
-      { name: "dtype", type: backend.binding.TF_ATTR_TYPE, value: backend.binding.TF_FLOAT },
-      { name: "interpolation", type: backend.binding.TF_ATTR_STRING, value: attrs.interpolation.toUpperCase() },
-      { name: "fill_mode", type: backend.binding.TF_ATTR_STRING, value: attrs.fillMode.toUpperCase() },
-    ], [inputs.image, inputs.transforms, outputShape, fillValue]);
+    return runTfOp("ImageProjectiveTransformV3", {
+      dtype: ["type", "float32"], interpolation: ["string", attrs.interpolation.toUpperCase()], fill_mode: ["string", attrs.fillMode.toUpperCase()],
+    }, [inputs.image, inputs.transforms, outputShape, fillValue])[0];
   } finally {
     tf.dispose([outputShape, fillValue]);
   }
@@ -100,16 +92,11 @@ function singleChannelSafeInputGrad(original: tf.KernelFunc): tf.KernelFunc {
  * dropout.ts plus the upload costs more there than the three TensorFlow ops.
  */
 export function nativeDropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor {
-  const backend = tf.backend() as unknown as NodeBackend & { binding: { TF_ATTR_INT: number } };
-  const b = backend.binding;
   return tf.tidy(() => {
     const dims = tf.tensor1d(shape, "int32");
-    const u = backend.executeSingleOutput("RandomUniform", [
-      { name: "seed", type: b.TF_ATTR_INT, value: seed & 0x7fffffff },
-      { name: "seed2", type: b.TF_ATTR_INT, value: (seed >>> 1) ^ 0x5bd1e995 },
-      { name: "dtype", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-      { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-    ], [dims]);
+    const [u] = runTfOp("RandomUniform", {
+      seed: ["int", seed & 0x7fffffff], seed2: ["int", (seed >>> 1) ^ 0x5bd1e995], dtype: ["type", "float32"], T: ["type", "int32"],
+    }, [dims]);
     return tf.mul(tf.cast(tf.greaterEqual(u, rate), "float32"), 1 / (1 - rate));
   });
 }

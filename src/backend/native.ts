@@ -13,7 +13,6 @@ import { MANIFEST, NativeBuild, readManifest, staleReason } from "../native/mani
 export interface TfBinding {
   TF_Version: string;
   isUsingGpuDevice(): boolean;
-  executeOp(name: string, attrs: unknown[], inputs: number[], numOutputs: number): { id: number; shape: number[]; dtype: number }[];
 }
 
 /** The outcome of {@link loadNativeBuild}. */
@@ -52,7 +51,8 @@ function load(): NativeLoad {
   const stale = staleReason(build);
   if (stale) return { ok: false, why: `${stale}; ${REBUILD}`, build };
   if (tf.findBackendFactory("tensorflow")) return { ok: false, why: `another package already registered a "tensorflow" backend`, build };
-  // TensorFlow logs its CPU-feature and oneDNN notices to stderr when the library loads; readers get our backend line instead.
+  // Silences TensorFlow's INFO/WARNING logs such as its CPU-feature notice (readers get our backend
+  // line instead); its "oneDNN custom operations are on" line is logged before any setting is read.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
   let binding: TfBinding;
   try {

@@ -49,8 +49,7 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: ["wasm", "cpu"], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true, rounds: 2 };
-  if (loadNativeBuild().ok) o.backends.unshift("tensorflow");
+  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: [], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true, rounds: 2 };
   const fail = (m: string): never => {
     console.error(`bench: ${m}\n\n${USAGE}`);
     process.exit(2);
@@ -75,6 +74,7 @@ function parse(argv: string[]): Options {
   if (!(o.steps >= 3)) fail("--steps must be at least 3");
   if (!(o.budgetSec > 0)) fail("--budget must be positive");
   if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) fail("--rounds must be a whole number >= 1");
+  if (!o.backends.length) o.backends = [...(loadNativeBuild().ok ? ["tensorflow" as const] : []), "wasm", "cpu"];
   return o;
 }
 

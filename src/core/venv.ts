@@ -7,6 +7,9 @@ import { VENV, VENV_PYTHON } from "./project";
  * (JupyterLab) and `npm run native -- --install-tensorflow` (TensorFlow).
  */
 
+/** The system Pythons tried after a given one and the project's .venv. */
+export const SYSTEM_PYTHONS = ["python3", "/usr/bin/python3"];
+
 /** The first of `candidates` (Python executables) that can import `module`, without importing it. */
 export function firstPythonWith(module: string, candidates: (string | undefined)[]): string | undefined {
   const probe = `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(module)}) else 1)`;
@@ -27,7 +30,7 @@ export function step(tag: string, what: string, command: string, args: string[],
  */
 export function pipInstallIntoVenv(tag: string, requirements: string[]): string {
   if (!fs.existsSync(VENV_PYTHON)) {
-    const base = ["python3", "/usr/bin/python3"].find((py) => spawnSync(py, ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status === 0);
+    const base = SYSTEM_PYTHONS.find((py) => spawnSync(py, ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status === 0);
     if (!base) throw new Error(`no python3 with the venv module found. Install Python 3.9 or newer (Debian/Ubuntu: apt-get install python3-venv), then run the command again.`);
     step(tag, "making the project's Python environment", base, ["-m", "venv", VENV], `Remove ${VENV} and try again.`);
   }

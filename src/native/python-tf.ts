@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import { VENV_PYTHON } from "../core/project";
-import { firstPythonWith } from "../core/venv";
+import { SYSTEM_PYTHONS, firstPythonWith } from "../core/venv";
 
 /** The environment variable naming the Python whose TensorFlow `npm run native` builds against. */
 export const TF_PYTHON_ENV = "TF_PYTHON";
@@ -21,7 +21,7 @@ export interface PythonTensorFlow {
 /** The Python candidates, in order: $TF_PYTHON, the project's .venv, python3, /usr/bin/python3. */
 export function tensorflowPythonCandidates(): string[] {
   const forced = process.env[TF_PYTHON_ENV];
-  return forced ? [forced] : [VENV_PYTHON, "python3", "/usr/bin/python3"];
+  return forced ? [forced] : [VENV_PYTHON, ...SYSTEM_PYTHONS];
 }
 
 /** The first candidate Python that has TensorFlow installed (not imported: cheap enough to call at backend start). */

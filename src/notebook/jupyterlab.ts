@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { ROOT, VENV, VENV_PYTHON } from "../core/project";
-import { firstPythonWith, pipInstallIntoVenv } from "../core/venv";
+import { SYSTEM_PYTHONS, firstPythonWith, pipInstallIntoVenv } from "../core/venv";
 
 export { ROOT, VENV, VENV_PYTHON };
 
@@ -44,7 +44,7 @@ export function installKernels(): void {
 
 /** The first Python that can import `module`, among $JUPYTER_PYTHON, .venv, python3 and /usr/bin/python3. */
 export function findPython(module: string): string | undefined {
-  return firstPythonWith(module, [process.env[PYTHON_ENV], VENV_PYTHON, "python3", "/usr/bin/python3"]);
+  return firstPythonWith(module, [process.env[PYTHON_ENV], VENV_PYTHON, ...SYSTEM_PYTHONS]);
 }
 
 /**
