@@ -57,8 +57,11 @@ function load(): NativeLoad {
   let binding: TfBinding;
   try {
     binding = require(build.binding) as TfBinding;
-    require(path.join(build.packageDir, "dist", "register_all_kernels"));
-    const { NodeJSKernelBackend } = require(path.join(build.packageDir, "dist", "nodejs_kernel_backend")) as { NodeJSKernelBackend: new (b: TfBinding, name: string) => tf.KernelBackend };
+    const dist = path.join(build.packageDir, "dist");
+    const { NodeJSKernelBackend } = withModernUtil(build.packageDir, () => {
+      require(path.join(dist, "register_all_kernels"));
+      return require(path.join(dist, "nodejs_kernel_backend")) as { NodeJSKernelBackend: new (b: TfBinding, name: string) => tf.KernelBackend };
+    });
     // tfjs-node's kernels allow some GPU-only attributes when told they run in the GPU package.
     const packageName = binding.isUsingGpuDevice() ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
     tf.registerBackend("tensorflow", () => new NodeJSKernelBackend(binding, packageName), 3);
@@ -66,4 +69,25 @@ function load(): NativeLoad {
     return { ok: false, why: `the native build failed to load (${String((e as Error).message).split("\n")[0]}); ${REBUILD}`, build };
   }
   return { ok: true, why: "", build, binding, device: binding.isUsingGpuDevice() ? "GPU" : "CPU" };
+}
+
+/**
+ * Runs `load` while tfjs-node's own files (under `dir`) get a `util` with the two helpers they
+ * call that Node dropped: `util.isNullOrUndefined` is gone since Node 23 (every kernel that builds a
+ * type attribute threw "is not a function" on Node 24) and `util.isArray` prints a deprecation
+ * warning there. Everyone else keeps Node's own `util`; the files keep the helpers they captured.
+ */
+function withModernUtil<T>(dir: string, load: () => T): T {
+  const Module = require("module") as { _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown };
+  const original = Module._load;
+  const util = { ...(require("util") as object), isNullOrUndefined: (v: unknown) => v === null || v === undefined, isArray: Array.isArray };
+  Module._load = function (this: unknown, request, parent, isMain) {
+    if ((request === "util" || request === "node:util") && parent?.filename?.startsWith(dir)) return util;
+    return original.call(this, request, parent, isMain);
+  };
+  try {
+    return load();
+  } finally {
+    Module._load = original;
+  }
 }
