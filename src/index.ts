@@ -7,6 +7,7 @@
 export * from "./core/matrix";
 export * from "./core/random";
 export * from "./core/mode";
+export * from "./core/stats";
 
 // backend selection and the fallback kernels/gradients
 export * from "./backend/init";
@@ -41,6 +42,7 @@ export * from "./augment/generator";
 
 // models and training
 export * from "./models/cnn";
+export * from "./models/keras-defaults";
 export * from "./models/rnn";
 export * from "./models/transfer";
 export * from "./train/optimizer";
@@ -74,11 +76,14 @@ export * from "./experiments/fashion";
 export * from "./experiments/sunspots";
 export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
+export * from "./experiments/reference";
+
 
 // charts, tables, notebook helpers
 export * from "./viz/spec";
 export * from "./viz/heatmap";
 export * from "./viz/charts";
+export * from "./viz/reference";
 export * from "./viz/render";
 export * from "./viz/display";
 export * from "./viz/table";

@@ -89,7 +89,7 @@ export async function runMnistExperiment(settings: MnistSettings, run: RunOption
       await writeRecord(run.out, record, {
         history: historyChart(history, { title: "MNIST CNN history" }),
         confusion: confusionMatrixChart(confusionMatrix(truth, predicted, 10), digits, { title: "MNIST confusion matrix (rows: true digit)" }),
-      });
+      }, { charts: run.charts });
     }
     return { model, record, test, xTest, yTest, predicted };
   } catch (e) {

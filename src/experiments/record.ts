@@ -33,6 +33,22 @@ export interface ExperimentRecord {
   timings: { totalSeconds: number; epochSeconds: number[]; samplesPerSecond: number; threads?: number };
   /** Chart files written beside results.json (SVG and PNG of each). */
   charts: string[];
+  /** The model's weights before training (small models only): another engine can start from the same point. */
+  initialWeights?: Record<string, RecordedWeight>;
+  /** `keras` for records written by the Keras comparison scripts; absent for this pack's runs. */
+  engine?: string;
+}
+
+/** One weight of {@link ExperimentRecord.initialWeights}: its position in `model.getWeights()`, shape and values. */
+export interface RecordedWeight {
+  order: number;
+  shape: number[];
+  values: number[];
+}
+
+/** The weights of `model` as {@link ExperimentRecord.initialWeights}, keyed by weight name. */
+export function recordWeights(model: tf.LayersModel): Record<string, RecordedWeight> {
+  return Object.fromEntries(model.weights.map((w, order) => [w.originalName, { order, shape: w.shape as number[], values: Array.from(w.read().dataSync()) }]));
 }
 
 /** The results folder: `$CH10_RESULTS`, else `results/` at the package root. */
@@ -51,7 +67,8 @@ export function versions(): ExperimentRecord["versions"] {
  * results.json is written to a temporary file and renamed, so a crash never leaves half a file.
  * @returns the paths written.
  */
-export async function writeRecord(dir: string, record: Omit<ExperimentRecord, "charts">, charts: Record<string, VegaLiteSpec> = {}): Promise<string[]> {
+export async function writeRecord(dir: string, record: Omit<ExperimentRecord, "charts">, charts: Record<string, VegaLiteSpec> = {}, options: { charts?: boolean } = {}): Promise<string[]> {
+  if (options.charts === false) charts = {};
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, spec] of Object.entries(charts)) {
@@ -90,6 +107,17 @@ export function readRecord(dir: string): ExperimentRecord | undefined {
 /** The `timings` of a record, from what `train()` returned. */
 export function timingsOf(result: TrainResult): ExperimentRecord["timings"] {
   return { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond, threads: result.threads.count };
+}
+
+/** One history series of a record; `val_acc` and `acc` also find Keras 3's `val_accuracy` / `accuracy`. Empty when absent. */
+export function historySeries(record: Pick<ExperimentRecord, "history">, key: string): number[] {
+  const alias: Record<string, string> = { val_acc: "val_accuracy", acc: "accuracy", val_accuracy: "val_acc", accuracy: "acc" };
+  return record.history[key] ?? record.history[alias[key]] ?? [];
+}
+
+/** How a run was made, in one line: `50 epoch(s); tensorflow (TensorFlow 2.21.0, CPU, ...); 2026-12-02`. */
+export function runSummary(record: ExperimentRecord): string {
+  return `${record.metrics.epochs ?? "?"} epoch(s); ${backendLabel(record.backend)}; ${record.date.slice(0, 10)}`;
 }
 
 /** A record's backend line without the reason it was chosen: `wasm (SIMD, 1 thread)`. */

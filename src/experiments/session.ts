@@ -21,6 +21,8 @@ export interface RunOptions {
   progress?: boolean;
   /** Recorded in results.json: the notebook run mode, or `cli`. */
   mode?: string;
+  /** Write the charts (SVG and PNG) beside results.json (default true). */
+  charts?: boolean;
 }
 
 /** A model ready to train, possibly restored from a checkpoint. */

@@ -7,7 +7,7 @@ import { MinMaxScaler, makeWindows, windowTensors } from "../rnn/series";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { historyChart, seriesWithPredictions } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
+import { ExperimentRecord, recordWeights, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the sunspot experiment ("Keras 中的 LSTM 网络示例"). */
@@ -83,6 +83,7 @@ export async function runSunspotsExperiment(settings: SunspotsSettings, run: Run
     () => sunspotRnn({ cell: settings.cell, units: settings.units, timesteps: settings.window, batchSize: settings.batchSize, stateful, stacked: settings.stacked }),
     (m) => m.compile({ optimizer: new DecayedAdam(settings.learningRate, settings.decay), loss: "meanSquaredError" }));
   const { model } = prepared;
+  const initialWeights = prepared.initialEpoch === 0 ? recordWeights(model) : undefined;
   const [xTrain, yTrain] = windowTensors(windows, 0, settings.trainEnd);
   const [xTest, yTest] = windowTensors(windows, settings.trainEnd, settings.testEnd);
   try {
@@ -116,12 +117,13 @@ export async function runSunspotsExperiment(settings: SunspotsSettings, run: Run
       split: `R datasets::sunspots (${series.values.length} months ${series.months[0]}..${series.months[series.months.length - 1]}); windows of ${settings.window}: train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); scaler fitted on ${settings.protocol === "book" ? "the whole series" : "the training part"}`,
       metrics, book, history,
       timings: timingsOf(result),
+      ...(initialWeights ? { initialWeights } : {}),
     };
     if (run.out) {
       await writeRecord(run.out, record, {
         history: historyChart(history, { title: `Sunspots ${variantName(settings)}: MSE per epoch` }),
         forecast: seriesWithPredictions(truth, { predicted }, { title: `Test months ${testMonths[0]}..${testMonths[testMonths.length - 1]}: observed and predicted`, xTitle: "test month", yTitle: "sunspot number" }),
-      });
+      }, { charts: run.charts });
     }
     return { model, record, series, testMonths, truth, predicted };
   } finally {

@@ -1,14 +1,16 @@
 import * as tf from "@tensorflow/tfjs";
+import { KERAS_KERNEL_INITIALIZER } from "./keras-defaults";
 
 /**
  * The book's MNIST network ("使用 Keras 的深度卷积网络示例", companion script dcn.py), layer for
  * layer: input dropout, four 3x3 same-padded ReLU convolutions (16, 32, 64, 64) with dropout and
  * 2x2 average pooling, Dense 1024 and a 10-way softmax. `countParams()` is 1,120,074, as in Keras.
- * Not compiled: the caller chooses the optimizer (the book: Adam 1e-3, decay 1e-5).
+ * Not compiled: the caller chooses the optimizer (the book: Adam 1e-3, decay 1e-5). Kernels start
+ * Glorot-uniform, Keras's default (tfjs's own is Glorot-normal).
  */
 export function mnistCnn(): tf.Sequential {
   const conv = (filters: number, inputShape?: number[]) =>
-    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", ...(inputShape ? { inputShape } : {}) });
+    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: KERAS_KERNEL_INITIALIZER, ...(inputShape ? { inputShape } : {}) });
   const pool = () => tf.layers.averagePooling2d({ poolSize: 2, padding: "same" });
   return tf.sequential({
     name: "mnist_cnn",
@@ -25,9 +27,9 @@ export function mnistCnn(): tf.Sequential {
       tf.layers.dropout({ rate: 0.5 }),
       pool(),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 1024, activation: "relu" }),
+      tf.layers.dense({ units: 1024, activation: "relu", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
       tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 10, activation: "softmax" }),
+      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
     ],
   });
 }
@@ -48,7 +50,7 @@ export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Seq
   const momentum = options.batchNormMomentum ?? 0.99;
   const block = (layer: tf.layers.Layer): tf.layers.Layer[] => [layer, tf.layers.batchNormalization({ momentum }), tf.layers.leakyReLU({ alpha: 0.1 })];
   const conv = (filters: number, inputShape?: number[]) =>
-    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", ...(inputShape ? { inputShape } : {}) });
+    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", kernelInitializer: KERAS_KERNEL_INITIALIZER, ...(inputShape ? { inputShape } : {}) });
   return tf.sequential({
     name: "fashion_cnn",
     layers: [
@@ -60,9 +62,9 @@ export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Seq
       ...block(conv(128)),
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
-      ...block(tf.layers.dense({ units: 1024 })),
-      ...block(tf.layers.dense({ units: 1024 })),
-      tf.layers.dense({ units: 10, activation: "softmax" }),
+      ...block(tf.layers.dense({ units: 1024, kernelInitializer: KERAS_KERNEL_INITIALIZER })),
+      ...block(tf.layers.dense({ units: 1024, kernelInitializer: KERAS_KERNEL_INITIALIZER })),
+      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
     ],
   });
 }

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { fusedRecurrent } from "../rnn/fused-layer";
+import { KERAS_KERNEL_INITIALIZER } from "./keras-defaults";
 
 /** Options of {@link sunspotRnn}. */
 export interface SunspotRnnOptions {
@@ -26,18 +27,21 @@ export interface SunspotRnnOptions {
  * The book's sunspot forecaster ("Keras 中的 LSTM 网络示例", recurrent.py): a stateful
  * LSTM(4) over windows of 15 months with a fixed batch of 20, then Dense(1) and tanh
  * (the series is scaled to (-1, 1)). Not compiled: the book uses Adam 1e-3, decay 1e-4, MSE.
- * Gates use tfjs's and Keras 2's default hard sigmoid, as the book's Keras did.
+ * Keras 2's defaults throughout, as the book's script ran (see {@link KERAS2_DEFAULTS}): hard-sigmoid
+ * gates of slope 0.2, Glorot-uniform kernels, orthogonal recurrent kernel, forget-gate bias 1.
  */
 export function sunspotRnn(options: SunspotRnnOptions = {}): tf.Sequential {
   const { cell = "lstm", units = 4, timesteps = 15, batchSize = 20, stateful = true, stacked = false, implementation = "fused" } = options;
   const make = (args: { units: number; stateful: boolean; returnSequences?: boolean; batchInputShape?: number[]; inputShape?: number[] }): tf.layers.Layer =>
-    implementation === "fused" ? fusedRecurrent({ cell, ...args }) : (cell === "gru" ? tf.layers.gru : tf.layers.lstm)({ ...args, kernelInitializer: "glorotUniform" }); // Keras's default
+    implementation === "fused"
+      ? fusedRecurrent({ cell, ...args, unitForgetBias: cell === "lstm" })
+      : cell === "gru" ? tf.layers.gru({ ...args, kernelInitializer: KERAS_KERNEL_INITIALIZER }) : tf.layers.lstm({ ...args, kernelInitializer: KERAS_KERNEL_INITIALIZER, unitForgetBias: true });
   const shape = stateful ? { batchInputShape: [batchSize, timesteps, 1] } : { inputShape: [timesteps, 1] };
   const recurrent = stacked
     ? [make({ units, stateful, returnSequences: true, ...shape }), make({ units, stateful })]
     : [make({ units, stateful, ...shape })];
   return tf.sequential({
     name: `sunspot_${cell}${stacked ? "_stacked" : ""}`,
-    layers: [...recurrent, tf.layers.dense({ units: 1 }), tf.layers.activation({ activation: "tanh" })],
+    layers: [...recurrent, tf.layers.dense({ units: 1, kernelInitializer: KERAS_KERNEL_INITIALIZER }), tf.layers.activation({ activation: "tanh" })],
   });
 }

@@ -25,8 +25,9 @@ const floats = (t: tf.Tensor) => t.dataSync() as Float32Array;
  * instead of tfjs's ~10 kernels per time step. Same equations, weight layout (kernel,
  * recurrentKernel, bias; gates i, f, c, o or z, r, h) and stateful semantics as
  * `tf.layers.lstm` / `tf.layers.gru`, which the tests check to 1e-5 for outputs and gradients.
- * Initialisers are Keras's (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias); tfjs's
- * own layers draw the kernel from a Glorot *normal* distribution instead.
+ * Initialisers are Keras's (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias, with the
+ * forget gate's at 1 when `unitForgetBias` is set, as Keras's default is); tfjs's own layers draw the
+ * kernel from a Glorot *normal* distribution instead.
  * For small recurrent layers on the wasm and cpu backends the per-kernel overhead dominates and
  * this is several times faster; use the tfjs layers for large ones or on native TensorFlow.
  */

@@ -15,7 +15,8 @@ export interface FusedWeights {
   bias: Float32Array;
 }
 
-const gateFns = (kind: GateActivation) =>
+/** A gate activation and its derivative: the logistic sigmoid, or Keras 2's / tfjs's hard sigmoid clip(0.2·x + 0.5, 0, 1). */
+export const gateFunction = (kind: GateActivation) =>
   kind === "sigmoid"
     ? { f: (x: number) => 1 / (1 + Math.exp(-x)), df: (x: number) => { const s = 1 / (1 + Math.exp(-x)); return s * (1 - s); } }
     : { f: (x: number) => Math.min(1, Math.max(0, 0.2 * x + 0.5)), df: (x: number) => (x > -2.5 && x < 2.5 ? 0.2 : 0) };
@@ -55,7 +56,7 @@ export interface LstmTrace {
 /** The LSTM over a whole sequence at once (equations as lstmStep; gate order i, f, c, o). */
 export function lstmForward(d: RecurrentDims, w: FusedWeights, x: Float32Array, h0: Float32Array, c0: Float32Array, gate: GateActivation): LstmTrace {
   const { batch: B, steps: T, units: U } = d;
-  const sigma = gateFns(gate).f;
+  const sigma = gateFunction(gate).f;
   const h = new Float32Array(B * T * U), c = new Float32Array(B * T * U), pre = new Float64Array(T * B * 4 * U);
   let hPrev = h0, cPrev = c0;
   for (let t = 0; t < T; t++) {
@@ -119,7 +120,7 @@ function accumulate(d: RecurrentDims, gates: number, w: FusedWeights, x: Float32
 /** Back-propagation through time for {@link lstmForward}; `dh` is the gradient of the loss with respect to every h_t. */
 export function lstmBackward(d: RecurrentDims, w: FusedWeights, x: Float32Array, trace: LstmTrace, dh: Float32Array, gate: GateActivation): FusedGradients & { dc0: Float32Array } {
   const { batch: B, steps: T, units: U } = d;
-  const { f: sigma, df: dsigma } = gateFns(gate);
+  const { f: sigma, df: dsigma } = gateFunction(gate);
   const g: FusedGradients = { dx: new Float32Array(x.length), dKernel: new Float32Array(w.kernel.length), dRecurrent: new Float32Array(w.recurrent.length), dBias: new Float32Array(w.bias.length), dh0: new Float32Array(B * U) };
   let dhNext = new Float64Array(B * U), dcNext = new Float64Array(B * U);
   const dz = new Float64Array(B * 4 * U);
@@ -163,7 +164,7 @@ export interface GruTrace {
 /** The GRU (reset before U_h, as tfjs; gate order z, r, h) over a whole sequence. */
 export function gruForward(d: RecurrentDims, w: FusedWeights, x: Float32Array, h0: Float32Array, gate: GateActivation): GruTrace {
   const { batch: B, steps: T, units: U } = d;
-  const sigma = gateFns(gate).f;
+  const sigma = gateFunction(gate).f;
   const h = new Float32Array(B * T * U), xPart = new Float64Array(T * B * 3 * U), hPart = new Float64Array(T * B * 3 * U);
   const zero = new Float32Array(B * U);
   let hPrev = h0;
@@ -194,7 +195,7 @@ export function gruForward(d: RecurrentDims, w: FusedWeights, x: Float32Array, h
 /** Back-propagation through time for {@link gruForward}. */
 export function gruBackward(d: RecurrentDims, w: FusedWeights, x: Float32Array, trace: GruTrace, dh: Float32Array, gate: GateActivation): FusedGradients {
   const { batch: B, steps: T, units: U } = d;
-  const { f: sigma, df: dsigma } = gateFns(gate);
+  const { f: sigma, df: dsigma } = gateFunction(gate);
   const g: FusedGradients = { dx: new Float32Array(x.length), dKernel: new Float32Array(w.kernel.length), dRecurrent: new Float32Array(w.recurrent.length), dBias: new Float32Array(w.bias.length), dh0: new Float32Array(B * U) };
   let dhNext = new Float64Array(B * U);
   const dz = new Float64Array(B * 3 * U);

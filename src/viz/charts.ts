@@ -13,6 +13,8 @@ export interface LineChartOptions extends ChartOptions {
   dashed?: string[];
   /** Whole-number ticks on the x axis (epochs, counts); default: when every x is a whole number. */
   integerX?: boolean;
+  /** Mark every point too (default false), so a series of one point still shows. */
+  points?: boolean;
 }
 
 /**
@@ -52,7 +54,7 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     width: options.width ?? 420,
     height: options.height ?? 240,
     data: { values },
-    mark: { type: "line", clip: true },
+    mark: { type: "line", clip: true, ...(options.points ? { point: true } : {}) },
     encoding: {
       x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...(integerX && xs.length > 0 ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) } : {}) },
       y: {
