@@ -103,7 +103,7 @@ describe("ImageDataGenerator", () => {
     const gen = new ImageDataGenerator({ rescale: 1 / 10, seed: 5 });
     const before = tf.memory().numTensors;
     const seen: number[] = [];
-    await gen.flow(images, labels, { count, rows: 2, cols: 2 }, { batchSize: 4, numClasses: 3 }).forEachAsync(({ xs, ys }) => {
+    await gen.flow(images, labels, { count, rows: 2, cols: 2 }, { batchSize: 4, numClasses: 3, passes: 1 }).forEachAsync(({ xs, ys }) => {
       assert.strictEqual(xs.shape[1], 2);
       const x = xs.dataSync();
       const y = ys.arraySync() as number[][];
@@ -118,5 +118,25 @@ describe("ImageDataGenerator", () => {
     assert.notDeepStrictEqual(seen, Array.from({ length: count }, (_, k) => k), "shuffled");
     assert.strictEqual(tf.memory().numTensors, before);
     assert.throws(() => gen.flow(images, labels, { count: 11, rows: 2, cols: 2 }), /do not match 11 images of 2x2/);
+  });
+
+  it("flow() never ends by default, as Keras's: each pass is a new permutation ending with a partial batch", async () => {
+    const count = 10;
+    const images = Uint8Array.from({ length: count * 4 }, (_, i) => Math.floor(i / 4) * 10);
+    const labels = Uint8Array.from({ length: count }, (_, k) => k % 3);
+    const gen = new ImageDataGenerator({ rescale: 1 / 10, seed: 9 });
+    const sizes: number[] = [], seen: number[] = [];
+    // 3 batches per pass (4 + 4 + 2): 7 batches reach into the third pass.
+    await gen.flow(images, labels, { count, rows: 2, cols: 2 }, { batchSize: 4, numClasses: 3 }).take(7).forEachAsync(({ xs, ys }) => {
+      sizes.push(xs.shape[0]);
+      const x = xs.dataSync();
+      for (let i = 0; i < xs.shape[0]; i++) seen.push(x[i * 4]);
+      tf.dispose([xs, ys]);
+    });
+    assert.deepStrictEqual(sizes, [4, 4, 2, 4, 4, 2, 4]);
+    const first = seen.slice(0, 10), second = seen.slice(10, 20);
+    for (const pass of [first, second]) assert.deepStrictEqual([...pass].sort((p, q) => p - q), Array.from({ length: count }, (_, k) => k));
+    assert.notDeepStrictEqual(first, second, "reshuffled between passes");
+    assert.throws(() => gen.flow(images, labels, { count, rows: 2, cols: 2 }, { passes: 0 }), /passes must be at least 1/);
   });
 });

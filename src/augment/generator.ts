@@ -120,19 +120,29 @@ export class ImageDataGenerator {
   /**
    * Batches of augmented images and one-hot labels from uint8 images (`count x rows x cols`, one
    * channel) as a tf.data Dataset for `model.fitDataset`, reshuffled every pass when `shuffle`.
-   * Each batch is built on demand, so only one batch of augmented images exists at a time.
+   * Like Keras's `flow`, it never ends by default: passes follow one another (each ending with a
+   * partial batch when `count` is not a multiple of the batch size), and `fitDataset`'s
+   * `batchesPerEpoch` says where an epoch ends (the book: 1,500 batches of 256, 6.4 passes).
+   * `passes` limits it. Each batch is built on demand, so only one batch of augmented images
+   * exists at a time.
    */
-  flow(images: Uint8Array, labels: Uint8Array, shape: { count: number; rows: number; cols: number }, options: { batchSize?: number; shuffle?: boolean; numClasses?: number } = {}): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor2D }> {
+  flow(images: Uint8Array, labels: Uint8Array, shape: { count: number; rows: number; cols: number }, options: { batchSize?: number; shuffle?: boolean; numClasses?: number; passes?: number } = {}): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor2D }> {
     const { count, rows, cols } = shape;
     const batchSize = options.batchSize ?? 32;
     const numClasses = options.numClasses ?? 10;
     const shuffle = options.shuffle ?? true;
+    const passes = options.passes ?? Infinity;
     if (images.length !== count * rows * cols || labels.length !== count) {
       throw new Error(`ImageDataGenerator.flow: ${images.length} pixels and ${labels.length} labels do not match ${count} images of ${rows}x${cols}`);
     }
+    if (!(passes >= 1)) throw new Error(`ImageDataGenerator.flow: passes must be at least 1, got ${passes}`);
     const self = this;
     const order = Array.from({ length: count }, (_, i) => i);
     return tf.data.generator(function* () {
+      for (let pass = 0; pass < passes; pass++) yield* onePass();
+    });
+
+    function* onePass() {
       if (shuffle) {
         for (let i = count - 1; i > 0; i--) {
           const j = Math.floor(self.rand() * (i + 1));
@@ -149,6 +159,6 @@ export class ImageDataGenerator {
         const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(idx.map((k) => labels[k]), "int32"), numClasses).cast("float32") as tf.Tensor2D);
         yield { xs, ys };
       }
-    });
+    }
   }
 }
