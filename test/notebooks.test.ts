@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { runNotebook } from "advanced-neural-models/dist/notebook/run";
 import { cellSource } from "advanced-neural-models/dist/notebook/nbformat";
+import { referenceRecord } from "advanced-neural-models";
 
 const root = path.join(__dirname, "..");
 const results = path.join(root, "results", "smoke");
@@ -72,8 +73,12 @@ describe("every notebook executes in smoke mode", function () {
     const empty = fs.mkdtempSync(path.join(require("os").tmpdir(), "nores-"));
     const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty } });
     assert.strictEqual(none.failure, undefined, none.failure?.error);
-    assert.match(html(none.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>not run yet/);
+    const reference = referenceRecord("mnist")!;
+    const shipped = `MNIST validation accuracy after epoch 1</td><td>0.9693</td><td>${reference.metrics.val_accuracy_epoch_1.toFixed(4)}</td><td>${reference.metrics.epochs} epoch(s); tensorflow`;
+    assert.ok(html(none.notebook).includes(shipped), `the table should show the shipped reference: ${shipped}`);
+    assert.match(html(none.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>not run yet/);
     assert.match(html(none.notebook), /No experiment has been run yet/);
+    assert.match(html(none.notebook), /Reference runs shipped in reference\//);
     const withRuns = fs.mkdtempSync(path.join(require("os").tmpdir(), "res-"));
     const { writeRecord } = await import("advanced-neural-models");
     await writeRecord(path.join(withRuns, "experiments", "mnist"), { experiment: "mnist", mode: "cli", settings: {}, seed: 1, backend: "backend: wasm (SIMD, 1 thread): test", date: "2026-01-02T03:04:05Z",
@@ -82,7 +87,7 @@ describe("every notebook executes in smoke mode", function () {
     fs.writeFileSync(path.join(withRuns, "notebook-runs", "broken", "results.json"), "{");
     const some = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: withRuns } });
     assert.strictEqual(some.failure, undefined, some.failure?.error);
-    assert.match(html(some.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>0\.9712<\/td><td>cli \(cli\), 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02/);
+    assert.match(html(some.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>0\.9712 \(cli, cli, 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02\)/);
     const text = some.notebook.cells.flatMap((c) => c.outputs ?? []).map((o) => ([] as string[]).concat((o as { text?: string | string[] }).text ?? []).join("")).join("");
     assert.match(text, /skipped .*broken: .*results\.json: not valid JSON/);
   });

@@ -1,4 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
+import { NativeAdamMoments } from "../backend/native-adam";
+
+/** What tfjs optimizers save and restore: a named tensor. */
+type NamedTensor = Awaited<ReturnType<tf.Optimizer["getWeights"]>>[number];
 
 /** Keras 2's `K.epsilon()`, the default of its Adam's `epsilon` (Keras 2.1.3 and later; 1e-8 before). */
 export const KERAS_EPSILON = 1e-7;
@@ -13,6 +17,9 @@ export const KERAS_EPSILON = 1e-7;
  * `lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`, where tfjs's Adam adds it to the bias-corrected root,
  * `lr · m̂/(√v̂ + ε)`. The two agree exactly when tfjs is given `ε/√(1−β₂ᵗ)`, which
  * {@link applyGradients} sets before every update (`epsilon` stays the Keras value).
+ *
+ * On native TensorFlow (the `tensorflow` backend) each update is TensorFlow's fused
+ * `ResourceApplyAdam`, the same formula in one kernel per variable, as Keras's graph runs it.
  */
 export class DecayedAdam extends tf.AdamOptimizer {
   /** Epsilon in Keras's placement. */
@@ -34,13 +41,63 @@ export class DecayedAdam extends tf.AdamOptimizer {
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
     const t = this.iterations + 1;
     this.learningRate = this.currentLearningRate();
+    if (tf.getBackend() === "tensorflow") {
+      this.applyNative(variableGradients, t);
+      return;
+    }
+    if (this.native) throw new Error(`DecayedAdam: this optimizer's moments live in TensorFlow (it trained on the tensorflow backend); continue on that backend, or compile the model with a new optimizer for "${tf.getBackend()}"`);
     this.epsilon = this.kerasEpsilon / Math.sqrt(1 - this.beta2 ** t);
     super.applyGradients(variableGradients);
+  }
+
+  /** On native TensorFlow: one fused `ResourceApplyAdam` per variable (see {@link NativeAdamMoments}). */
+  private applyNative(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0], step: number): void {
+    const named = Array.isArray(variableGradients) ? variableGradients.map((g) => [g.name, g.tensor] as const) : Object.entries(variableGradients);
+    const updates = named.filter(([, g]) => g != null).map(([name, gradient]) => ({ variable: tf.engine().registeredVariables[name], gradient }));
+    this.native ??= new NativeAdamMoments();
+    this.native.apply(updates, { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.kerasEpsilon, step }, (name) => this.restoredMoments(name));
+    this.incrementIterations();
+  }
+
+  /** Moments that `setWeights` (a checkpoint) put into tfjs's slots, to start the native ones from. */
+  private restoredMoments(name: string): { m: tf.Tensor; v: tf.Tensor } | undefined {
+    type Slot = { originalName: string; variable: tf.Variable };
+    const own = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
+    const m = own.accumulatedFirstMoment.find((x) => x?.originalName === `${name}/m`);
+    const v = own.accumulatedSecondMoment.find((x) => x?.originalName === `${name}/v`);
+    return m && v ? { m: m.variable, v: v.variable } : undefined;
+  }
+
+  /** The iterations and moments, as tfjs's Adam names them (`<variable>/m`, then every `<variable>/v`), wherever they live. */
+  override async getWeights(): Promise<NamedTensor[]> {
+    if (!this.native) return super.getWeights();
+    tf.dispose(this.lastRead);
+    const names = this.native.names();
+    const moments = names.map((n) => this.native!.moments(n));
+    this.lastRead = moments.flatMap((x) => [x.m, x.v]);
+    return [await this.saveIterations(), ...names.map((n, i) => ({ name: `${n}/m`, tensor: moments[i].m })), ...names.map((n, i) => ({ name: `${n}/v`, tensor: moments[i].v }))];
+  }
+
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    await super.setWeights(weightValues);
+    this.native?.dispose();
+    this.native = undefined; // the next native update starts from the restored moments
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.native?.dispose();
+    this.native = undefined;
+    tf.dispose(this.lastRead);
   }
 
   override getConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), epsilon: this.kerasEpsilon, baseLearningRate: this.baseLearningRate, decay: this.decay };
   }
+
+  private native?: NativeAdamMoments;
+  /** Moments read for the latest getWeights (released at the next call or dispose). */
+  private lastRead: tf.Tensor[] = [];
 }
 
 /** The learning rate a schedule or callback should read: the base rate of {@link DecayedAdam}, else the optimizer's own. */
