@@ -16,10 +16,10 @@ export type SunspotEngine = (typeof SUNSPOT_ENGINES)[number];
 
 /** What each engine's runs were, in words. */
 export const SUNSPOT_ENGINE_LABELS: Record<SunspotEngine, string> = {
-  tensorflow: "this pack, native TensorFlow",
-  wasm: "this pack, wasm",
-  keras: "Keras 3 with Keras 2's defaults, its own initial weights",
-  "keras-paired": "Keras 3 with Keras 2's defaults, from the wasm runs' initial weights",
+  tensorflow: "pack, native TensorFlow",
+  wasm: "pack, wasm",
+  keras: "Keras 3 (Keras 2's defaults)",
+  "keras-paired": "Keras 3 from the wasm runs' weights",
 };
 
 /**
@@ -90,12 +90,12 @@ export function referenceSettings(name: "mnist" | "fashion" | "sunspots", root =
 }
 
 /** One row of {@link epochComparison}. */
-export interface EpochRow {
+export type EpochRow = {
   epoch: string;
   reference: number | string;
   "this run": number | string;
   book: number | string;
-}
+};
 
 /**
  * The book's epochs (e.g. 1, 2, 3 and 200) side by side for a reference curve and the reader's

@@ -41,7 +41,7 @@ export function distributionChart(groups: Group[], bookValue: number, options: C
     width: options.width ?? 460,
     height: options.height ?? 40 * groups.length,
     layer: [
-      { data: { values: points }, mark: { type: "circle", size: 50, opacity: 0.6 }, encoding: { x: { field: "value", type: "quantitative", title: options.xTitle, scale: { zero: false } }, y, tooltip: [{ field: "group" }, { field: "value", format: ".4f" }] } },
+      { data: { values: points }, mark: { type: "circle", size: 50, opacity: 0.6 }, encoding: { x: { field: "value", type: "quantitative", title: options.xTitle, scale: { zero: false, nice: true }, axis: { format: ".3f", tickCount: 6, labelOverlap: true } }, y, tooltip: [{ field: "group" }, { field: "value", format: ".4f" }] } },
       { data: { values: medians }, mark: { type: "tick", thickness: 3, color: "black" }, encoding: { x: { field: "value", type: "quantitative" }, y, tooltip: [{ field: "group" }, { field: "value", format: ".4f", title: "median" }] } },
       { data: { values: [{ value: bookValue, label: options.bookLabel ?? `book: ${bookValue}` }] }, mark: { type: "rule", color: "firebrick", strokeDash: [4, 3] }, encoding: { x: { field: "value", type: "quantitative" }, tooltip: [{ field: "label" }] } },
       { data: { values: [{ value: bookValue, label: options.bookLabel ?? `book: ${bookValue}` }] }, mark: { type: "text", color: "firebrick", align: "left", dx: 4, dy: -6, baseline: "bottom" }, encoding: { x: { field: "value", type: "quantitative" }, y: { value: 0 }, text: { field: "label" } } },
