@@ -20,8 +20,6 @@ checkpoint after every epoch.
                       fashion: augmented batches per epoch x batch size (default ${FASHION_BOOK.batchesPerEpoch} x ${FASHION_BOOK.batchSize})
   --backend B         tensorflow | wasm | cpu (default: automatic)
   --seed S            seed of initialisation, shuffling and augmentation (default 1000)
-  --seeds A-B|A,B,..  sunspots only: one run per seed, each in <out>/seed-S, then the
-                      median and range of the final validation MSE
   --no-charts         write results.json only (no SVG/PNG charts)
   --reference         repeat the reference run shipped in reference/ with the settings it
                       recorded (sunspots: its seeds; output default results/experiments/<name>-reference);
@@ -30,6 +28,8 @@ checkpoint after every epoch.
   --resume            continue the run checkpointed in the output folder
   --force             replace another run's results in the output folder
   sunspots only:
+  --seeds A-B|A,B,..  one run per seed, each in <out>/seed-S, then the median and range of
+                      the final validation MSE
   --cell lstm|gru     recurrent cell (default lstm)
   --stacked           two stacked recurrent layers (returnSequences) instead of one
   --protocol book|clean

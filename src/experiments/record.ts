@@ -120,6 +120,13 @@ export function runSummary(record: ExperimentRecord): string {
   return `${record.metrics.epochs ?? "?"} epoch(s); ${backendLabel(record.backend)}; ${record.date.slice(0, 10)}`;
 }
 
+/** What trained a run, thread-wise: `2 data-parallel threads`, `1 thread`, or TensorFlow's own pool on native TensorFlow. */
+export function threadsLabel(record: Pick<ExperimentRecord, "backend" | "timings">): string {
+  if (backendLabel(record.backend).startsWith("tensorflow")) return "TensorFlow's own thread pool";
+  const n = record.timings.threads ?? 1;
+  return n > 1 ? `${n} data-parallel threads` : "1 thread";
+}
+
 /** A record's backend line without the reason it was chosen: `wasm (SIMD, 1 thread)`. */
 export function backendLabel(line: string): string {
   return line.replace(/^backend: /, "").split(":")[0];
