@@ -62,14 +62,14 @@ export interface VariableGradient {
 export class NativeAdamMoments {
   private readonly slots = new Map<string, { weight: ResourceVariable; m: ResourceVariable; v: ResourceVariable }>();
 
-  /** Applies one Adam update to every variable; `initial(name)` gives its moments the first time it is seen (default zeros). */
-  apply(updates: VariableGradient[], h: AdamStep, initial: (name: string) => { m: tf.Tensor; v: tf.Tensor } | undefined = () => undefined): void {
+  /** Applies one Adam update to every variable; `initial(i)` gives the i-th update's moments the first time its variable is seen (default zeros). */
+  apply(updates: VariableGradient[], h: AdamStep, initial: (position: number) => { m: tf.Tensor; v: tf.Tensor } | undefined = () => undefined): void {
     tf.tidy(() => {
       const scalars = [h.beta1 ** h.step, h.beta2 ** h.step, h.learningRate, h.beta1, h.beta2, h.epsilon].map((x) => tf.scalar(x));
-      for (const { variable, gradient } of updates) {
+      for (const [position, { variable, gradient }] of updates.entries()) {
         let slot = this.slots.get(variable.name);
         if (!slot) {
-          const start = initial(variable.name);
+          const start = initial(position);
           slot = { weight: new ResourceVariable(variable), m: new ResourceVariable(start?.m ?? tf.zerosLike(variable)), v: new ResourceVariable(start?.v ?? tf.zerosLike(variable)) };
           this.slots.set(variable.name, slot);
         } else {

@@ -55,16 +55,18 @@ export class DecayedAdam extends tf.AdamOptimizer {
     const named = Array.isArray(variableGradients) ? variableGradients.map((g) => [g.name, g.tensor] as const) : Object.entries(variableGradients);
     const updates = named.filter(([, g]) => g != null).map(([name, gradient]) => ({ variable: tf.engine().registeredVariables[name], gradient }));
     this.native ??= new NativeAdamMoments();
-    this.native.apply(updates, { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.kerasEpsilon, step }, (name) => this.restoredMoments(name));
+    this.native.apply(updates, { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.kerasEpsilon, step }, (i) => this.restoredMoments(i));
     this.incrementIterations();
   }
 
-  /** Moments that `setWeights` (a checkpoint) put into tfjs's slots, to start the native ones from. */
-  private restoredMoments(name: string): { m: tf.Tensor; v: tf.Tensor } | undefined {
+  /**
+   * Moments that `setWeights` (a checkpoint) put into tfjs's slots, to start the native ones from:
+   * by position, as tfjs's Adam pairs them with the variables (a reloaded model's variables have new names).
+   */
+  private restoredMoments(position: number): { m: tf.Tensor; v: tf.Tensor } | undefined {
     type Slot = { originalName: string; variable: tf.Variable };
     const own = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
-    const m = own.accumulatedFirstMoment.find((x) => x?.originalName === `${name}/m`);
-    const v = own.accumulatedSecondMoment.find((x) => x?.originalName === `${name}/v`);
+    const m = own.accumulatedFirstMoment[position], v = own.accumulatedSecondMoment[position];
     return m && v ? { m: m.variable, v: v.variable } : undefined;
   }
 
