@@ -11,7 +11,7 @@ import { trainOnDataset } from "../train/fit";
 import { DecayedAdam, setLearningRate } from "../train/optimizer";
 import { ReduceLROnPlateau } from "../train/plateau";
 import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
+import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the Fashion-MNIST experiment ("使用 Keras 和数据增强的深度卷积网络的示例"). */
@@ -130,8 +130,8 @@ export async function runFashionExperiment(settings: FashionSettings, run: RunOp
     metrics.test_accuracy_clean = accuracy(truth, predicted);
     metrics.test_accuracy_augmented = accuracy(truth, predictClasses(model, augmentedTest));
     augmentedTest.dispose();
-    const valAcc = history.val_acc ?? history.val_accuracy ?? [];
-    const valAugmented = history.val_acc_augmented ?? [];
+    const valAcc = historySeries({ history }, "val_acc");
+    const valAugmented = historySeries({ history }, "val_acc_augmented");
     metrics.epochs = valAcc.length;
     const book: Record<string, number> = { test_accuracy_augmented: FASHION_BOOK_ACCURACY[100] };
     for (const [epoch, value] of Object.entries(FASHION_BOOK_ACCURACY)) {

@@ -9,11 +9,11 @@ import { depthwiseSeparableParams, standardConvParams } from "../conv/counts";
 import { whiteSquare } from "../data/images";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
-import { ExperimentRecord, readRecord, backendLabel, historySeries, runSummary } from "./record";
+import { ExperimentRecord, readRecord, historySeries, runSummary } from "./record";
 import { MNIST_BOOK_ACCURACY } from "./mnist";
 import { FASHION_BOOK_ACCURACY } from "./fashion";
 import { summarize } from "../core/stats";
-import { REFERENCE_DIR, REFERENCE_EXPERIMENTS, SUNSPOT_ENGINE_LABELS, SunspotEngine, referenceRecord, sunspotDistributions, sunspotRuns } from "./reference";
+import { REFERENCE_DIR, REFERENCE_EXPERIMENTS, SUNSPOT_ENGINE_LABELS, SunspotEngine, referenceRecord, sunspotRuns } from "./reference";
 
 /** A results.json found under the results folder, and where. */
 export interface FoundRecord {
@@ -131,22 +131,40 @@ export interface FidelityRow {
   note: string;
 }
 
-/** The shipped reference value of an experiment claim, and how it was made. */
-function referenceCell(source: ClaimSource, referenceRoot: string): [string, string] {
+/** The shipped reference records, each read once however many claims ask for it. */
+class ShippedReferences {
+  private readonly records = new Map<string, ExperimentRecord | undefined>();
+  private readonly seeds = new Map<SunspotEngine, ExperimentRecord[]>();
+
+  constructor(private readonly root: string) {}
+
+  record(experiment: string): ExperimentRecord | undefined {
+    if (!(REFERENCE_EXPERIMENTS as readonly string[]).includes(experiment)) return undefined;
+    if (!this.records.has(experiment)) this.records.set(experiment, referenceRecord(experiment as (typeof REFERENCE_EXPERIMENTS)[number], this.root));
+    return this.records.get(experiment);
+  }
+
+  sunspotRuns(engine: SunspotEngine): ExperimentRecord[] {
+    if (!this.seeds.has(engine)) this.seeds.set(engine, sunspotRuns(engine, this.root));
+    return this.seeds.get(engine)!;
+  }
+}
+
+/** The median of `metric` over one engine's shipped sunspot seeds, and how it was made. */
+function seedMedianCell(runs: ExperimentRecord[], metric: string, digits: number): [string, string] {
+  const values = runs.map((r) => metricOf(r, metric)).filter((v): v is number => v !== undefined);
+  if (values.length === 0) return ["not shipped", "-"];
+  const s = summarize(values);
+  return [s.median.toFixed(digits), `median of ${s.n} seeds (${s.min.toFixed(digits)}–${s.max.toFixed(digits)}), ${runSummary(runs[0])}`];
+}
+
+/** The shipped reference value of a claim (or the one computed now), and how it was made. */
+function referenceCell(source: ClaimSource, shipped: ShippedReferences): [string, string] {
   if ("compute" in source) return [source.compute(), "computed now"];
-  if ("sunspots" in source) {
-    const d = sunspotDistributions(referenceRoot).find((x) => x.engine === source.sunspots);
-    if (!d) return ["not shipped", "-"];
-    return [d.summary.median.toFixed(4), `median of ${d.summary.n} seeds (${d.summary.min.toFixed(4)}–${d.summary.max.toFixed(4)}); ${backendLabel(d.backend)}; ${d.date.slice(0, 10)}`];
-  }
+  if ("sunspots" in source) return seedMedianCell(shipped.sunspotRuns(source.sunspots), "val_mse", 4);
   const digits = source.digits ?? 4;
-  if (source.experiment === "sunspots lstm book") {
-    const runs = sunspotRuns("tensorflow", referenceRoot).filter((r) => metricOf(r, source.metric) !== undefined);
-    if (runs.length === 0) return ["not shipped", "-"];
-    const s = summarize(runs.map((r) => metricOf(r, source.metric)!));
-    return [s.median.toFixed(digits), `median of ${s.n} seeds (${s.min.toFixed(digits)}–${s.max.toFixed(digits)}), ${runSummary(runs[0])}`];
-  }
-  const record = (REFERENCE_EXPERIMENTS as readonly string[]).includes(source.experiment) ? referenceRecord(source.experiment as "mnist", referenceRoot) : undefined;
+  if (source.experiment === "sunspots lstm book") return seedMedianCell(shipped.sunspotRuns("tensorflow"), source.metric, digits);
+  const record = shipped.record(source.experiment);
   const value = record && metricOf(record, source.metric);
   return value === undefined ? ["not shipped", "-"] : [value.toFixed(digits), runSummary(record!)];
 }
@@ -158,8 +176,9 @@ function referenceCell(source: ClaimSource, referenceRoot: string): [string, str
  */
 export function fidelityTable(resultsRoot: string, claims: Claim[] = CHAPTER_CLAIMS, referenceRoot = REFERENCE_DIR): FidelityRow[] {
   const found = findRecords(resultsRoot);
+  const shipped = new ShippedReferences(referenceRoot);
   return claims.map((c) => {
-    const [reference, referenceRun] = referenceCell(c.ours, referenceRoot);
+    const [reference, referenceRun] = referenceCell(c.ours, shipped);
     let yours = "-";
     if ("experiment" in c.ours) {
       const source = c.ours;

@@ -7,7 +7,7 @@ import { accuracy, confusionMatrix, predictClasses } from "../train/evaluate";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { confusionMatrixChart, historyChart } from "../viz/charts";
-import { ExperimentRecord, versions, writeRecord, timingsOf } from "./record";
+import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
 import { RunOptions, mergeHistory, prepareRun } from "./session";
 
 /** Settings of the MNIST experiment ("使用 Keras 的深度卷积网络示例"). */
@@ -71,7 +71,7 @@ export async function runMnistExperiment(settings: MnistSettings, run: RunOption
     const history = mergeHistory(prepared.previousHistory, result.history);
     const predicted = predictClasses(model, xTest);
     const truth = test.labels.subarray(0, settings.testSamples);
-    const valAcc = history.val_acc ?? history.val_accuracy ?? [];
+    const valAcc = historySeries({ history }, "val_acc");
     const metrics: Record<string, number> = { test_accuracy: accuracy(truth, predicted), epochs: valAcc.length };
     const book: Record<string, number> = {};
     for (const [epoch, value] of Object.entries(MNIST_BOOK_ACCURACY)) {

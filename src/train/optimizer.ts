@@ -64,7 +64,7 @@ export class DecayedAdam extends tf.AdamOptimizer {
    * by position, as tfjs's Adam pairs them with the variables (a reloaded model's variables have new names).
    */
   private restoredMoments(position: number): { m: tf.Tensor; v: tf.Tensor } | undefined {
-    type Slot = { originalName: string; variable: tf.Variable };
+    type Slot = { variable: tf.Variable };
     const own = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
     const m = own.accumulatedFirstMoment[position], v = own.accumulatedSecondMoment[position];
     return m && v ? { m: m.variable, v: v.variable } : undefined;
