@@ -9,10 +9,10 @@ export function assertClose(actual: number, expected: number, tol: number, what 
  * The backend the backend-neutral suites train on: `CH10_TEST_BACKEND` (e.g. `tensorflow` for
  * the native build, see `npm run test:native`), else wasm, the backend every machine has.
  */
-export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as "wasm" | "cpu" | "tensorflow";
+export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as "wasm" | "cpu" | "tensorflow" | "webgpu";
 
 /**
  * The backends whose gradients are checked against the float64 references: wasm and cpu in the
  * default run, only the test backend in a run for another one (wasm and cpu were checked already).
  */
-export const GRADIENT_BACKENDS: ("wasm" | "cpu" | "tensorflow")[] = TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];
+export const GRADIENT_BACKENDS: (typeof TEST_BACKEND)[] = TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];

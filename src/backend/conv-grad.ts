@@ -128,7 +128,9 @@ function spreadForInputGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
     const sw = info.strideWidth;
     let z: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
-      const spaced = tf.pad(tf.reshape(dy, [b, oh, 1, ow, 1, c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]]);
+      // zeros after each row, then after each column: two rank-4 pads (webgpu's Pad fails on rank 6)
+      const rows = tf.reshape(tf.pad(tf.reshape(dy, [b, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]), [b * oh * sh, ow, 1, c]);
+      const spaced = tf.pad(rows, [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
       z = tf.slice(tf.reshape(spaced, [b, oh * sh, ow * sw, c]), [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]) as tf.Tensor4D;
     }
     const kh = (info.filterHeight - 1) * info.dilationHeight;

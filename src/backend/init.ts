@@ -7,6 +7,7 @@ import { NativeLoad, loadNativeBuild } from "./native";
 import { installNativeBatchNorm } from "./native-batchnorm";
 import { registerNativeKernels } from "./native-kernels";
 import { loadSimdFilterGrad } from "./simd-filter-grad";
+import { WebGpuProbe, probeWebGpu } from "./webgpu";
 
 /**
  * How much faster the native build trains the chapter's CNNs than wasm on the same CPU (median of
@@ -14,10 +15,15 @@ import { loadSimdFilterGrad } from "./simd-filter-grad";
  */
 const NATIVE_SPEEDUP = "4x";
 
-/** Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu). */
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+/**
+ * Backends this package can select. `tensorflow` is native TensorFlow via tfjs-node(-gpu);
+ * `webgpu` is tfjs-webgpu on Dawn (npm `webgpu`), any GPU with Vulkan, Metal or Direct3D 12.
+ */
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
-/** The environment variable that forces a backend (`tensorflow`, `wasm`, `cpu` or `auto`). */
+const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+
+/** The environment variable that forces a backend (`tensorflow`, `webgpu`, `wasm`, `cpu` or `auto`). */
 export const BACKEND_ENV = "CH10_BACKEND";
 
 /** Options of {@link initBackend}. */
@@ -31,7 +37,7 @@ export interface InitBackendOptions {
 /** What {@link initBackend} chose and why. */
 export interface BackendInfo {
   name: BackendName;
-  /** Device detail, e.g. `GPU`, `CPU`, `SIMD, 1 thread`. */
+  /** Device detail, e.g. `GPU`, `CPU`, `SIMD, 1 thread`, or the WebGPU adapter. */
   detail: string;
   /** Why this backend, e.g. `@tensorflow/tfjs-node not installed`. */
   reason: string;
@@ -44,13 +50,16 @@ let chosen: BackendInfo | undefined;
 /**
  * Picks and activates the fastest working TensorFlow.js backend, in this order:
  * 1. `@tensorflow/tfjs-node-gpu` when installed and a GPU is usable;
- * 2. the binding `npm run native` built against a Python TensorFlow (native/build.json), on GPU
- *    when that TensorFlow sees one, else on CPU; a stale build (TensorFlow moved, upgraded or
- *    removed) is skipped with the reason and the fix in the printed line;
- * 3. `@tensorflow/tfjs-node` when its native binding really registers (danfojs-node's npm
+ * 2. the binding `npm run native` built against a Python TensorFlow (native/build.json) when that
+ *    TensorFlow sees a GPU; a stale build (TensorFlow moved, upgraded or removed) is skipped with
+ *    the reason and the fix in the printed line;
+ * 3. `webgpu` on a hardware adapter (not a CPU renderer such as llvmpipe or SwiftShader): the
+ *    line names it;
+ * 4. that native build on CPU;
+ * 5. `@tensorflow/tfjs-node` when its native binding really registers (danfojs-node's npm
  *    override installs plain tfjs under that name, so a successful `require` proves nothing);
- * 4. `wasm` (SIMD, single-threaded in Node);
- * 5. `cpu` (pure JavaScript).
+ * 6. `wasm` (SIMD, single-threaded in Node);
+ * 7. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
  * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu,
  * and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
@@ -79,8 +88,8 @@ export function currentBackend(): BackendInfo | undefined {
 function parseRequest(value: string | undefined): BackendName | "auto" {
   const v = (value ?? "").trim().toLowerCase();
   if (v === "" || v === "auto") return "auto";
-  if (v === "tensorflow" || v === "wasm" || v === "cpu") return v;
-  throw new Error(`initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected tensorflow, wasm, cpu or auto`);
+  if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
+  throw new Error(`initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected ${BACKEND_NAMES.join(", ")} or auto`);
 }
 
 interface NativeProbe {
@@ -129,8 +138,12 @@ async function autoSelect(): Promise<BackendInfo> {
   }
   reasons.push(gpu.ok ? "@tensorflow/tfjs-node-gpu finds no usable GPU" : gpu.why);
   const built = gpu.ok ? undefined : loadNativeBuild();
+  if (built?.ok && built.device === "GPU" && (await tf.setBackend("tensorflow"))) return info("tensorflow", builtDetail(built), "");
+  const web = await probeWebGpu();
+  if (web.ok && !web.software && (await tf.setBackend("webgpu").catch(() => false))) return info("webgpu", web.adapter, "");
   if (built?.ok && (await tf.setBackend("tensorflow"))) return info("tensorflow", builtDetail(built), "");
   if (built) reasons.push(built.why);
+  reasons.push(webGpuSkipped(web));
   const cpuNative = gpu.ok ? gpu : probeNative("@tensorflow/tfjs-node");
   if (cpuNative.ok && (await tf.setBackend("tensorflow"))) {
     return info("tensorflow", "CPU", reasons.concat(cpuNative === gpu ? [] : ["native @tensorflow/tfjs-node"]).join("; "));
@@ -147,6 +160,12 @@ async function autoSelect(): Promise<BackendInfo> {
 
 async function forceSelect(name: BackendName): Promise<BackendInfo> {
   const requested = `requested by ${process.env[BACKEND_ENV] ? BACKEND_ENV : "option"}`;
+  if (name === "webgpu") {
+    const web = await probeWebGpu();
+    if (!web.ok) throw new Error(`initBackend: backend "webgpu" requested but unavailable: ${web.why}`);
+    if (!(await tf.setBackend("webgpu").catch(() => false))) throw new Error(`initBackend: backend "webgpu" requested but its device failed to start on ${web.adapter}`);
+    return info("webgpu", web.adapter, requested);
+  }
   if (name === "tensorflow") {
     const gpu = probeNative("@tensorflow/tfjs-node-gpu");
     const built = gpu.ok ? undefined : loadNativeBuild();
@@ -160,6 +179,11 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
   const ok = await tf.setBackend(name).catch(() => false);
   if (!ok) throw new Error(`initBackend: backend "${name}" requested but it failed to initialise`);
   return info(name, name === "wasm" ? wasmDetail() : "JavaScript", requested);
+}
+
+/** Why WebGPU was passed over in the automatic search. */
+function webGpuSkipped(web: WebGpuProbe): string {
+  return web.ok ? `WebGPU's only adapter is a CPU renderer (${web.adapter.replace(/^software: /, "")}), slower than this backend` : web.why;
 }
 
 /** `TensorFlow 2.21.0, CPU, built by npm run native`. */

@@ -15,8 +15,8 @@ import { conv2dFilterGradSimd } from "./simd-filter-grad";
  * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step); on wasm a SIMD kernel of our own (simd-filter-grad.ts, output channels a multiple of 4), else one conv2d (stride 1, ≥ 8 input channels: conv2dFilterGradByConv), else im2col + matMul |
  * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
  * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
- * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4) |
- * | MaxPoolGrad | replaced | replaced | wasm loses gradient for some windows; cpu kept consistent with it (first maximum wins) |
+ * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4); so does webgpu's, replaced too |
+ * | MaxPoolGrad | replaced | replaced | wasm loses gradient for some windows; cpu and webgpu kept consistent with it (first maximum wins; webgpu's own gives a tied window's gradient to its last) |
  * | ResizeNearestNeighborGrad | — | replaced | cpu's kernel is wrong for batch index >= 1 (UpSampling2D) |
  * | BatchMatMul with transposeA/B | wrapped | — | wasm runs ~1-2 GFLOP/s with the flags, ~22 after an explicit transpose (Dense gradients); A·Bᵀ with a large B as (B·Aᵀ)ᵀ |
  * | Sum and Mean over leading axes | wrapped | — | wasm transposes first (30 ms for a 128x28x28x32 bias gradient or BatchNorm mean); Xᵀ·1 with the stock transposeA path takes 5 ms |
@@ -28,6 +28,9 @@ import { conv2dFilterGradSimd } from "./simd-filter-grad";
  * | `tf.fused.conv2d` while recording gradients | all backends, dilation > 1 and linear activation only | | its custom gradient rejects dilation > 1; Keras-style Conv2D layers with a linear activation take this path |
  */
 export const FALLBACK_BACKENDS = ["wasm", "cpu"] as const;
+
+/** The backends whose pooling gradients are replaced (see the table). */
+const POOL_GRAD_BACKENDS = [...FALLBACK_BACKENDS, "webgpu"] as const;
 
 type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -77,7 +80,7 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
   },
   {
     name: "AvgPoolGrad",
-    backends: FALLBACK_BACKENDS,
+    backends: POOL_GRAD_BACKENDS,
     body: ({ dy, input }, attrs) => {
       const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
       return withTensors([dy], (g) => avgPoolGrad(g as tf.Tensor4D, info));
@@ -85,7 +88,7 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
   },
   {
     name: "MaxPoolGrad",
-    backends: FALLBACK_BACKENDS,
+    backends: POOL_GRAD_BACKENDS,
     body: ({ dy, input, output }, attrs) => {
       const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
       return withTensors([dy, input, output], (g, x, y) => maxPoolGrad(g as tf.Tensor4D, x as tf.Tensor4D, y as tf.Tensor4D, info));
@@ -226,14 +229,16 @@ function reducingByMatMul(mean: boolean): (original: tf.KernelFunc) => tf.Kernel
 }
 
 /**
- * Registers the fallback kernels for `wasm` and `cpu` and the dilation-aware convolution
- * gradients. Idempotent, and safe to repeat: loading another copy of the tfjs bundle (danfojs-node
+ * Registers the fallback kernels for `wasm` and `cpu` (and webgpu's pooling gradients once
+ * tfjs-webgpu is loaded: registering first would only make it warn and override ours) and the
+ * dilation-aware convolution gradients. Idempotent, and safe to repeat: loading another copy of the tfjs bundle (danfojs-node
  * does, through its `@tensorflow/tfjs-node` alias) re-registers tfjs's stock gradients, so
  * `initBackend` calls this every time.
  */
 export function registerFallbackKernels(): void {
   for (const { name, backends, body } of KERNELS) {
     for (const backendName of backends) {
+      if (!tf.findBackendFactory(backendName)) continue;
       const existing = tf.getKernel(name, backendName);
       if (existing && ours.has(existing.kernelFunc)) continue;
       if (existing) tf.unregisterKernel(name, backendName);
