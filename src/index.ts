@@ -12,6 +12,7 @@ export * from "./core/stats";
 // backend selection and the fallback kernels/gradients
 export * from "./backend/init";
 export * from "./backend/native";
+export * from "./backend/webgpu";
 export * from "./native/manifest";
 export * from "./backend/kernels";
 export * from "./backend/conv-grad";

@@ -6,7 +6,17 @@ import { cellSource } from "advanced-neural-models/dist/notebook/nbformat";
 import { referenceRecord } from "advanced-neural-models";
 
 const root = path.join(__dirname, "..");
-const results = path.join(root, "results", "smoke");
+
+/**
+ * `CH10_TEST_BACKEND` (set by npm run test:webgpu) makes the kernels train on that backend
+ * (`CH10_BACKEND`), and `CH10_TEST_NOTEBOOKS` (comma-separated name prefixes, e.g. `05,06,09`)
+ * runs only those notebooks; the checks across the whole pack then do not run.
+ */
+const FORCED_BACKEND = process.env.CH10_TEST_BACKEND;
+const ONLY = process.env.CH10_TEST_NOTEBOOKS?.split(",").map((s) => s.trim()).filter(Boolean);
+const results = path.join(root, "results", FORCED_BACKEND ? `smoke-${FORCED_BACKEND}` : "smoke");
+const kernelEnv = { ...process.env, CH10_MODE: "smoke", ...(FORCED_BACKEND ? { CH10_BACKEND: FORCED_BACKEND } : {}) };
+const wholePack = ONLY ? it.skip : it;
 
 /** Every notebook of the pack, subfolders included, in name order. */
 function allNotebooks(dir: string): string[] {
@@ -21,21 +31,21 @@ const MIME = ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", 
 
 describe("every notebook executes in smoke mode", function () {
   this.timeout(15 * 60 * 1000);
-  const notebooks = allNotebooks(path.join(root, "notebooks"));
+  const notebooks = allNotebooks(path.join(root, "notebooks")).filter((f) => !ONLY || ONLY.some((p) => path.relative(path.join(root, "notebooks"), f).startsWith(p)));
 
   it("finds the notebooks", () => assert.ok(notebooks.length >= 1));
 
   for (const file of notebooks) {
     const name = path.relative(path.join(root, "notebooks"), file);
     it(`${name} runs end to end without errors or warnings`, async () => {
-      const r = await runNotebook(file, { env: { ...process.env, CH10_MODE: "smoke" } });
+      const r = await runNotebook(file, { env: kernelEnv });
       fs.mkdirSync(results, { recursive: true });
       fs.writeFileSync(path.join(results, path.basename(file)), JSON.stringify(r.notebook, null, 1));
       if (r.failure) assert.fail(`cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n--- error ---\n${r.failure.error}`);
       assert.strictEqual(r.stderr, "", `stderr output a reader would see:\n${r.stderr}`);
       const outputs = r.notebook.cells.flatMap((c) => c.outputs ?? []);
       const text = outputs.map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "")).join("");
-      assert.match(text, /backend: (wasm|cpu|tensorflow) \(/, "the notebook shows its backend line");
+      assert.match(text, FORCED_BACKEND ? new RegExp(`backend: ${FORCED_BACKEND} \\(`) : /backend: (wasm|cpu|tensorflow|webgpu) \(/, "the notebook shows its backend line");
       assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
       assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
       assert.doesNotMatch(text, /^\{ \w+: /m, "a raw object dump (a cell ending in an expression such as model.dispose())");
@@ -49,7 +59,7 @@ describe("every notebook executes in smoke mode", function () {
     });
   }
 
-  it("every exercise is unsolved as shipped (its check fails) and solved in notebooks/solutions (its check passes)", () => {
+  wholePack("every exercise is unsolved as shipped (its check fails) and solved in notebooks/solutions (its check passes)", () => {
     const streams = (file: string) => {
       const nb = JSON.parse(fs.readFileSync(path.join(results, file), "utf8"));
       return nb.cells.flatMap((c: { outputs?: { output_type: string; text?: string | string[] }[] }) => c.outputs ?? [])
@@ -68,7 +78,7 @@ describe("every notebook executes in smoke mode", function () {
     }
   });
 
-  it("00-index renders the fidelity table without results and with them", async () => {
+  wholePack("00-index renders the fidelity table without results and with them", async () => {
     const html = (nb: { cells: { outputs?: unknown[] }[] }) => nb.cells.flatMap((c) => (c.outputs ?? []) as { data?: Record<string, unknown> }[]).map((o) => String(o.data?.["text/html"] ?? "")).join("");
     const empty = fs.mkdtempSync(path.join(require("os").tmpdir(), "nores-"));
     const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty } });
@@ -92,7 +102,7 @@ describe("every notebook executes in smoke mode", function () {
     assert.match(text, /skipped .*broken: .*results\.json: not valid JSON/);
   });
 
-  it("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
+  wholePack("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
     const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
     const titles = nb.cells.flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
       .filter((o: { data?: Record<string, any> }) => o.data?.["image/png"] && o.data?.["image/svg+xml"])

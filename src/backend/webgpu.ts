@@ -45,6 +45,9 @@ export interface WebGpuProbe {
   why: string;
 }
 
+/** Where to load Dawn's `dawn.node` from instead of the `webgpu` package (the GPU-check bundle sets it). */
+export const DAWN_ENV = "CH10_DAWN_NODE";
+
 /** Limits tfjs-webgpu asks the device for: the adapter's own maxima. */
 const RAISED_LIMITS = [
   "maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize",
@@ -78,27 +81,28 @@ async function probe(): Promise<WebGpuProbe> {
   try {
     registerBackend(adapter);
   } catch (e) {
-    return { ok: false, software, adapter: label, why: `@tensorflow/tfjs-backend-webgpu failed to load (${firstLine(e)})` };
+    const missing = (e as { code?: string }).code === "MODULE_NOT_FOUND";
+    return { ok: false, software, adapter: label, why: missing ? "@tensorflow/tfjs-backend-webgpu not installed (an optional dependency)" : `@tensorflow/tfjs-backend-webgpu failed to load (${firstLine(e)})` };
   }
   return { ok: true, software, adapter: label, why: "" };
 }
 
 /**
- * Dawn's `navigator.gpu`, installed on Node's globals with the WebGPU constants tfjs-webgpu reads
+ * Dawn's `navigator.gpu` (from `CH10_DAWN_NODE` or the `webgpu` package), installed on Node's globals with the WebGPU constants tfjs-webgpu reads
  * (`GPUBufferUsage`, `GPUMapMode`...); or why it cannot load. Dawn reads `XDG_RUNTIME_DIR` on
  * Linux and prints errors without it, so a private folder is set when the variable is missing.
  */
 function loadDawn(): Gpu | string {
-  let dir: string;
-  try {
-    dir = path.dirname(require.resolve("webgpu/package.json"));
-    require.resolve("@tensorflow/tfjs-backend-webgpu");
-  } catch {
-    return "webgpu (Dawn) or @tensorflow/tfjs-backend-webgpu not installed (optional dependencies)";
-  }
   const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
-  const binary = path.join(dir, "dist", platform, "dawn.node");
-  if (!fs.existsSync(binary)) return `webgpu (Dawn) has no build for ${platform}`;
+  let binary = process.env[DAWN_ENV];
+  if (!binary) {
+    try {
+      binary = path.join(path.dirname(require.resolve("webgpu/package.json")), "dist", platform, "dawn.node");
+    } catch {
+      return "webgpu (Dawn) not installed (an optional dependency)";
+    }
+  }
+  if (!fs.existsSync(binary)) return process.env[DAWN_ENV] ? `${DAWN_ENV}=${binary}: no such file` : `webgpu (Dawn) has no build for ${platform}`;
   if (process.platform === "linux" && !process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = privateRuntimeDir();
   let dawn: { create(flags: string[]): Gpu; globals: Record<string, unknown> };
   try {

@@ -7,14 +7,15 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BackendName, initBackend } from "../backend/init";
 import { loadNativeBuild } from "../backend/native";
+import { probeWebGpu } from "../backend/webgpu";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
 import { releaseKeptStates } from "../rnn/stateful";
 import { findTensorFlowPython, tensorflowPythonCandidates } from "../native/python-tf";
-import { formatTable } from "../viz/table";
+import { formatTable } from "../viz/text-table";
 import { DataParallel, planThreads } from "../train/parallel/data-parallel";
 
-const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends tensorflow,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] [--out FILE] [--no-keras]
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends tensorflow,webgpu,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] [--out FILE] [--no-keras]
 
 Times one training step (trainOnBatch, Adam 1e-3 as Keras computes it: DecayedAdam) of the chapter's models on each backend:
 median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
@@ -25,7 +26,9 @@ When Python TensorFlow is importable, the same models run in Keras in the same i
 compiled and with run_eagerly, and the ratio to compiled Keras is printed. --rounds R (default 2)
 repeats everything R times, alternating our backends and Keras, and reports the median of the
 rounds' medians, so a machine that slows down for a while does not favour either side.
---backends defaults to tensorflow (when npm run native built it), wasm and cpu.
+--backends defaults to tensorflow (when npm run native built it), webgpu (when WebGPU finds a GPU,
+not a CPU renderer), wasm and cpu. webgpu on a CPU renderer (Mesa's llvmpipe) measures correctness
+plumbing, not speed. The report names each backend's device (the WebGPU adapter among them).
 Writes a JSON report (default results/bench.json).`;
 
 const MODELS = {
@@ -60,7 +63,7 @@ function parse(argv: string[]): Options {
     const v = () => argv[++i] ?? fail(`${a} needs a value`);
     const list = <T extends string>(allowed: readonly string[]) => v().split(",").map((s) => (allowed.includes(s) ? (s as T) : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`)));
     if (a === "--models") o.models = list<ModelName>(Object.keys(MODELS));
-    else if (a === "--backends") o.backends = list<BackendName>(["wasm", "cpu", "tensorflow"]);
+    else if (a === "--backends") o.backends = list<BackendName>(["tensorflow", "webgpu", "wasm", "cpu"]);
     else if (a === "--threads") o.threads = v().split(",").map((t) => (t === "auto" ? "auto" : Number.isInteger(Number(t)) && Number(t) >= 1 ? Number(t) : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`)));
     else if (a === "--steps") o.steps = Number(v());
     else if (a === "--budget") o.budgetSec = Number(v());
@@ -75,8 +78,13 @@ function parse(argv: string[]): Options {
   if (!(o.steps >= 3)) fail("--steps must be at least 3");
   if (!(o.budgetSec > 0)) fail("--budget must be positive");
   if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) fail("--rounds must be a whole number >= 1");
-  if (!o.backends.length) o.backends = [...(loadNativeBuild().ok ? ["tensorflow" as const] : []), "wasm", "cpu"];
   return o;
+}
+
+/** tensorflow when built, webgpu on a GPU adapter, then wasm and cpu. */
+async function defaultBackends(): Promise<BackendName[]> {
+  const web = await probeWebGpu();
+  return [...(loadNativeBuild().ok ? ["tensorflow" as const] : []), ...(web.ok && !web.software ? ["webgpu" as const] : []), "wasm", "cpu"];
 }
 
 interface Measurement {
@@ -193,6 +201,8 @@ function medianBy<T>(items: T[], key: (t: T) => string, value: (t: T) => number)
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
+  if (!o.backends.length) o.backends = await defaultBackends();
+  const devices: Record<string, string> = {};
   const measured: Measurement[] = [];
   const kerasRounds: KerasReport[] = [];
   let kerasWhy: string | undefined;
@@ -200,6 +210,7 @@ async function main(): Promise<void> {
     if (o.rounds > 1) console.log(`round ${round}/${o.rounds}`);
     for (const backend of o.backends) {
       const info = await initBackend({ backend, quiet: round > 1 });
+      devices[info.name] = info.detail;
       for (const name of o.models) measured.push(...(await measureAll(name, info.name, o)));
     }
     const k = keras(o);
@@ -230,7 +241,7 @@ async function main(): Promise<void> {
   console.log(formatTable(rows));
   fs.mkdirSync(path.dirname(o.out), { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, cpu, cores: os.cpus().length, rounds: o.rounds, results, keras: kerasRounds.length ? kerasRounds : { skipped: kerasWhy } };
+  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, cpu, cores: os.cpus().length, rounds: o.rounds, devices, results, keras: kerasRounds.length ? kerasRounds : { skipped: kerasWhy } };
   fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + "\n");
   console.log(`report written to ${o.out}`);
 }

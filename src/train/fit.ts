@@ -7,6 +7,7 @@ import { checkBatchFits } from "./memory";
 import { DataParallel, planThreads } from "./parallel/data-parallel";
 import { BackendName } from "../backend/init";
 import { stopTrainingOnKernelInterrupt, stopTrainingOnRequest } from "./interrupt";
+import { raceWebGpuFailure } from "../backend/webgpu";
 
 // Every fit of this process stops cleanly at a batch boundary on request, and in a tslab kernel
 // the interrupt (JupyterLab's stop button) is that request.
@@ -111,6 +112,18 @@ async function startParallel(model: tf.LayersModel, plan: { threads: number; rea
   }
 }
 
+/**
+ * The error a training run ends with when the WebGPU device fails: what happened, the batch size,
+ * and what to try (a lost device is often the driver resetting a GPU that a step kept busy too long).
+ */
+export function gpuTrainingError(e: Error, model: tf.LayersModel, batchSize: number): Error {
+  const oom = /out of GPU memory/.test(e.message);
+  const advice = oom
+    ? `use a smaller batch (batchSize: ${Math.max(1, Math.floor(batchSize / 2))}) or close other programs using the GPU`
+    : `restart the kernel or process, then try a smaller batch (batchSize: ${Math.max(1, Math.floor(batchSize / 2))}) or another backend (CH10_BACKEND=tensorflow, wasm or cpu)`;
+  return new Error(`train: ${e.message} while training "${model.name}" with batchSize ${batchSize} on webgpu; ${advice}`);
+}
+
 async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch: number, samplesPerEpoch: number, fit: (callbacks: tf.Callback[]) => Promise<tf.History>): Promise<TrainResult> {
   if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const initialEpoch = options.initialEpoch ?? 0;
@@ -126,7 +139,8 @@ async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch
   const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
   let h: tf.History;
   try {
-    h = await fit(callbacks);
+    const fitting = fit(callbacks);
+    h = tf.getBackend() === "webgpu" ? await raceWebGpuFailure(fitting, (e) => gpuTrainingError(e, model, options.batchSize)) : await fitting;
   } finally {
     await parallel?.close();
   }
