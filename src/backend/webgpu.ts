@@ -72,6 +72,8 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
 }
 
 async function probe(): Promise<WebGpuProbe> {
+  const noVulkan = missingVulkanDriver();
+  if (noVulkan) return { ok: false, software: false, adapter: "", why: noVulkan };
   const gpu = loadDawn();
   if (typeof gpu === "string") return { ok: false, software: false, adapter: "", why: gpu };
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
@@ -85,6 +87,19 @@ async function probe(): Promise<WebGpuProbe> {
     return { ok: false, software, adapter: label, why: missing ? "@tensorflow/tfjs-backend-webgpu not installed (an optional dependency)" : `@tensorflow/tfjs-backend-webgpu failed to load (${firstLine(e)})` };
   }
   return { ok: true, software, adapter: label, why: "" };
+}
+
+/**
+ * On Linux Dawn reaches the GPU through Vulkan; without a Vulkan driver (no ICD file where the
+ * Vulkan loader looks) it would only print four warnings on stderr and find nothing, so it is not
+ * loaded. Elsewhere (Metal, Direct3D 12) undefined.
+ */
+function missingVulkanDriver(): string | undefined {
+  if (process.platform !== "linux" || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return undefined;
+  const data = (process.env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":");
+  const dirs = ["/etc/vulkan/icd.d", ...data.map((d) => path.join(d, "vulkan", "icd.d")), path.join(os.homedir(), ".local", "share", "vulkan", "icd.d")];
+  const found = dirs.some((d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith(".json")));
+  return found ? undefined : "WebGPU finds no Vulkan driver (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d: a GPU driver's Vulkan part, or Mesa 25's lavapipe, installs one)";
 }
 
 /**

@@ -55,7 +55,7 @@ unpack() { [ -s "$here/$2" ] || { xz -dc "$here/$1" > "$here/$2" 2>/dev/null || 
 unpack node.xz node && chmod +x "$here/node"
 unpack dawn.xz dawn.node
 export XDG_RUNTIME_DIR="\${XDG_RUNTIME_DIR:-$(mktemp -d)}" CH10_DAWN_NODE="$here/dawn.node"
-ldconfig -p 2>/dev/null | grep -q 'libvulkan\\.so\\.1' || echo "gpu-check: no Vulkan loader (libvulkan.so.1) here: WebGPU will find no adapter (Debian/Ubuntu: apt-get install libvulkan1)"
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\\.so\\.1' || echo "gpu-check: no Vulkan loader (libvulkan.so.1) here: WebGPU will find no adapter (Debian/Ubuntu: apt-get install libvulkan1)"
 echo "== WebGPU (Dawn), $("$here/node" --version)"
 "$here/node" "$here/bench.js" --backends webgpu --models mnist,fashion --no-keras --rounds 1 --steps "\${STEPS:-20}" --budget "\${BUDGET:-60}" --out "$out/bench-webgpu.json"
 if python3 -c "import torch" 2>/dev/null; then
