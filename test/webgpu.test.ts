@@ -31,7 +31,7 @@ describe("WebGPU adapters", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const model = tf.sequential({ name: "tiny", layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
     const oom = gpuTrainingError(new Error("out of GPU memory: Out of memory allocating a buffer"), model, 256);
-    assert.match(oom.message, /^train: out of GPU memory: .* while training "tiny" with batchSize 256 on webgpu; use a smaller batch \(batchSize: 128\)/);
+    assert.match(oom.message, /^train: out of GPU memory: .* while training "tiny" with batchSize 256 on webgpu; restart the kernel or process .*, then use a smaller batch \(batchSize: 128\)/);
     const lost = gpuTrainingError(new Error("the WebGPU device was lost (unknown: driver reset)"), model, 1);
     assert.match(lost.message, /device was lost .*batchSize 1 on webgpu; restart the kernel or process, then try a smaller batch \(batchSize: 1\) or another backend/);
     model.dispose();
@@ -78,7 +78,8 @@ describe("WebGPU adapters", () => {
     tf.dispose([x, y, z, b, again]);
   });
 
-  it("a device lost during training ends it with an error naming the batch size, not a hang", () => {
+  /** Trains a small model in a fresh Node and makes `sabotage` happen after batch 3; returns its output. */
+  function trainAndSabotage(sabotage: string) {
     const script = `
       const tf = require("@tensorflow/tfjs");
       const { initBackend, train } = require("advanced-neural-models");
@@ -87,12 +88,22 @@ describe("WebGPU adapters", () => {
         const m = tf.sequential({ name: "doomed", layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: "relu" }), tf.layers.dense({ units: 1 })] });
         m.compile({ optimizer: "sgd", loss: "meanSquaredError" });
         const x = tf.randomNormal([64, 4]), y = tf.randomNormal([64, 1]);
-        class Killer extends tf.Callback { batches = 0; async onBatchEnd() { if (++this.batches === 3) tf.backend().device.destroy(); } }
-        await train(m, x, y, { epochs: 50, batchSize: 16, progress: false, callbacks: [new Killer()] });
+        class Saboteur extends tf.Callback { batches = 0; async onBatchEnd() { if (++this.batches === 3) { const device = tf.backend().device; ${sabotage}; } } }
+        await train(m, x, y, { epochs: 50, batchSize: 16, progress: false, callbacks: [new Saboteur()] });
         console.log("finished");
       })().catch((e) => { console.log("error: " + e.message); process.exit(3); });`;
     const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 120000 });
     assert.strictEqual(r.status, 3, `exit ${r.status} signal ${r.signal}: ${r.stdout} ${r.stderr}`);
-    assert.match(r.stdout, /error: train: the WebGPU device was lost \(destroyed: .*\) while training "doomed" with batchSize 16 on webgpu; restart/);
+    return r.stdout;
+  }
+
+  it("a device lost during training ends it with an error naming the batch size, not a hang", () => {
+    assert.match(trainAndSabotage("device.destroy()"), /error: train: the WebGPU device was lost \(destroyed: .*\) while training "doomed" with batchSize 16 on webgpu; restart/);
+  });
+
+  it("running out of GPU memory during training ends it with the batch size and a smaller one to try", () => {
+    // the event Dawn raises when an allocation fails, dispatched as the device would
+    const oom = `device.dispatchEvent(new GPUUncapturedErrorEvent("uncapturederror", { error: new GPUOutOfMemoryError("allocation of 512 MiB failed") }))`;
+    assert.match(trainAndSabotage(oom), /error: train: out of GPU memory: allocation of 512 MiB failed while training "doomed" with batchSize 16 on webgpu; restart .* then use a smaller batch \(batchSize: 8\)/);
   });
 });

@@ -117,10 +117,10 @@ async function startParallel(model: tf.LayersModel, plan: { threads: number; rea
  * and what to try (a lost device is often the driver resetting a GPU that a step kept busy too long).
  */
 export function gpuTrainingError(e: Error, model: tf.LayersModel, batchSize: number): Error {
-  const oom = /out of GPU memory/.test(e.message);
-  const advice = oom
-    ? `use a smaller batch (batchSize: ${Math.max(1, Math.floor(batchSize / 2))}) or close other programs using the GPU`
-    : `restart the kernel or process, then try a smaller batch (batchSize: ${Math.max(1, Math.floor(batchSize / 2))}) or another backend (CH10_BACKEND=tensorflow, wasm or cpu)`;
+  const half = Math.max(1, Math.floor(batchSize / 2));
+  const advice = /out of GPU memory/.test(e.message)
+    ? `restart the kernel or process (the GPU's results are no longer trusted), then use a smaller batch (batchSize: ${half}) or close other programs using the GPU`
+    : `restart the kernel or process, then try a smaller batch (batchSize: ${half}) or another backend (CH10_BACKEND=tensorflow, wasm or cpu)`;
   return new Error(`train: ${e.message} while training "${model.name}" with batchSize ${batchSize} on webgpu; ${advice}`);
 }
 
