@@ -55,6 +55,9 @@ unpack() { [ -s "$here/$2" ] || { xz -dc "$here/$1" > "$here/$2" 2>/dev/null || 
 unpack node.xz node && chmod +x "$here/node"
 unpack dawn.xz dawn.node
 export XDG_RUNTIME_DIR="\${XDG_RUNTIME_DIR:-$(mktemp -d)}" CH10_DAWN_NODE="$here/dawn.node"
+# NVIDIA's container toolkit puts the driver's Vulkan ICD outside the loader's search path
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then export VK_DRIVER_FILES="$nvidia_icd"; fi
 { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\\.so\\.1' || echo "gpu-check: no Vulkan loader (libvulkan.so.1) here: WebGPU will find no adapter (Debian/Ubuntu: apt-get install libvulkan1)"
 echo "== WebGPU (Dawn), $("$here/node" --version)"
 "$here/node" "$here/bench.js" --backends webgpu --models mnist,fashion --no-keras --rounds 1 --steps "\${STEPS:-20}" --budget "\${BUDGET:-60}" --out "$out/bench-webgpu.json"
