@@ -103,8 +103,9 @@ function missingVulkanDriver(): string | undefined {
 }
 
 /**
- * Dawn's `navigator.gpu` (from `CH10_DAWN_NODE` or the `webgpu` package), installed on Node's globals with the WebGPU constants tfjs-webgpu reads
- * (`GPUBufferUsage`, `GPUMapMode`...); or why it cannot load. Dawn reads `XDG_RUNTIME_DIR` on
+ * Dawn's `navigator.gpu` (from `CH10_DAWN_NODE` or the `webgpu` package), installed on Node's
+ * globals with the WebGPU constants tfjs-webgpu reads (`GPUBufferUsage`, `GPUMapMode`...); or why it
+ * cannot load. Dawn reads `XDG_RUNTIME_DIR` on
  * Linux and prints errors without it, so a private folder is set when the variable is missing.
  */
 function loadDawn(): Gpu | string {
