@@ -21,7 +21,8 @@ const NATIVE_SPEEDUP = "4x";
  */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
-const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+/** Every {@link BackendName}, in the order the automatic search prefers them on a GPU machine. */
+export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 
 /** The environment variable that forces a backend (`tensorflow`, `webgpu`, `wasm`, `cpu` or `auto`). */
 export const BACKEND_ENV = "CH10_BACKEND";

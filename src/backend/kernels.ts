@@ -231,9 +231,9 @@ function reducingByMatMul(mean: boolean): (original: tf.KernelFunc) => tf.Kernel
 /**
  * Registers the fallback kernels for `wasm` and `cpu` (and webgpu's pooling gradients once
  * tfjs-webgpu is loaded: registering first would only make it warn and override ours) and the
- * dilation-aware convolution gradients. Idempotent, and safe to repeat: loading another copy of the tfjs bundle (danfojs-node
- * does, through its `@tensorflow/tfjs-node` alias) re-registers tfjs's stock gradients, so
- * `initBackend` calls this every time.
+ * dilation-aware convolution gradients. Idempotent, and safe to repeat: loading another copy of
+ * the tfjs bundle (danfojs-node does, through its `@tensorflow/tfjs-node` alias) re-registers
+ * tfjs's stock gradients, so `initBackend` calls this every time.
  */
 export function registerFallbackKernels(): void {
   for (const { name, backends, body } of KERNELS) {

@@ -165,9 +165,9 @@ function registerBackend(adapter: GpuAdapter): void {
     const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
     const { value: device, tick } = await capturingEventPump(() => adapter.requestDevice({ requiredFeatures, requiredLimits }));
     watch(device);
-    // tfjs-webgpu computes small ops whose inputs are still on the CPU in JavaScript instead: a
-    // second arithmetic whose rounding differs from the GPU's, so a run resumed from a checkpoint
-    // (weights uploaded afresh) would drift from the uninterrupted one. Everything runs on the GPU.
+    // By default tfjs-webgpu computes an op in JavaScript when all its inputs are small (< 1,000
+    // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's, chosen
+    // by where a tensor happens to live. Here every op runs on the GPU.
     tf.env().set("WEBGPU_CPU_FORWARD", false);
     const backend = new WebGPUBackend(device, adapter.info);
     installSyncRead(backend as unknown as SyncReadable, tick);
@@ -250,15 +250,17 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
 const GPU_BUFFER_USAGE = { MAP_READ: 0x1, COPY_DST: 0x8 };
 const GPU_MAP_MODE_READ = 0x1;
 
+/** Never notified: `Atomics.wait` on it is a sub-millisecond sleep. */
+const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
+
 function pumpUntilMapped(buffer: GpuBuffer, tick: () => void): void {
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
   const started = Date.now();
   for (let wait = 0.02; buffer.mapState === "pending"; wait = Math.min(wait * 2, 1)) {
     tick();
     if (buffer.mapState !== "pending") break;
     throwIfFailed();
     if (Date.now() - started > SYNC_READ_LIMIT_MS) throw new Error(`webgpu: a synchronous read waited ${SYNC_READ_LIMIT_MS / 60000} min for the GPU; use await tensor.data()`);
-    Atomics.wait(sleeper, 0, 0, wait);
+    Atomics.wait(SLEEPER, 0, 0, wait);
   }
   throwIfFailed();
   if (buffer.mapState !== "mapped") throw new Error("webgpu: mapping a buffer for a synchronous read failed");
@@ -306,12 +308,11 @@ export async function raceWebGpuFailure<T>(work: Promise<T>, explain: (e: Error)
   let listener: ((e: Error) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     listener = (e) => reject(explain(e));
-    if (failure) listener(failure);
-    else if (pendingError) {
-      listener(pendingError);
-      pendingError = undefined;
-    }
-    else failureListeners.add(listener);
+    const already = failure ?? pendingError;
+    if (already) {
+      if (!failure) pendingError = undefined; // a non-fatal error is reported once
+      listener(already);
+    } else failureListeners.add(listener);
   });
   try {
     return await Promise.race([work, failed]);

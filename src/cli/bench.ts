@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { BackendName, initBackend } from "../backend/init";
+import { BACKEND_NAMES, BackendName, initBackend } from "../backend/init";
 import { loadNativeBuild } from "../backend/native";
 import { probeWebGpu } from "../backend/webgpu";
 import { fashionCnn, mnistCnn } from "../models/cnn";
@@ -63,7 +63,7 @@ function parse(argv: string[]): Options {
     const v = () => argv[++i] ?? fail(`${a} needs a value`);
     const list = <T extends string>(allowed: readonly string[]) => v().split(",").map((s) => (allowed.includes(s) ? (s as T) : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`)));
     if (a === "--models") o.models = list<ModelName>(Object.keys(MODELS));
-    else if (a === "--backends") o.backends = list<BackendName>(["tensorflow", "webgpu", "wasm", "cpu"]);
+    else if (a === "--backends") o.backends = list<BackendName>(BACKEND_NAMES);
     else if (a === "--threads") o.threads = v().split(",").map((t) => (t === "auto" ? "auto" : Number.isInteger(Number(t)) && Number(t) >= 1 ? Number(t) : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`)));
     else if (a === "--steps") o.steps = Number(v());
     else if (a === "--budget") o.budgetSec = Number(v());

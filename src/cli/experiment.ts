@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import * as path from "path";
-import { BackendName, initBackend } from "../backend/init";
+import { BACKEND_NAMES, BackendName, initBackend } from "../backend/init";
 import { FASHION_BOOK, FashionSettings, runFashionExperiment } from "../experiments/fashion";
 import { MNIST_BOOK, MnistSettings, runMnistExperiment } from "../experiments/mnist";
 import { referenceSettings } from "../experiments/reference";
@@ -18,7 +18,7 @@ checkpoint after every epoch.
   --epochs N          total epochs (mnist: ${MNIST_BOOK.epochs}, fashion: ${FASHION_BOOK.epochs}, sunspots: ${SUNSPOTS_BOOK.epochs})
   --train-samples N   mnist: training images used (default ${MNIST_BOOK.trainSamples});
                       fashion: augmented batches per epoch x batch size (default ${FASHION_BOOK.batchesPerEpoch} x ${FASHION_BOOK.batchSize})
-  --backend B         tensorflow | webgpu | wasm | cpu (default: automatic)
+  --backend B         ${BACKEND_NAMES.join(" | ")} (default: automatic)
   --seed S            seed of initialisation, shuffling and augmentation (default 1000)
   --no-charts         write results.json only (no SVG/PNG charts)
   --reference         repeat the reference run shipped in reference/ with the settings it
@@ -95,7 +95,7 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       case "--seeds": sunspotsOnly(); p.seeds = seedList(flag, value()); break;
       case "--no-charts": p.run.charts = false; break;
       case "--reference": p.reference = true; break;
-      case "--backend": p.backend = oneOf(flag, value(), ["tensorflow", "webgpu", "wasm", "cpu"] as const); break;
+      case "--backend": p.backend = oneOf(flag, value(), BACKEND_NAMES); break;
       case "--out": {
         const v = value();
         if (!v) throw new UsageError("--out needs a folder");
