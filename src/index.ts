@@ -79,7 +79,6 @@ export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
 export * from "./experiments/reference";
 
-
 // charts, tables, notebook helpers
 export * from "./viz/spec";
 export * from "./viz/heatmap";

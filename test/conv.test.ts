@@ -1,8 +1,21 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import {
-  LAPLACIAN, SOBEL_X, conv2dValid, convolve, fromRows, initBackend, maxAbsDiff, parabolaKernel,
-  randomMatrix, stepParabolaConvolution, tfConv2d, toRows, unitStep, validOutputSize, whiteSquare,
+  LAPLACIAN,
+  SOBEL_X,
+  conv2dValid,
+  convolve,
+  fromRows,
+  initBackend,
+  maxAbsDiff,
+  parabolaKernel,
+  randomMatrix,
+  stepParabolaConvolution,
+  tfConv2d,
+  toRows,
+  unitStep,
+  validOutputSize,
+  whiteSquare,
 } from "advanced-neural-models";
 import { assertClose } from "./helpers";
 
@@ -27,7 +40,12 @@ describe("2-D discrete convolution (from scratch)", () => {
   });
 
   const shapes: [number, number, number, number][] = [
-    [5, 5, 3, 3], [7, 4, 3, 2], [28, 17, 3, 3], [9, 64, 1, 7], [10, 10, 10, 10], [6, 9, 5, 1],
+    [5, 5, 3, 3],
+    [7, 4, 3, 2],
+    [28, 17, 3, 3],
+    [9, 64, 1, 7],
+    [10, 10, 10, 10],
+    [6, 9, 5, 1],
   ];
 
   for (const [w, h, n, m] of shapes) {
@@ -37,17 +55,35 @@ describe("2-D discrete convolution (from scratch)", () => {
       const mine = conv2dValid(x, k);
       assert.deepStrictEqual([mine.rows, mine.cols], [w - n + 1, h - m + 1]);
       const ref = bruteForce(toRows(x), toRows(k));
-      toRows(mine).forEach((r, i) => r.forEach((v, j) => assertClose(v, ref[i][j], 1e-12, `Y[${i}][${j}]`)));
+      toRows(mine).forEach((r, i) =>
+        r.forEach((v, j) => assertClose(v, ref[i][j], 1e-12, `Y[${i}][${j}]`)),
+      );
       const theirs = tfConv2d(x, k);
-      assert.ok(maxAbsDiff(mine, theirs) < 1e-4 * Math.sqrt(n * m), `tf.conv2d differs by ${maxAbsDiff(mine, theirs)}`);
+      assert.ok(
+        maxAbsDiff(mine, theirs) < 1e-4 * Math.sqrt(n * m),
+        `tf.conv2d differs by ${maxAbsDiff(mine, theirs)}`,
+      );
     });
   }
 
   it("computes the cross-correlation, and the true convolution with flip", () => {
-    const x = fromRows([[1, 2, 3], [4, 5, 6], [7, 8, 9]]);
-    const k = fromRows([[1, 0], [0, 0]]);
-    assert.deepStrictEqual(toRows(conv2dValid(x, k)), [[1, 2], [4, 5]]);
-    assert.deepStrictEqual(toRows(conv2dValid(x, k, { flip: true })), [[5, 6], [8, 9]]);
+    const x = fromRows([
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+    ]);
+    const k = fromRows([
+      [1, 0],
+      [0, 0],
+    ]);
+    assert.deepStrictEqual(toRows(conv2dValid(x, k)), [
+      [1, 2],
+      [4, 5],
+    ]);
+    assert.deepStrictEqual(toRows(conv2dValid(x, k, { flip: true })), [
+      [5, 6],
+      [8, 9],
+    ]);
   });
 
   it("gives the exact Laplacian values on the white square (book's edge example)", () => {
@@ -75,7 +111,10 @@ describe("2-D discrete convolution (from scratch)", () => {
   });
 
   it("rejects a kernel larger than the image with a clear message", () => {
-    assert.throws(() => conv2dValid(randomMatrix(3, 3), randomMatrix(4, 2)), /kernel 4x2 is larger than the image 3x3/);
+    assert.throws(
+      () => conv2dValid(randomMatrix(3, 3), randomMatrix(4, 2)),
+      /kernel 4x2 is larger than the image 3x3/,
+    );
   });
 
   it("leaks no tensors in tfConv2d", () => {
@@ -89,7 +128,12 @@ describe("continuous convolution", () => {
   it("matches the closed form of step * parabola to 1e-6 (Simpson, fine grid)", () => {
     for (const t of [-1.5, -1, -0.7, -0.2, 0, 0.3, 0.9, 1, 2]) {
       // the step's jump at 0 costs Simpson accuracy; a fine grid keeps it small
-      assertClose(convolve(unitStep, parabolaKernel, t, { from: -3, to: 3, intervals: 60000 }), stepParabolaConvolution(t), 2e-4, `t=${t}`);
+      assertClose(
+        convolve(unitStep, parabolaKernel, t, { from: -3, to: 3, intervals: 60000 }),
+        stepParabolaConvolution(t),
+        2e-4,
+        `t=${t}`,
+      );
     }
   });
 
@@ -102,7 +146,8 @@ describe("continuous convolution", () => {
 
   it("gives the Gaussian's closed form for two Gaussians", () => {
     // N(0,1) * N(0,1) = N(0,2)
-    const n = (s2: number) => (t: number) => Math.exp(-(t * t) / (2 * s2)) / Math.sqrt(2 * Math.PI * s2);
+    const n = (s2: number) => (t: number) =>
+      Math.exp(-(t * t) / (2 * s2)) / Math.sqrt(2 * Math.PI * s2);
     for (const t of [0, 0.5, 1.7]) assertClose(convolve(n(1), n(1), t), n(2)(t), 1e-10, `t=${t}`);
   });
 

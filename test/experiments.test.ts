@@ -5,8 +5,19 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import {
-  SUNSPOTS_BOOK, accuracy, fashionSettings, initBackend, loadMnist, mnistSettings, notebookRun, readRecord, recalibrateBatchNorm, runFashionExperiment,
-  runMnistExperiment, runSunspotsExperiment, writeRecord,
+  SUNSPOTS_BOOK,
+  accuracy,
+  fashionSettings,
+  initBackend,
+  loadMnist,
+  mnistSettings,
+  notebookRun,
+  readRecord,
+  recalibrateBatchNorm,
+  runFashionExperiment,
+  runMnistExperiment,
+  runSunspotsExperiment,
+  writeRecord,
 } from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
@@ -19,25 +30,50 @@ describe("recalibrateBatchNorm", () => {
   });
 
   it("calibrated on one batch, inference reproduces training-mode outputs on that batch (float64 mean/variance check)", () => {
-    const model = tf.sequential({ layers: [
-      tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: "same" }), tf.layers.batchNormalization(), tf.layers.leakyReLU({ alpha: 0.1 }),
-      tf.layers.flatten(), tf.layers.dense({ units: 4 }), tf.layers.batchNormalization({ momentum: 0.9 }), tf.layers.dense({ units: 2 }),
-    ] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: "same" }),
+        tf.layers.batchNormalization(),
+        tf.layers.leakyReLU({ alpha: 0.1 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 4 }),
+        tf.layers.batchNormalization({ momentum: 0.9 }),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
     // move gamma/beta away from 1/0 so that the check covers them
     for (const l of model.layers.filter((x) => x.getClassName() === "BatchNormalization")) {
       const [g, b, m, v] = l.getWeights();
-      l.setWeights([tf.add(g, tf.randomUniform(g.shape, -0.5, 0.5)), tf.randomUniform(b.shape, -0.5, 0.5), m, v]);
+      l.setWeights([
+        tf.add(g, tf.randomUniform(g.shape, -0.5, 0.5)),
+        tf.randomUniform(b.shape, -0.5, 0.5),
+        m,
+        v,
+      ]);
     }
     const x = tf.randomNormal([37, 5, 5, 2], 1, 2);
-    const trainingMode = tf.tidy(() => model.layers.reduce((h: tf.Tensor, l) => l.apply(h, { training: l.getClassName() === "BatchNormalization" }) as tf.Tensor, x).arraySync() as number[][]);
+    const trainingMode = tf.tidy(
+      () =>
+        model.layers
+          .reduce(
+            (h: tf.Tensor, l) =>
+              l.apply(h, { training: l.getClassName() === "BatchNormalization" }) as tf.Tensor,
+            x,
+          )
+          .arraySync() as number[][],
+    );
     const before = (model.predict(x) as tf.Tensor).arraySync() as number[][];
     // in chunks of 10 the first layer's statistics are still those of all 37 inputs (checked below in float64) ...
     const stats = recalibrateBatchNorm(model, x, 10);
     // ... but later layers see inputs normalised with each chunk's statistics, as in training; one chunk makes inference exact
     recalibrateBatchNorm(model, x, 64);
     const after = (model.predict(x) as tf.Tensor).arraySync() as number[][];
-    const diff = (a: number[][]) => Math.max(...a.flatMap((r, i) => r.map((v, j) => Math.abs(v - trainingMode[i][j]))));
-    assert.ok(diff(after) < 1e-4, `recalibrated inference differs from training mode by ${diff(after)}`);
+    const diff = (a: number[][]) =>
+      Math.max(...a.flatMap((r, i) => r.map((v, j) => Math.abs(v - trainingMode[i][j]))));
+    assert.ok(
+      diff(after) < 1e-4,
+      `recalibrated inference differs from training mode by ${diff(after)}`,
+    );
     assert.ok(diff(before) > 0.1, "the uncalibrated model should differ");
     // first BN: float64 mean and biased variance over batch and space of the conv output
     const conv = (model.layers[0].apply(x) as tf.Tensor).arraySync() as number[][][][];
@@ -45,9 +81,20 @@ describe("recalibrateBatchNorm", () => {
       const v = conv.flat(2).map((px) => px[c]);
       const mean = v.reduce((s, a) => s + a, 0) / v.length;
       const variance = v.reduce((s, a) => s + (a - mean) ** 2, 0) / v.length;
-      assert.ok(Math.abs(stats[0].mean[c] - mean) < 1e-4 && Math.abs(stats[0].variance[c] / variance - 1) < 1e-4, `channel ${c}`);
+      assert.ok(
+        Math.abs(stats[0].mean[c] - mean) < 1e-4 &&
+          Math.abs(stats[0].variance[c] / variance - 1) < 1e-4,
+        `channel ${c}`,
+      );
     }
-    assert.throws(() => recalibrateBatchNorm(tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] }), x), /no BatchNormalization layer/);
+    assert.throws(
+      () =>
+        recalibrateBatchNorm(
+          tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] }),
+          x,
+        ),
+      /no BatchNormalization layer/,
+    );
     tf.dispose([x]);
   });
 });
@@ -55,21 +102,54 @@ describe("recalibrateBatchNorm", () => {
 describe("experiment records", () => {
   it("round-trips results.json and writes each chart as SVG and PNG; names a damaged file", async () => {
     const dir = tmp();
-    const record = { experiment: "t", mode: "cli", settings: { epochs: 1 }, seed: 1, backend: "b", date: "d", versions: { node: "n", tfjs: "t", package: "p" }, split: "s", metrics: { a: 0.5 }, book: {}, history: { loss: [1] }, timings: { totalSeconds: 1, epochSeconds: [1], samplesPerSecond: 1 } };
-    const files = await writeRecord(dir, record, { chart: { $schema: "https://vega.github.io/schema/vega-lite/v5.json", data: { values: [{ x: 1, y: 2 }] }, mark: "point", encoding: { x: { field: "x", type: "quantitative" }, y: { field: "y", type: "quantitative" } } } });
-    assert.deepStrictEqual(files.map((f) => path.basename(f)).sort(), ["chart.png", "chart.svg", "results.json"]);
+    const record = {
+      experiment: "t",
+      mode: "cli",
+      settings: { epochs: 1 },
+      seed: 1,
+      backend: "b",
+      date: "d",
+      versions: { node: "n", tfjs: "t", package: "p" },
+      split: "s",
+      metrics: { a: 0.5 },
+      book: {},
+      history: { loss: [1] },
+      timings: { totalSeconds: 1, epochSeconds: [1], samplesPerSecond: 1 },
+    };
+    const files = await writeRecord(dir, record, {
+      chart: {
+        $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+        data: { values: [{ x: 1, y: 2 }] },
+        mark: "point",
+        encoding: {
+          x: { field: "x", type: "quantitative" },
+          y: { field: "y", type: "quantitative" },
+        },
+      },
+    });
+    assert.deepStrictEqual(files.map((f) => path.basename(f)).sort(), [
+      "chart.png",
+      "chart.svg",
+      "results.json",
+    ]);
     assert.deepStrictEqual(readRecord(dir), { ...record, charts: ["chart"] });
     assert.ok(fs.readFileSync(path.join(dir, "chart.png")).subarray(1, 4).toString() === "PNG");
     assert.strictEqual(readRecord(path.join(dir, "none")), undefined);
     fs.writeFileSync(path.join(dir, "results.json"), "{ nope");
     assert.throws(() => readRecord(dir), /results\.json: not valid JSON/);
     fs.writeFileSync(path.join(dir, "results.json"), "{}");
-    assert.throws(() => readRecord(dir), /results\.json: not an experiment record \(missing experiment/);
+    assert.throws(
+      () => readRecord(dir),
+      /results\.json: not an experiment record \(missing experiment/,
+    );
   });
 
   it("notebooks write to results/notebook-runs/<name> except in smoke mode", () => {
     assert.strictEqual(notebookRun("mnist", { name: "smoke" }, "/r").out, undefined);
-    assert.strictEqual(notebookRun("mnist", { name: "default" }, "/r").out, path.join("/r", "notebook-runs", "mnist"));
+    assert.strictEqual(
+      notebookRun("mnist", { name: "default" }, "/r").out,
+      path.join("/r", "notebook-runs", "mnist"),
+    );
   });
 });
 
@@ -81,12 +161,36 @@ describe("experiments: checkpoints, resume, refusal", function () {
 
   it("resumes a checkpointed sunspot run where it stopped and refuses to start over another run", async () => {
     const out = tmp();
-    const first = await runSunspotsExperiment({ ...SUNSPOTS_BOOK, epochs: 1 }, { out, checkpoints: true, progress: false });
+    const first = await runSunspotsExperiment(
+      { ...SUNSPOTS_BOOK, epochs: 1 },
+      { out, checkpoints: true, progress: false },
+    );
     assert.ok(fs.existsSync(path.join(out, "checkpoint", "checkpoint.json")));
-    await assert.rejects(runSunspotsExperiment({ ...SUNSPOTS_BOOK, epochs: 2 }, { out, checkpoints: true, progress: false }), /already holds a checkpoint of run sunspots-lstm-book-.* \(epoch 1\); resume it/);
-    await assert.rejects(runSunspotsExperiment({ ...SUNSPOTS_BOOK, cell: "gru", epochs: 2 }, { out, resume: true, progress: false }), /made with other settings \(experiment: "sunspots-lstm-book", cell: "lstm"\); resume with the same ones/);
-    await assert.rejects(runSunspotsExperiment({ ...SUNSPOTS_BOOK, epochs: 1 }, { out, resume: true, progress: false }), /already has 1 epochs/);
-    const resumed = await runSunspotsExperiment({ ...SUNSPOTS_BOOK, epochs: 3 }, { out, resume: true, progress: false });
+    await assert.rejects(
+      runSunspotsExperiment(
+        { ...SUNSPOTS_BOOK, epochs: 2 },
+        { out, checkpoints: true, progress: false },
+      ),
+      /already holds a checkpoint of run sunspots-lstm-book-.* \(epoch 1\); resume it/,
+    );
+    await assert.rejects(
+      runSunspotsExperiment(
+        { ...SUNSPOTS_BOOK, cell: "gru", epochs: 2 },
+        { out, resume: true, progress: false },
+      ),
+      /made with other settings \(experiment: "sunspots-lstm-book", cell: "lstm"\); resume with the same ones/,
+    );
+    await assert.rejects(
+      runSunspotsExperiment(
+        { ...SUNSPOTS_BOOK, epochs: 1 },
+        { out, resume: true, progress: false },
+      ),
+      /already has 1 epochs/,
+    );
+    const resumed = await runSunspotsExperiment(
+      { ...SUNSPOTS_BOOK, epochs: 3 },
+      { out, resume: true, progress: false },
+    );
     const h = resumed.record.history.val_loss;
     assert.strictEqual(h.length, 3);
     assert.strictEqual(h[0], first.record.history.val_loss[0]);
@@ -101,17 +205,32 @@ describe("experiments: checkpoints, resume, refusal", function () {
     const truth = loadMnist("test").labels.subarray(0, 300);
     const saved = readRecord(out)!;
     assert.strictEqual(saved.metrics.test_accuracy, accuracy(truth, outcome.predicted));
-    assert.ok(saved.metrics.val_accuracy_epoch_1 > 0.2, `a 600-image epoch should beat chance (0.1): ${saved.metrics.val_accuracy_epoch_1}`);
+    assert.ok(
+      saved.metrics.val_accuracy_epoch_1 > 0.2,
+      `a 600-image epoch should beat chance (0.1): ${saved.metrics.val_accuracy_epoch_1}`,
+    );
     assert.strictEqual(saved.book.val_accuracy_epoch_200, 0.995);
-    for (const f of ["history.svg", "history.png", "confusion.svg", "confusion.png"]) assert.ok(fs.existsSync(path.join(out, f)), f);
+    for (const f of ["history.svg", "history.png", "confusion.svg", "confusion.png"])
+      assert.ok(fs.existsSync(path.join(out, f)), f);
     tf.dispose([outcome.xTest, outcome.yTest]);
   });
 
   it("fashion: measures both protocols and recalibrated BatchNorm beats chance after a few steps", async () => {
-    const s = { ...fashionSettings("smoke"), batchesPerEpoch: 4, batchSize: 64, testSamples: 300, calibrationSamples: 256 };
+    const s = {
+      ...fashionSettings("smoke"),
+      batchesPerEpoch: 4,
+      batchSize: 64,
+      testSamples: 300,
+      calibrationSamples: 256,
+    };
     const outcome = await runFashionExperiment(s, { progress: false });
     const m = outcome.record.metrics;
-    for (const k of ["test_accuracy_moving_stats", "test_accuracy_clean", "test_accuracy_augmented"]) assert.ok(m[k] >= 0 && m[k] <= 1, k);
+    for (const k of [
+      "test_accuracy_moving_stats",
+      "test_accuracy_clean",
+      "test_accuracy_augmented",
+    ])
+      assert.ok(m[k] >= 0 && m[k] <= 1, k);
     assert.ok(m.test_accuracy_clean > 0.3, `recalibrated accuracy ${m.test_accuracy_clean}`);
     assert.deepStrictEqual(outcome.learningRates, [1e-4]);
     assert.strictEqual(outcome.perClass.length, 10);
@@ -119,10 +238,19 @@ describe("experiments: checkpoints, resume, refusal", function () {
 });
 
 describe("npm run experiment (CLI)", () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
 
   it("bad arguments print the usage and exit 2; --help exits 0", () => {
-    for (const [args, message] of [[["nope"]], [["mnist", "--epochs", "0"]], [["mnist", "--stacked"]], [["fashion", "--backend", "gpu"]], [["sunspots", "--train-samples", "5"]], [["mnist", "--resume", "--force"]], [[]]].map(([a]) => [a, ""]) as [string[], string][]) {
+    for (const [args, message] of [
+      [["nope"]],
+      [["mnist", "--epochs", "0"]],
+      [["mnist", "--stacked"]],
+      [["fashion", "--backend", "gpu"]],
+      [["sunspots", "--train-samples", "5"]],
+      [["mnist", "--resume", "--force"]],
+      [[]],
+    ].map(([a]) => [a, ""]) as [string[], string][]) {
       const r = run(...args);
       assert.strictEqual(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, /^experiment: .+\n\nUsage: npm run experiment/, message);

@@ -1,6 +1,14 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { conv2dFilterGradSimd, convInfo, dropoutMultiplier, gaussian, initBackend, seededRandom, simdFilterGradReady } from "advanced-neural-models";
+import {
+  conv2dFilterGradSimd,
+  convInfo,
+  dropoutMultiplier,
+  gaussian,
+  initBackend,
+  seededRandom,
+  simdFilterGradReady,
+} from "advanced-neural-models";
 
 /**
  * The wasm speed-ups that replace or wrap stock kernels and gradients (kernels.ts, dropout.ts):
@@ -14,7 +22,8 @@ function randn(n: number, seed: number): Float32Array {
 
 function maxRelErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
   let e = 0;
-  for (let i = 0; i < expected.length; i++) e = Math.max(e, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])));
+  for (let i = 0; i < expected.length; i++)
+    e = Math.max(e, Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i])));
   return e;
 }
 
@@ -26,7 +35,21 @@ describe("wasm fast paths", () => {
   it("Tile equals a brute-force copy loop for float32 and int32, on wasm and cpu", async () => {
     for (const backend of ["wasm", "cpu"]) {
       await initBackend({ backend: backend as "wasm" | "cpu", quiet: true });
-      for (const [shape, reps] of [[[1, 1, 1, 5], [3, 4, 2, 1]], [[2, 3], [2, 3]], [[4], [3]], [[2, 1, 3], [1, 5, 2]]] as [number[], number[]][]) {
+      for (const [shape, reps] of [
+        [
+          [1, 1, 1, 5],
+          [3, 4, 2, 1],
+        ],
+        [
+          [2, 3],
+          [2, 3],
+        ],
+        [[4], [3]],
+        [
+          [2, 1, 3],
+          [1, 5, 2],
+        ],
+      ] as [number[], number[]][]) {
         const size = shape.reduce((a, b) => a * b, 1);
         const values = Array.from({ length: size }, (_, i) => i * 3 - 7);
         const outShape = shape.map((d, i) => d * reps[i]);
@@ -43,7 +66,11 @@ describe("wasm fast paths", () => {
           const t = tf.tile(tf.tensor(values, shape, dtype), reps);
           assert.deepStrictEqual(t.shape, outShape);
           assert.strictEqual(t.dtype, dtype);
-          assert.deepStrictEqual(Array.from(t.dataSync()), expected, `${backend} ${dtype} ${shape} x ${reps}`);
+          assert.deepStrictEqual(
+            Array.from(t.dataSync()),
+            expected,
+            `${backend} ${dtype} ${shape} x ${reps}`,
+          );
           t.dispose();
         }
       }
@@ -64,9 +91,17 @@ describe("wasm fast paths", () => {
     assert.ok(maxRelErr(s.dataSync(), ref) < 1e-5, `sum off by ${maxRelErr(s.dataSync(), ref)}`);
     assert.deepStrictEqual(Array.from(k.dataSync()), Array.from(s.dataSync()));
     const mean = tf.mean(x, [0, 1, 2]).dataSync();
-    assert.ok(maxRelErr(mean, Array.from(ref, (r) => r / (b * h * w))) < 1e-5, "mean");
+    assert.ok(
+      maxRelErr(
+        mean,
+        Array.from(ref, (r) => r / (b * h * w)),
+      ) < 1e-5,
+      "mean",
+    );
     const inner = tf.sum(x, [3]).dataSync(); // not leading axes: the stock kernel
-    const refInner = Array.from({ length: b * h * w }, (_, p) => v.slice(p * c, (p + 1) * c).reduce((a, q) => a + q, 0));
+    const refInner = Array.from({ length: b * h * w }, (_, p) =>
+      v.slice(p * c, (p + 1) * c).reduce((a, q) => a + q, 0),
+    );
     assert.ok(maxRelErr(inner, refInner) < 1e-5);
     tf.dispose([x, s, k]);
   });
@@ -89,7 +124,8 @@ describe("wasm fast paths", () => {
   });
 
   it("Identity shares memory safely: a clone holds no buffer of its own and outlives its source", () => {
-    const buffers = () => (tf.memory() as tf.MemoryInfo & { numDataBuffers: number }).numDataBuffers;
+    const buffers = () =>
+      (tf.memory() as tf.MemoryInfo & { numDataBuffers: number }).numDataBuffers;
     const before = buffers();
     const x = tf.tensor1d([1, 2, 3]);
     const y = tf.clone(x);
@@ -111,39 +147,66 @@ describe("wasm fast paths", () => {
     const r = randn(2 * 3, 6);
     const f64 = (av: ArrayLike<number>, bv: ArrayLike<number>) => {
       let s = 0;
-      for (let i = 0; i < 2; i++) for (let j = 0; j < 3; j++) s += Math.max(av[i * 3 + j], 0) * bv[j] * r[i * 3 + j];
+      for (let i = 0; i < 2; i++)
+        for (let j = 0; j < 3; j++) s += Math.max(av[i * 3 + j], 0) * bv[j] * r[i * 3 + j];
       return s;
     };
-    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.mul(tf.relu(x), y), tf.tensor2d(r, [2, 3]))))([tf.tensor2d(a, [2, 3]), tf.tensor1d(b)]);
+    const [ga, gb] = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.mul(tf.relu(x), y), tf.tensor2d(r, [2, 3]))),
+    )([tf.tensor2d(a, [2, 3]), tf.tensor1d(b)]);
     const eps = 1e-6;
-    const fd = (values: Float32Array, which: "a" | "b") => Array.from(values, (_, i) => {
-      const plus = Float64Array.from(values);
-      const minus = Float64Array.from(values);
-      plus[i] += eps;
-      minus[i] -= eps;
-      return which === "a" ? (f64(plus, b) - f64(minus, b)) / (2 * eps) : (f64(a, plus) - f64(a, minus)) / (2 * eps);
-    });
+    const fd = (values: Float32Array, which: "a" | "b") =>
+      Array.from(values, (_, i) => {
+        const plus = Float64Array.from(values);
+        const minus = Float64Array.from(values);
+        plus[i] += eps;
+        minus[i] -= eps;
+        return which === "a"
+          ? (f64(plus, b) - f64(minus, b)) / (2 * eps)
+          : (f64(a, plus) - f64(a, minus)) / (2 * eps);
+      });
     assert.ok(maxRelErr(ga.dataSync(), fd(a, "a")) < 1e-5);
     assert.deepStrictEqual(gb.shape, [3]);
     assert.ok(maxRelErr(gb.dataSync(), fd(b, "b")) < 1e-5);
-    const gi = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.tensor1d([1, 2, 3], "int32"))))(tf.tensor1d([4, 5, 6]));
+    const gi = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.tensor1d([1, 2, 3], "int32"))))(
+      tf.tensor1d([4, 5, 6]),
+    );
     assert.deepStrictEqual(Array.from(gi.dataSync()), [1, 2, 3]); // an int32 factor is cast as before
   });
 });
 
 /** Float64 filter gradient Σ x[b, y·s + ky·d - pad, x·s + kx·d - pad, c] · dy[b, y, x, o], by loops. */
-function filterGradF64(x: Float32Array, dy: Float32Array, info: ReturnType<typeof convInfo>): Float64Array {
-  const { batchSize: nb, inHeight: h, inWidth: w, inChannels: ci, outChannels: co, outHeight: oh, outWidth: ow, filterHeight: kh, filterWidth: kw } = info;
+function filterGradF64(
+  x: Float32Array,
+  dy: Float32Array,
+  info: ReturnType<typeof convInfo>,
+): Float64Array {
+  const {
+    batchSize: nb,
+    inHeight: h,
+    inWidth: w,
+    inChannels: ci,
+    outChannels: co,
+    outHeight: oh,
+    outWidth: ow,
+    filterHeight: kh,
+    filterWidth: kw,
+  } = info;
   const dw = new Float64Array(kh * kw * ci * co);
-  for (let b = 0; b < nb; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) {
-    const yy = i * info.strideHeight + ky * info.dilationHeight - info.padInfo.top;
-    const xx = j * info.strideWidth + kx * info.dilationWidth - info.padInfo.left;
-    if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-    for (let c = 0; c < ci; c++) {
-      const xv = x[((b * h + yy) * w + xx) * ci + c];
-      for (let o = 0; o < co; o++) dw[((ky * kw + kx) * ci + c) * co + o] += xv * dy[((b * oh + i) * ow + j) * co + o];
-    }
-  }
+  for (let b = 0; b < nb; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let ky = 0; ky < kh; ky++)
+          for (let kx = 0; kx < kw; kx++) {
+            const yy = i * info.strideHeight + ky * info.dilationHeight - info.padInfo.top;
+            const xx = j * info.strideWidth + kx * info.dilationWidth - info.padInfo.left;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+            for (let c = 0; c < ci; c++) {
+              const xv = x[((b * h + yy) * w + xx) * ci + c];
+              for (let o = 0; o < co; o++)
+                dw[((ky * kw + kx) * ci + c) * co + o] += xv * dy[((b * oh + i) * ow + j) * co + o];
+            }
+          }
   return dw;
 }
 
@@ -156,10 +219,20 @@ describe("SIMD filter-gradient kernel (wasm)", () => {
     assert.ok(simdFilterGradReady());
     const x = tf.ones([1, 5, 5, 3]) as tf.Tensor4D;
     const odd = convInfo(x.shape, [3, 3, 3, 6], 1, "same");
-    assert.strictEqual(conv2dFilterGradSimd(x, tf.ones([1, 5, 5, 6]) as tf.Tensor4D, odd), undefined);
+    assert.strictEqual(
+      conv2dFilterGradSimd(x, tf.ones([1, 5, 5, 6]) as tf.Tensor4D, odd),
+      undefined,
+    );
     await initBackend({ backend: "cpu", quiet: true });
     const onCpu = convInfo([1, 5, 5, 3], [3, 3, 3, 8], 1, "same");
-    assert.strictEqual(conv2dFilterGradSimd(tf.ones([1, 5, 5, 3]) as tf.Tensor4D, tf.ones([1, 5, 5, 8]) as tf.Tensor4D, onCpu), undefined);
+    assert.strictEqual(
+      conv2dFilterGradSimd(
+        tf.ones([1, 5, 5, 3]) as tf.Tensor4D,
+        tf.ones([1, 5, 5, 8]) as tf.Tensor4D,
+        onCpu,
+      ),
+      undefined,
+    );
     await initBackend({ backend: "wasm", quiet: true });
     tf.dispose(x);
   });
@@ -171,20 +244,33 @@ describe("SIMD filter-gradient kernel (wasm)", () => {
       { b: 2, h: 12, w: 15, ci: 8, co: 16, k: 3, s: 1, d: 2, pad: "same" as const },
       { b: 2, h: 7, w: 9, ci: 1, co: 8, k: 5, s: 3, d: 1, pad: "same" as const },
     ];
-    const check = () => shapes.forEach((c, n) => {
-      const info = convInfo([c.b, c.h, c.w, c.ci], [c.k, c.k, c.ci, c.co], c.s, c.pad, c.d);
-      const xv = randn(c.b * c.h * c.w * c.ci, 10 + n);
-      const dyv = randn(c.b * info.outHeight * info.outWidth * c.co, 20 + n);
-      const before = tf.memory().numTensors;
-      const got = tf.tidy(() => conv2dFilterGradSimd(tf.tensor4d(xv, [c.b, c.h, c.w, c.ci]), tf.tensor4d(dyv, [c.b, info.outHeight, info.outWidth, c.co]), info)!.dataSync());
-      assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
-      const expected = filterGradF64(xv, dyv, info);
-      assert.strictEqual(got.length, expected.length);
-      const scale = Math.sqrt(c.b * info.outHeight * info.outWidth); // sums of that many unit-variance products
-      for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(got[i] - expected[i]) < 1e-5 * scale, `${JSON.stringify(c)}: dW[${i}] = ${got[i]}, float64 ${expected[i]}`);
-    });
+    const check = () =>
+      shapes.forEach((c, n) => {
+        const info = convInfo([c.b, c.h, c.w, c.ci], [c.k, c.k, c.ci, c.co], c.s, c.pad, c.d);
+        const xv = randn(c.b * c.h * c.w * c.ci, 10 + n);
+        const dyv = randn(c.b * info.outHeight * info.outWidth * c.co, 20 + n);
+        const before = tf.memory().numTensors;
+        const got = tf.tidy(() =>
+          conv2dFilterGradSimd(
+            tf.tensor4d(xv, [c.b, c.h, c.w, c.ci]),
+            tf.tensor4d(dyv, [c.b, info.outHeight, info.outWidth, c.co]),
+            info,
+          )!.dataSync(),
+        );
+        assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
+        const expected = filterGradF64(xv, dyv, info);
+        assert.strictEqual(got.length, expected.length);
+        const scale = Math.sqrt(c.b * info.outHeight * info.outWidth); // sums of that many unit-variance products
+        for (let i = 0; i < expected.length; i++)
+          assert.ok(
+            Math.abs(got[i] - expected[i]) < 1e-5 * scale,
+            `${JSON.stringify(c)}: dW[${i}] = ${got[i]}, float64 ${expected[i]}`,
+          );
+      });
     check();
-    const memory = (tf.backend() as unknown as { wasm: { asm: { memory: { buffer: ArrayBuffer } } } }).wasm.asm.memory;
+    const memory = (
+      tf.backend() as unknown as { wasm: { asm: { memory: { buffer: ArrayBuffer } } } }
+    ).wasm.asm.memory;
     const heapBefore = memory.buffer.byteLength;
     const filler: tf.Tensor[] = [];
     while (memory.buffer.byteLength === heapBefore) filler.push(tf.zeros([64 * 1024 * 1024]));
@@ -204,10 +290,16 @@ describe("fast dropout", () => {
       const m = Float32Array.from(dropoutMultiplier(n, rate, 1234));
       const kept = m.filter((v) => v !== 0);
       const keep = 1 - rate;
-      assert.ok(Math.abs(kept.length / n - keep) < 4 * Math.sqrt((keep * rate) / n), `rate ${rate}: kept ${kept.length / n}`);
+      assert.ok(
+        Math.abs(kept.length / n - keep) < 4 * Math.sqrt((keep * rate) / n),
+        `rate ${rate}: kept ${kept.length / n}`,
+      );
       assert.ok(kept.every((v) => v === Math.fround(1 / keep)));
       assert.deepStrictEqual(Array.from(dropoutMultiplier(n, rate, 1234)), Array.from(m));
-      assert.notDeepStrictEqual(Array.from(dropoutMultiplier(1000, rate, 99)), Array.from(m.subarray(0, 1000)));
+      assert.notDeepStrictEqual(
+        Array.from(dropoutMultiplier(1000, rate, 99)),
+        Array.from(m.subarray(0, 1000)),
+      );
     }
     assert.throws(() => dropoutMultiplier(10, 1, 1), /rate must be in \[0, 1\), got 1/);
   });
@@ -219,11 +311,19 @@ describe("fast dropout", () => {
     const mean = tf.mean(y).dataSync()[0];
     assert.ok(Math.abs(mean - 1) < 0.02, `mean ${mean}`);
     assert.deepStrictEqual(Array.from(new Set(y.dataSync())).sort(), [0, 2]);
-    assert.deepStrictEqual(Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync()), Array.from(x.dataSync()));
-    const spatial = tf.layers.spatialDropout1d({ rate: 0.5 }).apply(x, { training: true }) as tf.Tensor; // one mask value per (sample, channel)
+    assert.deepStrictEqual(
+      Array.from((layer.apply(x, { training: false }) as tf.Tensor).dataSync()),
+      Array.from(x.dataSync()),
+    );
+    const spatial = tf.layers
+      .spatialDropout1d({ rate: 0.5 })
+      .apply(x, { training: true }) as tf.Tensor; // one mask value per (sample, channel)
     const s = spatial.arraySync() as number[][][];
-    for (const sample of s) for (let ch = 0; ch < 8; ch++) assert.ok(sample.every((t) => t[ch] === sample[0][ch]));
-    const grad = tf.grad((v: tf.Tensor) => tf.sum(layer.apply(v, { training: true }) as tf.Tensor))(tf.ones([1000]));
+    for (const sample of s)
+      for (let ch = 0; ch < 8; ch++) assert.ok(sample.every((t) => t[ch] === sample[0][ch]));
+    const grad = tf.grad((v: tf.Tensor) => tf.sum(layer.apply(v, { training: true }) as tf.Tensor))(
+      tf.ones([1000]),
+    );
     assert.deepStrictEqual(Array.from(new Set(grad.dataSync())).sort(), [0, 2]);
   });
 

@@ -9,7 +9,17 @@ import { GRADIENT_BACKENDS } from "./helpers";
  * element by element from the convolution's definition.
  */
 
-type Case = { b: number; h: number; w: number; ci: number; co: number; k: [number, number]; s: [number, number]; d: [number, number]; pad: "same" | "valid" };
+type Case = {
+  b: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  k: [number, number];
+  s: [number, number];
+  d: [number, number];
+  pad: "same" | "valid";
+};
 
 function randn(n: number, seed: number): Float64Array {
   const g = gaussian(seededRandom(seed));
@@ -17,27 +27,49 @@ function randn(n: number, seed: number): Float64Array {
 }
 
 /** Float64 reference gradients of sum(conv(x, w) * r) (depthwise when `depthwise`). */
-function referenceGrads(c: Case, x: Float64Array, w: Float64Array, r: Float64Array, depthwise: boolean) {
-  const info = convInfo([c.b, c.h, c.w, c.ci], [c.k[0], c.k[1], c.ci, c.co], c.s, c.pad, c.d, undefined, depthwise);
+function referenceGrads(
+  c: Case,
+  x: Float64Array,
+  w: Float64Array,
+  r: Float64Array,
+  depthwise: boolean,
+) {
+  const info = convInfo(
+    [c.b, c.h, c.w, c.ci],
+    [c.k[0], c.k[1], c.ci, c.co],
+    c.s,
+    c.pad,
+    c.d,
+    undefined,
+    depthwise,
+  );
   const { outHeight: oh, outWidth: ow } = info;
   const outC = depthwise ? c.ci * c.co : c.co;
   const dx = new Float64Array(x.length);
   const dw = new Float64Array(w.length);
-  for (let b = 0; b < c.b; b++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let o = 0; o < outC; o++) {
-    const g = r[((b * oh + i) * ow + j) * outC + o];
-    for (let ky = 0; ky < c.k[0]; ky++) for (let kx = 0; kx < c.k[1]; kx++) {
-      const yy = i * c.s[0] + ky * c.d[0] - info.padInfo.top;
-      const xx = j * c.s[1] + kx * c.d[1] - info.padInfo.left;
-      if (yy < 0 || yy >= c.h || xx < 0 || xx >= c.w) continue;
-      const channels = depthwise ? [Math.floor(o / c.co)] : Array.from({ length: c.ci }, (_, q) => q);
-      for (const ci of channels) {
-        const xi = ((b * c.h + yy) * c.w + xx) * c.ci + ci;
-        const wi = depthwise ? ((ky * c.k[1] + kx) * c.ci + ci) * c.co + (o % c.co) : ((ky * c.k[1] + kx) * c.ci + ci) * c.co + o;
-        dx[xi] += w[wi] * g;
-        dw[wi] += x[xi] * g;
-      }
-    }
-  }
+  for (let b = 0; b < c.b; b++)
+    for (let i = 0; i < oh; i++)
+      for (let j = 0; j < ow; j++)
+        for (let o = 0; o < outC; o++) {
+          const g = r[((b * oh + i) * ow + j) * outC + o];
+          for (let ky = 0; ky < c.k[0]; ky++)
+            for (let kx = 0; kx < c.k[1]; kx++) {
+              const yy = i * c.s[0] + ky * c.d[0] - info.padInfo.top;
+              const xx = j * c.s[1] + kx * c.d[1] - info.padInfo.left;
+              if (yy < 0 || yy >= c.h || xx < 0 || xx >= c.w) continue;
+              const channels = depthwise
+                ? [Math.floor(o / c.co)]
+                : Array.from({ length: c.ci }, (_, q) => q);
+              for (const ci of channels) {
+                const xi = ((b * c.h + yy) * c.w + xx) * c.ci + ci;
+                const wi = depthwise
+                  ? ((ky * c.k[1] + kx) * c.ci + ci) * c.co + (o % c.co)
+                  : ((ky * c.k[1] + kx) * c.ci + ci) * c.co + o;
+                dx[xi] += w[wi] * g;
+                dw[wi] += x[xi] * g;
+              }
+            }
+        }
   return { dx, dw, outShape: [c.b, oh, ow, outC] };
 }
 
@@ -81,18 +113,35 @@ for (const backend of GRADIENT_BACKENDS) {
           const x = randn(c.b * c.h * c.w * c.ci, 1);
           const w = randn(c.k[0] * c.k[1] * c.ci * c.co, 2);
           const ref0 = referenceGrads(c, x, w, new Float64Array(0), depthwise);
-          const r = randn(ref0.outShape.reduce((a, v) => a * v, 1), 3);
+          const r = randn(
+            ref0.outShape.reduce((a, v) => a * v, 1),
+            3,
+          );
           const ref = referenceGrads(c, x, w, r, depthwise);
           const before = tf.memory().numTensors;
           const [gx, gw] = tf.tidy(() => {
             const xt = tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]);
             const wt = tf.tensor4d(Float32Array.from(w), [c.k[0], c.k[1], c.ci, c.co]);
             const rt = tf.tensor(Float32Array.from(r), ref.outShape);
-            const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(
-              depthwise ? tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, "NHWC", c.d) : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, "NHWC", c.d),
-              rt,
-            ));
-            return tf.grads(f)([xt, wt]).map((g) => g.dataSync());
+            const f = (a: tf.Tensor, b: tf.Tensor) =>
+              tf.sum(
+                tf.mul(
+                  depthwise
+                    ? tf.depthwiseConv2d(
+                        a as tf.Tensor4D,
+                        b as tf.Tensor4D,
+                        c.s,
+                        c.pad,
+                        "NHWC",
+                        c.d,
+                      )
+                    : tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, "NHWC", c.d),
+                  rt,
+                ),
+              );
+            return tf
+              .grads(f)([xt, wt])
+              .map((g) => g.dataSync());
           });
           assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
           assert.ok(relErr(gx, ref.dx) < 1e-5, `dx relative error ${relErr(gx, ref.dx)}`);
@@ -103,26 +152,75 @@ for (const backend of GRADIENT_BACKENDS) {
 
     it("Conv2DTranspose (strides 2 and 4) has the adjoint's gradients", () => {
       for (const s of [2, 4]) {
-        const c: Case = { b: 2, h: 9, w: 7, ci: 3, co: 2, k: [3, 3], s: [s, s], d: [1, 1], pad: "same" };
+        const c: Case = {
+          b: 2,
+          h: 9,
+          w: 7,
+          ci: 3,
+          co: 2,
+          k: [3, 3],
+          s: [s, s],
+          d: [1, 1],
+          pad: "same",
+        };
         // conv2dTranspose(y, w) is the x-gradient of conv2d; its own gradients are conv2d (for y) and the filter gradient.
         const x = randn(c.b * c.h * c.w * c.ci, 5);
         const w = randn(9 * c.ci * c.co, 6);
         const { outShape } = referenceGrads(c, x, w, new Float64Array(0), false);
-        const y = randn(outShape.reduce((a, v) => a * v, 1), 7);
+        const y = randn(
+          outShape.reduce((a, v) => a * v, 1),
+          7,
+        );
         const ref = referenceGrads(c, x, w, y, false); // d/dx <conv(x,w), y> = convT(y, w); d/dw = filter grad
         const [gy, gw, out] = tf.tidy(() => {
-          const yt = tf.tensor4d(Float32Array.from(y), outShape as [number, number, number, number]);
+          const yt = tf.tensor4d(
+            Float32Array.from(y),
+            outShape as [number, number, number, number],
+          );
           const wt = tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]);
           const xt = tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]);
-          const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2dTranspose(a as tf.Tensor4D, b as tf.Tensor4D, [c.b, c.h, c.w, c.ci], s, "same"), xt));
-          const g = tf.grads(f)([yt, wt]).map((t) => t.dataSync());
-          return [g[0], g[1], tf.conv2dTranspose(yt, wt, [c.b, c.h, c.w, c.ci], s, "same").dataSync()];
+          const f = (a: tf.Tensor, b: tf.Tensor) =>
+            tf.sum(
+              tf.mul(
+                tf.conv2dTranspose(
+                  a as tf.Tensor4D,
+                  b as tf.Tensor4D,
+                  [c.b, c.h, c.w, c.ci],
+                  s,
+                  "same",
+                ),
+                xt,
+              ),
+            );
+          const g = tf
+            .grads(f)([yt, wt])
+            .map((t) => t.dataSync());
+          return [
+            g[0],
+            g[1],
+            tf.conv2dTranspose(yt, wt, [c.b, c.h, c.w, c.ci], s, "same").dataSync(),
+          ];
         });
-        assert.ok(relErr(out, ref.dx) < 1e-5, `forward (stride ${s}) relative error ${relErr(out, ref.dx)}`);
+        assert.ok(
+          relErr(out, ref.dx) < 1e-5,
+          `forward (stride ${s}) relative error ${relErr(out, ref.dx)}`,
+        );
         // <convT(y, w), x> = <y, conv(x, w)>: its y-gradient is conv(x, w), its w-gradient equals conv's w-gradient.
-        const conv = tf.tidy(() => tf.conv2d(tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]), tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]), s, "same").dataSync());
+        const conv = tf.tidy(() =>
+          tf
+            .conv2d(
+              tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]),
+              tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]),
+              s,
+              "same",
+            )
+            .dataSync(),
+        );
         assert.ok(relErr(gy, conv) < 1e-5, `dy (stride ${s}) relative error ${relErr(gy, conv)}`);
-        assert.ok(relErr(gw, ref.dw) < 1e-5, `dw (stride ${s}) relative error ${relErr(gw, ref.dw)}`);
+        assert.ok(
+          relErr(gw, ref.dw) < 1e-5,
+          `dw (stride ${s}) relative error ${relErr(gw, ref.dw)}`,
+        );
       }
     });
 
@@ -131,17 +229,32 @@ for (const backend of GRADIENT_BACKENDS) {
       const r = randn(b * 2 * h * 3 * w * ch, 9);
       const g = tf.tidy(() => {
         const x = tf.zeros([b, h, w, ch]);
-        const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [2 * h, 3 * w]), tf.tensor(Float32Array.from(r), [b, 2 * h, 3 * w, ch])));
+        const f = (a: tf.Tensor) =>
+          tf.sum(
+            tf.mul(
+              tf.image.resizeNearestNeighbor(a as tf.Tensor4D, [2 * h, 3 * w]),
+              tf.tensor(Float32Array.from(r), [b, 2 * h, 3 * w, ch]),
+            ),
+          );
         return tf.grad(f)(x).dataSync();
       });
       const expected = new Float64Array(b * h * w * ch);
-      for (let n = 0; n < b; n++) for (let i = 0; i < 2 * h; i++) for (let j = 0; j < 3 * w; j++) for (let q = 0; q < ch; q++) {
-        expected[((n * h + Math.floor(i / 2)) * w + Math.floor(j / 3)) * ch + q] += r[((n * 2 * h + i) * 3 * w + j) * ch + q];
-      }
+      for (let n = 0; n < b; n++)
+        for (let i = 0; i < 2 * h; i++)
+          for (let j = 0; j < 3 * w; j++)
+            for (let q = 0; q < ch; q++) {
+              expected[((n * h + Math.floor(i / 2)) * w + Math.floor(j / 3)) * ch + q] +=
+                r[((n * 2 * h + i) * 3 * w + j) * ch + q];
+            }
       assert.ok(relErr(g, expected) < 1e-5, `relative error ${relErr(g, expected)}`);
     });
 
-    for (const [h, w, k, st, pad] of [[7, 7, 2, 2, "same"], [6, 5, 3, 2, "same"], [6, 6, 2, 2, "valid"], [9, 8, 3, 3, "valid"]] as const) {
+    for (const [h, w, k, st, pad] of [
+      [7, 7, 2, 2, "same"],
+      [6, 5, 3, 2, "same"],
+      [6, 6, 2, 2, "valid"],
+      [9, 8, 3, 3, "valid"],
+    ] as const) {
       it(`avg and max pooling ${h}x${w} pool ${k} stride ${st} ${pad}: gradients vs float64 brute force`, () => {
         const [b, c] = [2, 3];
         const x = randn(b * h * w * c, 21);
@@ -150,24 +263,37 @@ for (const backend of GRADIENT_BACKENDS) {
         const r = randn(b * oh * ow * c, 22);
         const avg = new Float64Array(x.length);
         const max = new Float64Array(x.length);
-        for (let n = 0; n < b; n++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) for (let q = 0; q < c; q++) {
-          const cells: number[] = [];
-          for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) {
-            const yy = i * st + dy - info.padInfo.top;
-            const xx = j * st + dx - info.padInfo.left;
-            if (yy >= 0 && yy < h && xx >= 0 && xx < w) cells.push(((n * h + yy) * w + xx) * c + q);
-          }
-          const g = r[((n * oh + i) * ow + j) * c + q];
-          for (const p of cells) avg[p] += g / cells.length; // Keras/TF: padding is not counted
-          const best = cells.reduce((a, p) => (x[p] > x[a] ? p : a), cells[0]);
-          max[best] += g;
-        }
+        for (let n = 0; n < b; n++)
+          for (let i = 0; i < oh; i++)
+            for (let j = 0; j < ow; j++)
+              for (let q = 0; q < c; q++) {
+                const cells: number[] = [];
+                for (let dy = 0; dy < k; dy++)
+                  for (let dx = 0; dx < k; dx++) {
+                    const yy = i * st + dy - info.padInfo.top;
+                    const xx = j * st + dx - info.padInfo.left;
+                    if (yy >= 0 && yy < h && xx >= 0 && xx < w)
+                      cells.push(((n * h + yy) * w + xx) * c + q);
+                  }
+                const g = r[((n * oh + i) * ow + j) * c + q];
+                for (const p of cells) avg[p] += g / cells.length; // Keras/TF: padding is not counted
+                const best = cells.reduce((a, p) => (x[p] > x[a] ? p : a), cells[0]);
+                max[best] += g;
+              }
         const [ga, gm] = tf.tidy(() => {
           const xt = tf.tensor4d(Float32Array.from(x), [b, h, w, c]);
           const rt = tf.tensor4d(Float32Array.from(r), [b, oh, ow, c]);
           return [
-            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, pad), rt)))(xt).dataSync(),
-            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, st, pad), rt)))(xt).dataSync(),
+            tf
+              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, pad), rt)))(
+                xt,
+              )
+              .dataSync(),
+            tf
+              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, st, pad), rt)))(
+                xt,
+              )
+              .dataSync(),
           ];
         });
         assert.ok(relErr(ga, avg) < 1e-5, `avg pool gradient relative error ${relErr(ga, avg)}`);
@@ -176,20 +302,48 @@ for (const backend of GRADIENT_BACKENDS) {
     }
 
     it("max pooling routes a tied window's gradient to its first maximum only (ReLU zeros)", () => {
-      const g = tf.tidy(() => tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(tf.zeros([1, 4, 4, 1])).dataSync());
+      const g = tf.tidy(() =>
+        tf
+          .grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(
+            tf.zeros([1, 4, 4, 1]),
+          )
+          .dataSync(),
+      );
       assert.deepStrictEqual(Array.from(g), [1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
     });
 
     it("matMul with transpose flags gives the plain product's values", () => {
       const a = randn(6 * 4, 11);
       const b = randn(6 * 5, 12);
-      const got = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(a), [6, 4]), tf.tensor2d(Float32Array.from(b), [6, 5]), true, false).dataSync());
+      const got = tf.tidy(() =>
+        tf
+          .matMul(
+            tf.tensor2d(Float32Array.from(a), [6, 4]),
+            tf.tensor2d(Float32Array.from(b), [6, 5]),
+            true,
+            false,
+          )
+          .dataSync(),
+      );
       const want = new Float64Array(20);
-      for (let i = 0; i < 4; i++) for (let j = 0; j < 5; j++) for (let k = 0; k < 6; k++) want[i * 5 + j] += a[k * 4 + i] * b[k * 5 + j];
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 5; j++)
+          for (let k = 0; k < 6; k++) want[i * 5 + j] += a[k * 4 + i] * b[k * 5 + j];
       assert.ok(relErr(got, want) < 1e-6);
-      const got2 = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(a), [6, 4]), tf.tensor2d(Float32Array.from(a), [6, 4]), false, true).dataSync());
+      const got2 = tf.tidy(() =>
+        tf
+          .matMul(
+            tf.tensor2d(Float32Array.from(a), [6, 4]),
+            tf.tensor2d(Float32Array.from(a), [6, 4]),
+            false,
+            true,
+          )
+          .dataSync(),
+      );
       const want2 = new Float64Array(36);
-      for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) for (let k = 0; k < 4; k++) want2[i * 6 + j] += a[i * 4 + k] * a[j * 4 + k];
+      for (let i = 0; i < 6; i++)
+        for (let j = 0; j < 6; j++)
+          for (let k = 0; k < 4; k++) want2[i * 6 + j] += a[i * 4 + k] * a[j * 4 + k];
       assert.ok(relErr(got2, want2) < 1e-6);
     });
   });
@@ -203,7 +357,12 @@ describe("convolution filter gradient of large batches (computed in batch slices
       const x = tf.randomNormal([48, 32, 32, 64], 0, 1, "float32", 31) as tf.Tensor4D; // 9*64*32*32 floats of patches per image: sliced
       const info = convInfo(x.shape, [3, 3, 64, 4], 1, "same");
       const dy = tf.randomNormal([48, 32, 32, 4], 0, 1, "float32", 32) as tf.Tensor4D;
-      const half = (s: number) => conv2dFilterGrad(tf.slice(x, [s, 0, 0, 0], [24, -1, -1, -1]), tf.slice(dy, [s, 0, 0, 0], [24, -1, -1, -1]), { ...info, batchSize: 24 });
+      const half = (s: number) =>
+        conv2dFilterGrad(
+          tf.slice(x, [s, 0, 0, 0], [24, -1, -1, -1]),
+          tf.slice(dy, [s, 0, 0, 0], [24, -1, -1, -1]),
+          { ...info, batchSize: 24 },
+        );
       return [conv2dFilterGrad(x, dy, info).dataSync(), tf.add(half(0), half(24)).dataSync()];
     });
     assert.ok(relErr(full, halves) < 1e-5, `relative error ${relErr(full, halves)}`);
@@ -223,12 +382,20 @@ describe("filter gradient as one convolution (the wasm fast path for stride 1)",
       const [a, b] = tf.tidy(() => {
         const x = tf.randomNormal([c.b, c.h, c.w, c.ci], 0, 1, "float32", 41) as tf.Tensor4D;
         const info = convInfo(x.shape, [c.k[0], c.k[1], c.ci, c.co], 1, c.pad);
-        const dy = tf.randomNormal([c.b, info.outHeight, info.outWidth, c.co], 0, 1, "float32", 42) as tf.Tensor4D;
-        return [conv2dFilterGrad(x, dy, info).dataSync(), conv2dFilterGradByConv(x, dy, info).dataSync()];
+        const dy = tf.randomNormal(
+          [c.b, info.outHeight, info.outWidth, c.co],
+          0,
+          1,
+          "float32",
+          42,
+        ) as tf.Tensor4D;
+        return [
+          conv2dFilterGrad(x, dy, info).dataSync(),
+          conv2dFilterGradByConv(x, dy, info).dataSync(),
+        ];
       });
       assert.strictEqual(a.length, c.k[0] * c.k[1] * c.ci * c.co);
       assert.ok(relErr(b, a) < 1e-5, `${JSON.stringify(c)}: relative error ${relErr(b, a)}`);
     }
   });
 });
-

@@ -2,17 +2,22 @@ import * as assert from "assert";
 
 /** Asserts |actual - expected| <= tol (absolute) with a readable message. */
 export function assertClose(actual: number, expected: number, tol: number, what = "value"): void {
-  assert.ok(Math.abs(actual - expected) <= tol, `${what}: ${actual} differs from ${expected} by more than ${tol}`);
+  assert.ok(
+    Math.abs(actual - expected) <= tol,
+    `${what}: ${actual} differs from ${expected} by more than ${tol}`,
+  );
 }
 
 /**
  * The backend the backend-neutral suites train on: `CH10_TEST_BACKEND` (e.g. `tensorflow` for
  * the native build, see `npm run test:native`), else wasm, the backend every machine has.
  */
-export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as "wasm" | "cpu" | "tensorflow" | "webgpu";
+export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as
+  "wasm" | "cpu" | "tensorflow" | "webgpu";
 
 /**
  * The backends whose gradients are checked against the float64 references: wasm and cpu in the
  * default run, only the test backend in a run for another one (wasm and cpu were checked already).
  */
-export const GRADIENT_BACKENDS: (typeof TEST_BACKEND)[] = TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];
+export const GRADIENT_BACKENDS: (typeof TEST_BACKEND)[] =
+  TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];

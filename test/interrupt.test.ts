@@ -3,14 +3,35 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { ModelCheckpoint, TrainingInterrupted, initBackend, readMeta, requestTrainingStop, train, trainingInProgress } from "advanced-neural-models";
+import {
+  ModelCheckpoint,
+  TrainingInterrupted,
+  initBackend,
+  readMeta,
+  requestTrainingStop,
+  train,
+  trainingInProgress,
+} from "advanced-neural-models";
 import { Kernel } from "advanced-neural-models/dist/notebook/kernel";
 import { Message } from "advanced-neural-models/dist/notebook/wire";
 
 function regression(seed: number): { x: tf.Tensor2D; y: tf.Tensor2D; model: tf.Sequential } {
   const x = tf.randomNormal([64, 4], 0, 1, "float32", seed) as tf.Tensor2D;
   const y = tf.sum(x, 1, true) as tf.Tensor2D;
-  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: "tanh", kernelInitializer: tf.initializers.glorotUniform({ seed }) }), tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) })] });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({
+        inputShape: [4],
+        units: 8,
+        activation: "tanh",
+        kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      }),
+      tf.layers.dense({
+        units: 1,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+      }),
+    ],
+  });
   model.compile({ optimizer: tf.train.adam(0.01), loss: "meanSquaredError" });
   return { x, y, model };
 }
@@ -41,22 +62,57 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
       }
     })();
     // 8 batches per epoch; stop requested after the 19th batch: epoch 3, batch 3.
-    const err = await model.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, shuffle: false, callbacks: [seen, stopAfter(19)] }).then(() => undefined, (e) => e);
+    const err = await model
+      .fit(x, y, {
+        epochs: 50,
+        batchSize: 8,
+        verbose: 0,
+        shuffle: false,
+        callbacks: [seen, stopAfter(19)],
+      })
+      .then(
+        () => undefined,
+        (e) => e,
+      );
     assert.ok(err instanceof TrainingInterrupted, `rejected with TrainingInterrupted, got ${err}`);
-    assert.strictEqual(err.message, "training stopped by interrupt at epoch 3/50, batch 3/8; the model keeps the weights of the last finished batch");
+    assert.strictEqual(
+      err.message,
+      "training stopped by interrupt at epoch 3/50, batch 3/8; the model keeps the weights of the last finished batch",
+    );
     assert.deepStrictEqual(err.position, { epoch: 3, epochs: 50, batch: 3, batches: 8 });
     assert.deepStrictEqual(epochEnds, [0, 1], "the cut epoch is not reported as an epoch");
     assert.strictEqual(trainingInProgress(), false);
     assert.strictEqual(tf.memory().numTensors, before, "no tensor kept by the stopped fit");
-    assert.strictEqual(require("util").inspect(err), err.message, "a cell shows the sentence, not a stack");
+    assert.strictEqual(
+      require("util").inspect(err),
+      err.message,
+      "a cell shows the sentence, not a stack",
+    );
 
     // the weights are those after exactly 8 + 8 + 3 = 19 Adam steps: replay them without interruption
     const replay = regression(1);
-    await replay.model.fit(replay.x, replay.y, { epochs: 1, batchSize: 8, verbose: 0, shuffle: false });
-    await replay.model.fit(replay.x.slice(0, 64), replay.y, { epochs: 2, batchSize: 8, verbose: 0, shuffle: false });
-    await replay.model.fit(replay.x.slice(0, 24), replay.y.slice(0, 24), { epochs: 1, batchSize: 8, verbose: 0, shuffle: false });
+    await replay.model.fit(replay.x, replay.y, {
+      epochs: 1,
+      batchSize: 8,
+      verbose: 0,
+      shuffle: false,
+    });
+    await replay.model.fit(replay.x.slice(0, 64), replay.y, {
+      epochs: 2,
+      batchSize: 8,
+      verbose: 0,
+      shuffle: false,
+    });
+    await replay.model.fit(replay.x.slice(0, 24), replay.y.slice(0, 24), {
+      epochs: 1,
+      batchSize: 8,
+      verbose: 0,
+      shuffle: false,
+    });
     const [a, b] = [model, replay.model].map((m) => Array.from(m.getWeights()[0].dataSync()));
-    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6, `weight ${i}: ${v} vs replay ${b[i]}`));
+    a.forEach((v, i) =>
+      assert.ok(Math.abs(v - b[i]) < 1e-6, `weight ${i}: ${v} vs replay ${b[i]}`),
+    );
 
     // the same callback objects train normally afterwards (their epoch ends are reported again)
     epochEnds.length = 0;
@@ -69,12 +125,25 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
     const { x, y, model } = regression(2);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "interrupt-"));
     const ckpt = new ModelCheckpoint(dir, { runId: "interrupt-test", seed: 2 });
-    await assert.rejects(train(model, x, y, { epochs: 40, batchSize: 32, threads: 2, progress: false, callbacks: [ckpt, stopAfter(5)] }),
-      /^TrainingInterrupted: training stopped by interrupt at epoch 3\/40, batch 1\/2;/);
+    await assert.rejects(
+      train(model, x, y, {
+        epochs: 40,
+        batchSize: 32,
+        threads: 2,
+        progress: false,
+        callbacks: [ckpt, stopAfter(5)],
+      }),
+      /^TrainingInterrupted: training stopped by interrupt at epoch 3\/40, batch 1\/2;/,
+    );
     assert.strictEqual(readMeta(dir)?.epoch, 2, "checkpoint of the last finished epoch");
     assert.strictEqual(requestTrainingStop(), false, "nothing trains any more");
     // trains again afterwards, on two threads, to the end
-    const done = await train(model, x, y, { epochs: 2, batchSize: 32, threads: 2, progress: false });
+    const done = await train(model, x, y, {
+      epochs: 2,
+      batchSize: 32,
+      threads: 2,
+      progress: false,
+    });
     assert.strictEqual(done.history.loss.length, 2);
     tf.dispose([x, y]);
   });
@@ -94,17 +163,28 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-const threadsOf = (pid: number) => Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
-const streamText = (messages: Message[], name: string) => messages.filter((m) => m.header.msg_type === "stream" && m.content.name === name).map((m) => String(m.content.text)).join("");
+const threadsOf = (pid: number) =>
+  Number(/Threads:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+const streamText = (messages: Message[], name: string) =>
+  messages
+    .filter((m) => m.header.msg_type === "stream" && m.content.name === name)
+    .map((m) => String(m.content.text))
+    .join("");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-(process.platform === "linux" ? describe : describe.skip)("JupyterLab's stop button through the real tslab kernel (SIGINT)", function () {
-  this.timeout(240_000);
-  let kernel: Kernel;
+(process.platform === "linux" ? describe : describe.skip)(
+  "JupyterLab's stop button through the real tslab kernel (SIGINT)",
+  function () {
+    this.timeout(240_000);
+    let kernel: Kernel;
 
-  before(async () => {
-    kernel = await Kernel.start({ cwd: path.join(__dirname, "..", "test"), env: { ...process.env, CH10_MODE: "smoke", CH10_BACKEND: "wasm" } });
-    const setup = await kernel.execute(`
+    before(async () => {
+      kernel = await Kernel.start({
+        cwd: path.join(__dirname, "..", "test"),
+        env: { ...process.env, CH10_MODE: "smoke", CH10_BACKEND: "wasm" },
+      });
+      const setup = await kernel.execute(
+        `
 import * as tf from "@tensorflow/tfjs";
 import { initBackend, train, lastRun, runSunspotsExperiment, sunspotsSettings } from "advanced-neural-models";
 await initBackend({ quiet: true });
@@ -115,88 +195,132 @@ model.compile({ optimizer: "adam", loss: "meanSquaredError" });
 await model.fit(x, y, { epochs: 1, batchSize: 64, verbose: 0 });
 const before = tf.memory().numTensors;
 const started = new (class extends tf.Callback { async onBatchEnd(b: number) { if (b === 1) console.log("training"); } })();
-console.log("ready");`, 120_000);
-    assert.strictEqual(setup.status, "ok", streamText(setup.messages, "stderr"));
-  });
-
-  after(async () => {
-    await kernel?.shutdown();
-  });
-
-  /** Runs `code`, interrupts it `delayMs` after it prints "training", and returns what it printed. */
-  async function interruptTraining(code: string, delayMs = 1000): Promise<{ status: string; stderr: string; stdout: string }> {
-    let timer: NodeJS.Timeout | undefined;
-    const run = kernel.execute(code, 120_000, (m) => {
-      if (!timer && m.header.msg_type === "stream" && String(m.content.text).includes("training")) timer = setTimeout(() => kernel.interrupt(), delayMs);
+console.log("ready");`,
+        120_000,
+      );
+      assert.strictEqual(setup.status, "ok", streamText(setup.messages, "stderr"));
     });
-    const r = await run;
-    assert.ok(timer, `the cell trained: ${streamText(r.messages, "stderr")}`);
-    return { status: r.status, stderr: streamText(r.messages, "stderr"), stdout: streamText(r.messages, "stdout") };
-  }
 
-  /** Asserts that the kernel uses (almost) no CPU over the next second. */
-  async function assertIdle(): Promise<void> {
-    await sleep(300);
-    const start = cpuSeconds(kernel.pid!);
-    await sleep(1000);
-    const used = cpuSeconds(kernel.pid!) - start;
-    assert.ok(used < 0.2, `kernel used ${used.toFixed(2)} CPU-s in the second after the stop`);
-  }
+    after(async () => {
+      await kernel?.shutdown();
+    });
 
-  it("stops a plain model.fit at a batch boundary with one readable line; the model stays usable and tensors flat", async () => {
-    const r = await interruptTraining(`await model.fit(x, y, { epochs: 100000, batchSize: 64, verbose: 0, callbacks: [started] });`);
-    assert.strictEqual(r.status, "error");
-    assert.match(r.stderr, /^training stopped by interrupt at epoch \d+\/100000, batch [1-8]\/8; the model keeps the weights of the last finished batch\n$/);
-    await assertIdle();
-    const after = await kernel.execute(`const p = model.predict(x) as tf.Tensor; const shape = p.shape.join("x"); p.dispose(); console.log(shape, tf.memory().numTensors - before);`);
-    assert.strictEqual(streamText(after.messages, "stdout"), "512x1 0\n", streamText(after.messages, "stderr"));
-  });
+    /** Runs `code`, interrupts it `delayMs` after it prints "training", and returns what it printed. */
+    async function interruptTraining(
+      code: string,
+      delayMs = 1000,
+    ): Promise<{ status: string; stderr: string; stdout: string }> {
+      let timer: NodeJS.Timeout | undefined;
+      const run = kernel.execute(code, 120_000, (m) => {
+        if (!timer && m.header.msg_type === "stream" && String(m.content.text).includes("training"))
+          timer = setTimeout(() => kernel.interrupt(), delayMs);
+      });
+      const r = await run;
+      assert.ok(timer, `the cell trained: ${streamText(r.messages, "stderr")}`);
+      return {
+        status: r.status,
+        stderr: streamText(r.messages, "stderr"),
+        stdout: streamText(r.messages, "stdout"),
+      };
+    }
 
-  it("stops train() on two threads: workers exit, CPU idle", async () => {
-    const threads = threadsOf(kernel.pid!);
-    const r = await interruptTraining(`await train(model, x, y, { epochs: 100000, batchSize: 256, threads: 2, progress: false, callbacks: [started] });`);
-    assert.match(r.stderr, /^training stopped by interrupt at epoch \d+\/100000, batch [12]\/2; the model keeps the weights of the last finished batch\n$/);
-    await assertIdle();
-    assert.strictEqual(threadsOf(kernel.pid!), threads, "worker threads gone");
-    const after = await kernel.execute(`console.log(tf.memory().numTensors - before);`);
-    assert.strictEqual(streamText(after.messages, "stdout"), "0\n");
-  });
+    /** Asserts that the kernel uses (almost) no CPU over the next second. */
+    async function assertIdle(): Promise<void> {
+      await sleep(300);
+      const start = cpuSeconds(kernel.pid!);
+      await sleep(1000);
+      const used = cpuSeconds(kernel.pid!) - start;
+      assert.ok(used < 0.2, `kernel used ${used.toFixed(2)} CPU-s in the second after the stop`);
+    }
 
-  it("stops an experiment runner; lastRun() holds its model and the finished epochs' history", async () => {
-    const r = await interruptTraining(`console.log("training"); await runSunspotsExperiment({ ...sunspotsSettings("smoke"), epochs: 100000 }, { progress: false });`, 3000);
-    assert.match(r.stderr, /^training stopped by interrupt at epoch \d+\/100000, batch \d+\/\d+; the model keeps the weights of the last finished batch \(lastRun\(\) holds it and the sunspots-lstm-book history of the finished epochs\)\n$/);
-    await assertIdle();
-    const after = await kernel.execute(`const run = lastRun()!; console.log(run.experiment, run.finished, run.model.countParams(), run.history.loss.length === run.history.val_loss.length);`);
-    assert.strictEqual(streamText(after.messages, "stdout"), "sunspots-lstm-book false 101 true\n", streamText(after.messages, "stderr"));
-  });
+    it("stops a plain model.fit at a batch boundary with one readable line; the model stays usable and tensors flat", async () => {
+      const r = await interruptTraining(
+        `await model.fit(x, y, { epochs: 100000, batchSize: 64, verbose: 0, callbacks: [started] });`,
+      );
+      assert.strictEqual(r.status, "error");
+      assert.match(
+        r.stderr,
+        /^training stopped by interrupt at epoch \d+\/100000, batch [1-8]\/8; the model keeps the weights of the last finished batch\n$/,
+      );
+      await assertIdle();
+      const after = await kernel.execute(
+        `const p = model.predict(x) as tf.Tensor; const shape = p.shape.join("x"); p.dispose(); console.log(shape, tf.memory().numTensors - before);`,
+      );
+      assert.strictEqual(
+        streamText(after.messages, "stdout"),
+        "512x1 0\n",
+        streamText(after.messages, "stderr"),
+      );
+    });
 
-  it("an interrupt while nothing trains abandons the cell as before, and that cell's later training is refused", async () => {
-    const weights = `Array.from(model.getWeights()[0].dataSync().slice(0, 4)).join(",")`;
-    const w0 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
-    const run = kernel.execute(`await new Promise((r) => setTimeout(r, 2000)); await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });`);
-    await sleep(800);
-    kernel.interrupt();
-    const r = await run;
-    assert.strictEqual(r.status, "error", JSON.stringify(r.messages.map((m) => m.content)));
-    assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
-    await sleep(2000);
-    await assertIdle();
-    const w1 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
-    assert.strictEqual(w1, w0, "the abandoned cell did not train");
-  });
+    it("stops train() on two threads: workers exit, CPU idle", async () => {
+      const threads = threadsOf(kernel.pid!);
+      const r = await interruptTraining(
+        `await train(model, x, y, { epochs: 100000, batchSize: 256, threads: 2, progress: false, callbacks: [started] });`,
+      );
+      assert.match(
+        r.stderr,
+        /^training stopped by interrupt at epoch \d+\/100000, batch [12]\/2; the model keeps the weights of the last finished batch\n$/,
+      );
+      await assertIdle();
+      assert.strictEqual(threadsOf(kernel.pid!), threads, "worker threads gone");
+      const after = await kernel.execute(`console.log(tf.memory().numTensors - before);`);
+      assert.strictEqual(streamText(after.messages, "stdout"), "0\n");
+    });
 
-  it("a cell's own trainOnBatch loop ends at its next step once the interrupt abandoned the cell", async () => {
-    const steps = `globalThis.__steps`;
-    const run = kernel.execute(`${steps} = 0; for (let i = 0; i < 100000; i++) { await model.trainOnBatch(x, y); ${steps}++; }`);
-    await sleep(1500);
-    kernel.interrupt();
-    const r = await run;
-    assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
-    await assertIdle();
-    const count = async () => Number(streamText((await kernel.execute(`console.log(${steps});`)).messages, "stdout"));
-    const first = await count();
-    await sleep(500);
-    assert.ok(first > 0, "the loop ran before the interrupt");
-    assert.strictEqual(await count(), first, "no step after the interrupt");
-  });
-});
+    it("stops an experiment runner; lastRun() holds its model and the finished epochs' history", async () => {
+      const r = await interruptTraining(
+        `console.log("training"); await runSunspotsExperiment({ ...sunspotsSettings("smoke"), epochs: 100000 }, { progress: false });`,
+        3000,
+      );
+      assert.match(
+        r.stderr,
+        /^training stopped by interrupt at epoch \d+\/100000, batch \d+\/\d+; the model keeps the weights of the last finished batch \(lastRun\(\) holds it and the sunspots-lstm-book history of the finished epochs\)\n$/,
+      );
+      await assertIdle();
+      const after = await kernel.execute(
+        `const run = lastRun()!; console.log(run.experiment, run.finished, run.model.countParams(), run.history.loss.length === run.history.val_loss.length);`,
+      );
+      assert.strictEqual(
+        streamText(after.messages, "stdout"),
+        "sunspots-lstm-book false 101 true\n",
+        streamText(after.messages, "stderr"),
+      );
+    });
+
+    it("an interrupt while nothing trains abandons the cell as before, and that cell's later training is refused", async () => {
+      const weights = `Array.from(model.getWeights()[0].dataSync().slice(0, 4)).join(",")`;
+      const w0 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
+      const run = kernel.execute(
+        `await new Promise((r) => setTimeout(r, 2000)); await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });`,
+      );
+      await sleep(800);
+      kernel.interrupt();
+      const r = await run;
+      assert.strictEqual(r.status, "error", JSON.stringify(r.messages.map((m) => m.content)));
+      assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
+      await sleep(2000);
+      await assertIdle();
+      const w1 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
+      assert.strictEqual(w1, w0, "the abandoned cell did not train");
+    });
+
+    it("a cell's own trainOnBatch loop ends at its next step once the interrupt abandoned the cell", async () => {
+      const steps = `globalThis.__steps`;
+      const run = kernel.execute(
+        `${steps} = 0; for (let i = 0; i < 100000; i++) { await model.trainOnBatch(x, y); ${steps}++; }`,
+      );
+      await sleep(1500);
+      kernel.interrupt();
+      const r = await run;
+      assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
+      await assertIdle();
+      const count = async () =>
+        Number(streamText((await kernel.execute(`console.log(${steps});`)).messages, "stdout"));
+      const first = await count();
+      await sleep(500);
+      assert.ok(first > 0, "the loop ran before the interrupt");
+      assert.strictEqual(await count(), first, "no step after the interrupt");
+    });
+  },
+);

@@ -1,6 +1,12 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { fashionCnn, initBackend, mnistCnn, seedGlobalRandom, sunspotRnn } from "advanced-neural-models";
+import {
+  fashionCnn,
+  initBackend,
+  mnistCnn,
+  seedGlobalRandom,
+  sunspotRnn,
+} from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
 /**
@@ -10,26 +16,127 @@ import { TEST_BACKEND } from "./helpers";
  */
 const L = tf.layers;
 const cases: { name: string; input: number[]; layers: () => tf.layers.Layer[] }[] = [
-  { name: "Conv1D", input: [9, 3], layers: () => [L.conv1d({ filters: 4, kernelSize: 3, strides: 2, padding: "same" })] },
-  { name: "Conv2D strides 2 valid", input: [9, 8, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: "valid" })] },
-  { name: "Conv2D dilation 2", input: [9, 9, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: "same" })] },
-  { name: "SeparableConv2D", input: [8, 7, 3], layers: () => [L.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, padding: "same" })] },
-  { name: "DepthwiseConv2D", input: [8, 7, 3], layers: () => [L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same" })] },
-  { name: "Conv2DTranspose strides 2", input: [4, 5, 3], layers: () => [L.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: "same" })] },
-  { name: "Conv2DTranspose strides 4", input: [3, 3, 2], layers: () => [L.conv2dTranspose({ filters: 2, kernelSize: 4, strides: 4, padding: "same" })] },
-  { name: "Conv3D", input: [5, 5, 4, 2], layers: () => [L.conv3d({ filters: 2, kernelSize: 3, padding: "same" })] },
-  { name: "pooling", input: [8, 8, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3 }), L.maxPooling2d({ poolSize: 2 }), L.averagePooling2d({ poolSize: 2, padding: "same" })] },
-  { name: "global pooling", input: [6, 6, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3 }), L.globalAveragePooling2d({})] },
-  { name: "UpSampling2D", input: [3, 4, 2], layers: () => [L.conv2d({ filters: 2, kernelSize: 1 }), L.upSampling2d({ size: [2, 3] }), L.conv2d({ filters: 2, kernelSize: 3 })] },
-  { name: "ZeroPadding2D + Cropping2D", input: [5, 5, 2], layers: () => [L.zeroPadding2d({ padding: 2 }), L.conv2d({ filters: 2, kernelSize: 3 }), L.cropping2D({ cropping: [[1, 0], [0, 1]] })] },
-  { name: "BatchNormalization + LeakyReLU", input: [6, 6, 2], layers: () => [L.conv2d({ filters: 3, kernelSize: 3 }), L.batchNormalization(), L.leakyReLU({ alpha: 0.1 })] },
-  { name: "Dense + BatchNormalization", input: [5], layers: () => [L.dense({ units: 4 }), L.batchNormalization({ momentum: 0.5 }), L.leakyReLU({ alpha: 0.1 })] },
+  {
+    name: "Conv1D",
+    input: [9, 3],
+    layers: () => [L.conv1d({ filters: 4, kernelSize: 3, strides: 2, padding: "same" })],
+  },
+  {
+    name: "Conv2D strides 2 valid",
+    input: [9, 8, 2],
+    layers: () => [L.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: "valid" })],
+  },
+  {
+    name: "Conv2D dilation 2",
+    input: [9, 9, 2],
+    layers: () => [L.conv2d({ filters: 3, kernelSize: 3, dilationRate: 2, padding: "same" })],
+  },
+  {
+    name: "SeparableConv2D",
+    input: [8, 7, 3],
+    layers: () => [
+      L.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, padding: "same" }),
+    ],
+  },
+  {
+    name: "DepthwiseConv2D",
+    input: [8, 7, 3],
+    layers: () => [
+      L.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, strides: 2, padding: "same" }),
+    ],
+  },
+  {
+    name: "Conv2DTranspose strides 2",
+    input: [4, 5, 3],
+    layers: () => [L.conv2dTranspose({ filters: 2, kernelSize: 3, strides: 2, padding: "same" })],
+  },
+  {
+    name: "Conv2DTranspose strides 4",
+    input: [3, 3, 2],
+    layers: () => [L.conv2dTranspose({ filters: 2, kernelSize: 4, strides: 4, padding: "same" })],
+  },
+  {
+    name: "Conv3D",
+    input: [5, 5, 4, 2],
+    layers: () => [L.conv3d({ filters: 2, kernelSize: 3, padding: "same" })],
+  },
+  {
+    name: "pooling",
+    input: [8, 8, 2],
+    layers: () => [
+      L.conv2d({ filters: 3, kernelSize: 3 }),
+      L.maxPooling2d({ poolSize: 2 }),
+      L.averagePooling2d({ poolSize: 2, padding: "same" }),
+    ],
+  },
+  {
+    name: "global pooling",
+    input: [6, 6, 2],
+    layers: () => [L.conv2d({ filters: 3, kernelSize: 3 }), L.globalAveragePooling2d({})],
+  },
+  {
+    name: "UpSampling2D",
+    input: [3, 4, 2],
+    layers: () => [
+      L.conv2d({ filters: 2, kernelSize: 1 }),
+      L.upSampling2d({ size: [2, 3] }),
+      L.conv2d({ filters: 2, kernelSize: 3 }),
+    ],
+  },
+  {
+    name: "ZeroPadding2D + Cropping2D",
+    input: [5, 5, 2],
+    layers: () => [
+      L.zeroPadding2d({ padding: 2 }),
+      L.conv2d({ filters: 2, kernelSize: 3 }),
+      L.cropping2D({
+        cropping: [
+          [1, 0],
+          [0, 1],
+        ],
+      }),
+    ],
+  },
+  {
+    name: "BatchNormalization + LeakyReLU",
+    input: [6, 6, 2],
+    layers: () => [
+      L.conv2d({ filters: 3, kernelSize: 3 }),
+      L.batchNormalization(),
+      L.leakyReLU({ alpha: 0.1 }),
+    ],
+  },
+  {
+    name: "Dense + BatchNormalization",
+    input: [5],
+    layers: () => [
+      L.dense({ units: 4 }),
+      L.batchNormalization({ momentum: 0.5 }),
+      L.leakyReLU({ alpha: 0.1 }),
+    ],
+  },
   { name: "SimpleRNN", input: [7, 3], layers: () => [L.simpleRNN({ units: 4 })] },
-  { name: "LSTM", input: [7, 3], layers: () => [L.lstm({ units: 4, returnSequences: true }), L.lstm({ units: 3 })] },
+  {
+    name: "LSTM",
+    input: [7, 3],
+    layers: () => [L.lstm({ units: 4, returnSequences: true }), L.lstm({ units: 3 })],
+  },
   { name: "GRU", input: [7, 3], layers: () => [L.gru({ units: 4 })] },
-  { name: "Bidirectional LSTM", input: [6, 2], layers: () => [L.bidirectional({ layer: L.lstm({ units: 3 }) as tf.RNN })] },
-  { name: "ConvLSTM2D", input: [3, 5, 5, 1], layers: () => [L.convLstm2d({ filters: 2, kernelSize: 3, padding: "same" })] },
-  { name: "TimeDistributed Conv2D", input: [3, 6, 6, 1], layers: () => [L.timeDistributed({ layer: L.conv2d({ filters: 2, kernelSize: 3 }) })] },
+  {
+    name: "Bidirectional LSTM",
+    input: [6, 2],
+    layers: () => [L.bidirectional({ layer: L.lstm({ units: 3 }) as tf.RNN })],
+  },
+  {
+    name: "ConvLSTM2D",
+    input: [3, 5, 5, 1],
+    layers: () => [L.convLstm2d({ filters: 2, kernelSize: 3, padding: "same" })],
+  },
+  {
+    name: "TimeDistributed Conv2D",
+    input: [3, 6, 6, 1],
+    layers: () => [L.timeDistributed({ layer: L.conv2d({ filters: 2, kernelSize: 3 }) })],
+  },
 ];
 
 function build(c: (typeof cases)[number]): tf.Sequential {
@@ -41,7 +148,11 @@ function build(c: (typeof cases)[number]): tf.Sequential {
   return m;
 }
 
-async function oneStep(c: (typeof cases)[number], backend: typeof TEST_BACKEND, weights: Float32Array[] | undefined) {
+async function oneStep(
+  c: (typeof cases)[number],
+  backend: typeof TEST_BACKEND,
+  weights: Float32Array[] | undefined,
+) {
   await initBackend({ backend, quiet: true });
   const restore = seedGlobalRandom(11); // the same initial weights every run: one step of SGD must lower the loss from them
   const m = build(c);
@@ -70,8 +181,14 @@ describe(`every chapter layer trains on ${TEST_BACKEND} as on cpu`, function () 
       const w = await oneStep(c, TEST_BACKEND, undefined);
       const p = await oneStep(c, "cpu", w.initial);
       assert.ok(Number.isFinite(w.loss) && w.loss > 0);
-      assert.ok(Math.abs(w.loss - p.loss) <= 1e-4 * Math.max(1, w.loss), `loss ${TEST_BACKEND} ${w.loss} vs cpu ${p.loss}`);
-      assert.ok(Math.abs(w.loss2 - p.loss2) <= 1e-4 * Math.max(1, w.loss2), `second-step loss ${TEST_BACKEND} ${w.loss2} vs cpu ${p.loss2}`);
+      assert.ok(
+        Math.abs(w.loss - p.loss) <= 1e-4 * Math.max(1, w.loss),
+        `loss ${TEST_BACKEND} ${w.loss} vs cpu ${p.loss}`,
+      );
+      assert.ok(
+        Math.abs(w.loss2 - p.loss2) <= 1e-4 * Math.max(1, w.loss2),
+        `second-step loss ${TEST_BACKEND} ${w.loss2} vs cpu ${p.loss2}`,
+      );
       assert.ok(w.loss2 < w.loss, `one SGD step lowered the loss (${w.loss} -> ${w.loss2})`);
       w.updated.forEach((u, i) => {
         let d = 0;

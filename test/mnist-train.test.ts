@@ -1,14 +1,28 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { DecayedAdam, DisplayContent, initBackend, loadMnist, mnistCnn, seedGlobalRandom, setDisplaySink, train } from "advanced-neural-models";
+import {
+  DecayedAdam,
+  DisplayContent,
+  initBackend,
+  loadMnist,
+  mnistCnn,
+  seedGlobalRandom,
+  setDisplaySink,
+  train,
+} from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
 /** `count` MNIST images from `start` as [n, 28, 28, 1] in [0, 1] and one-hot labels. */
 function batch(split: "train" | "test", start: number, count: number): [tf.Tensor4D, tf.Tensor2D] {
   const d = loadMnist(split);
   return tf.tidy(() => [
-    tf.tensor4d(Float32Array.from(d.images.subarray(start * 784, (start + count) * 784), (v) => v / 255), [count, 28, 28, 1]),
-    tf.oneHot(tf.tensor1d(Array.from(d.labels.subarray(start, start + count)), "int32"), 10).cast("float32") as tf.Tensor2D,
+    tf.tensor4d(
+      Float32Array.from(d.images.subarray(start * 784, (start + count) * 784), (v) => v / 255),
+      [count, 28, 28, 1],
+    ),
+    tf
+      .oneHot(tf.tensor1d(Array.from(d.labels.subarray(start, start + count)), "int32"), 10)
+      .cast("float32") as tf.Tensor2D,
   ]);
 }
 
@@ -20,7 +34,11 @@ describe("a short MNIST run with the book's network", function () {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const restore = seedGlobalRandom(7); // initial weights, shuffling and dropout masks
     const model = mnistCnn();
-    model.compile({ optimizer: new DecayedAdam(1e-3, 1e-5), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+    model.compile({
+      optimizer: new DecayedAdam(1e-3, 1e-5),
+      loss: "categoricalCrossentropy",
+      metrics: ["accuracy"],
+    });
     const [x, y] = batch("train", 0, 6000);
     const [xt, yt] = batch("test", 0, 2000);
     const counts: number[] = [];
@@ -30,10 +48,19 @@ describe("a short MNIST run with the book's network", function () {
       epochs: 3,
       batchSize: 64,
       validationData: [xt, yt],
-      callbacks: [new (class extends tf.Callback { async onEpochEnd() { counts.push(tf.memory().numTensors); } })()],
+      callbacks: [
+        new (class extends tf.Callback {
+          async onEpochEnd() {
+            counts.push(tf.memory().numTensors);
+          }
+        })(),
+      ],
     });
     restore();
-    assert.ok(counts.every((c) => c === counts[0]), `tensors at the end of each epoch: ${counts.join(", ")}`);
+    assert.ok(
+      counts.every((c) => c === counts[0]),
+      `tensors at the end of each epoch: ${counts.join(", ")}`,
+    );
     const valAcc = result.history.val_acc ?? result.history.val_accuracy;
     assert.ok(valAcc[valAcc.length - 1] >= 0.9, `test accuracy ${valAcc}`);
     assert.strictEqual(result.epochSeconds.length, 3);
@@ -44,9 +71,16 @@ describe("a short MNIST run with the book's network", function () {
       (ids.get(id) ?? ids.set(id, []).get(id)!).push(m.update);
     }
     assert.strictEqual(ids.size, 2);
-    for (const updates of ids.values()) assert.deepStrictEqual(updates.map((u, i) => u === (i > 0)), updates.map(() => true));
+    for (const updates of ids.values())
+      assert.deepStrictEqual(
+        updates.map((u, i) => u === i > 0),
+        updates.map(() => true),
+      );
     const last = messages[messages.length - 1].content.data;
-    assert.ok("application/vnd.vegalite.v5+json" in last, "the chart output carries the history chart");
+    assert.ok(
+      "application/vnd.vegalite.v5+json" in last,
+      "the chart output carries the history chart",
+    );
     tf.dispose([x, y, xt, yt]);
     model.dispose();
   });

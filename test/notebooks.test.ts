@@ -13,25 +13,36 @@ const root = path.join(__dirname, "..");
  * runs only those notebooks; the checks across the whole pack then do not run.
  */
 const FORCED_BACKEND = process.env.CH10_TEST_BACKEND;
-const ONLY = process.env.CH10_TEST_NOTEBOOKS?.split(",").map((s) => s.trim()).filter(Boolean);
+const ONLY = process.env.CH10_TEST_NOTEBOOKS?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 const results = path.join(root, "results", FORCED_BACKEND ? `smoke-${FORCED_BACKEND}` : "smoke");
-const kernelEnv = { ...process.env, CH10_MODE: "smoke", ...(FORCED_BACKEND ? { CH10_BACKEND: FORCED_BACKEND } : {}) };
+const kernelEnv = {
+  ...process.env,
+  CH10_MODE: "smoke",
+  ...(FORCED_BACKEND ? { CH10_BACKEND: FORCED_BACKEND } : {}),
+};
 const wholePack = ONLY ? it.skip : it;
 
 /** Every notebook of the pack, subfolders included, in name order. */
 function allNotebooks(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory() && !e.name.startsWith(".")) return allNotebooks(p);
-    return e.isFile() && e.name.endsWith(".ipynb") ? [p] : [];
-  }).sort();
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory() && !e.name.startsWith(".")) return allNotebooks(p);
+      return e.isFile() && e.name.endsWith(".ipynb") ? [p] : [];
+    })
+    .sort();
 }
 
 const MIME = ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"];
 
 describe("every notebook executes in smoke mode", function () {
   this.timeout(15 * 60 * 1000);
-  const notebooks = allNotebooks(path.join(root, "notebooks")).filter((f) => !ONLY || ONLY.some((p) => path.relative(path.join(root, "notebooks"), f).startsWith(p)));
+  const notebooks = allNotebooks(path.join(root, "notebooks")).filter(
+    (f) => !ONLY || ONLY.some((p) => path.relative(path.join(root, "notebooks"), f).startsWith(p)),
+  );
 
   it("finds the notebooks", () => assert.ok(notebooks.length >= 1));
 
@@ -40,75 +51,157 @@ describe("every notebook executes in smoke mode", function () {
     it(`${name} runs end to end without errors or warnings`, async () => {
       const r = await runNotebook(file, { env: kernelEnv });
       fs.mkdirSync(results, { recursive: true });
-      fs.writeFileSync(path.join(results, path.basename(file)), JSON.stringify(r.notebook, null, 1));
-      if (r.failure) assert.fail(`cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n--- error ---\n${r.failure.error}`);
+      fs.writeFileSync(
+        path.join(results, path.basename(file)),
+        JSON.stringify(r.notebook, null, 1),
+      );
+      if (r.failure)
+        assert.fail(
+          `cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n--- error ---\n${r.failure.error}`,
+        );
       assert.strictEqual(r.stderr, "", `stderr output a reader would see:\n${r.stderr}`);
       const outputs = r.notebook.cells.flatMap((c) => c.outputs ?? []);
-      const text = outputs.map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "")).join("");
-      assert.match(text, FORCED_BACKEND ? new RegExp(`backend: ${FORCED_BACKEND} \\(`) : /backend: (wasm|cpu|tensorflow|webgpu) \(/, "the notebook shows its backend line");
+      const text = outputs
+        .map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : ""))
+        .join("");
+      assert.match(
+        text,
+        FORCED_BACKEND
+          ? new RegExp(`backend: ${FORCED_BACKEND} \\(`)
+          : /backend: (wasm|cpu|tensorflow|webgpu) \(/,
+        "the notebook shows its backend line",
+      );
       assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
       assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
-      assert.doesNotMatch(text, /^\{ \w+: /m, "a raw object dump (a cell ending in an expression such as model.dispose())");
+      assert.doesNotMatch(
+        text,
+        /^\{ \w+: /m,
+        "a raw object dump (a cell ending in an expression such as model.dispose())",
+      );
       for (const cell of r.notebook.cells) {
         for (const o of cell.outputs ?? []) {
           if (o.output_type === "display_data" && "application/vnd.vegalite.v5+json" in o.data) {
-            assert.deepStrictEqual(Object.keys(o.data).sort(), MIME, `chart in cell "${cellSource(cell).slice(0, 60)}"`);
+            assert.deepStrictEqual(
+              Object.keys(o.data).sort(),
+              MIME,
+              `chart in cell "${cellSource(cell).slice(0, 60)}"`,
+            );
           }
         }
       }
     });
   }
 
-  wholePack("every exercise is unsolved as shipped (its check fails) and solved in notebooks/solutions (its check passes)", () => {
-    const streams = (file: string) => {
-      const nb = JSON.parse(fs.readFileSync(path.join(results, file), "utf8"));
-      return nb.cells.flatMap((c: { outputs?: { output_type: string; text?: string | string[] }[] }) => c.outputs ?? [])
-        .filter((o: { output_type: string }) => o.output_type === "stream").map((o: { text?: string | string[] }) => ([] as string[]).concat(o.text ?? []).join("")).join("");
-    };
-    const count = (text: string, mark: string) => text.split(mark).length - 1;
-    const solutions = fs.readdirSync(path.join(root, "notebooks", "solutions")).filter((f) => f.endsWith("-solutions.ipynb"));
-    assert.ok(solutions.length >= 9, `solutions: ${solutions.join(", ")}`);
-    for (const file of solutions) {
-      const solved = streams(file), shipped = streams(file.replace("-solutions", ""));
-      const n = count(solved, "✔");
-      assert.ok(n >= 2, `${file}: ${n} solved exercises`);
-      assert.strictEqual(count(solved, "✘"), 0, `${file} has a failing check:\n${solved}`);
-      assert.strictEqual(count(shipped, "✘"), n, `${file.replace("-solutions", "")} should leave its ${n} exercises unsolved`);
-      assert.strictEqual(count(shipped, "✔"), 0);
-    }
-  });
+  wholePack(
+    "every exercise is unsolved as shipped (its check fails) and solved in notebooks/solutions (its check passes)",
+    () => {
+      const streams = (file: string) => {
+        const nb = JSON.parse(fs.readFileSync(path.join(results, file), "utf8"));
+        return nb.cells
+          .flatMap(
+            (c: { outputs?: { output_type: string; text?: string | string[] }[] }) =>
+              c.outputs ?? [],
+          )
+          .filter((o: { output_type: string }) => o.output_type === "stream")
+          .map((o: { text?: string | string[] }) => ([] as string[]).concat(o.text ?? []).join(""))
+          .join("");
+      };
+      const count = (text: string, mark: string) => text.split(mark).length - 1;
+      const solutions = fs
+        .readdirSync(path.join(root, "notebooks", "solutions"))
+        .filter((f) => f.endsWith("-solutions.ipynb"));
+      assert.ok(solutions.length >= 9, `solutions: ${solutions.join(", ")}`);
+      for (const file of solutions) {
+        const solved = streams(file),
+          shipped = streams(file.replace("-solutions", ""));
+        const n = count(solved, "✔");
+        assert.ok(n >= 2, `${file}: ${n} solved exercises`);
+        assert.strictEqual(count(solved, "✘"), 0, `${file} has a failing check:\n${solved}`);
+        assert.strictEqual(
+          count(shipped, "✘"),
+          n,
+          `${file.replace("-solutions", "")} should leave its ${n} exercises unsolved`,
+        );
+        assert.strictEqual(count(shipped, "✔"), 0);
+      }
+    },
+  );
 
   wholePack("00-index renders the fidelity table without results and with them", async () => {
-    const html = (nb: { cells: { outputs?: unknown[] }[] }) => nb.cells.flatMap((c) => (c.outputs ?? []) as { data?: Record<string, unknown> }[]).map((o) => String(o.data?.["text/html"] ?? "")).join("");
+    const html = (nb: { cells: { outputs?: unknown[] }[] }) =>
+      nb.cells
+        .flatMap((c) => (c.outputs ?? []) as { data?: Record<string, unknown> }[])
+        .map((o) => String(o.data?.["text/html"] ?? ""))
+        .join("");
     const empty = fs.mkdtempSync(path.join(require("os").tmpdir(), "nores-"));
-    const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty } });
+    const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), {
+      env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty },
+    });
     assert.strictEqual(none.failure, undefined, none.failure?.error);
     const reference = referenceRecord("mnist")!;
     const shipped = `MNIST validation accuracy after epoch 1</td><td>0.9693</td><td>${reference.metrics.val_accuracy_epoch_1.toFixed(4)}</td><td>${reference.metrics.epochs} epoch(s); tensorflow`;
-    assert.ok(html(none.notebook).includes(shipped), `the table should show the shipped reference: ${shipped}`);
-    assert.match(html(none.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>not run yet/);
+    assert.ok(
+      html(none.notebook).includes(shipped),
+      `the table should show the shipped reference: ${shipped}`,
+    );
+    assert.match(
+      html(none.notebook),
+      /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>not run yet/,
+    );
     assert.match(html(none.notebook), /No experiment has been run yet/);
     assert.match(html(none.notebook), /Reference runs shipped in reference\//);
     const withRuns = fs.mkdtempSync(path.join(require("os").tmpdir(), "res-"));
     const { writeRecord } = await import("advanced-neural-models");
-    await writeRecord(path.join(withRuns, "experiments", "mnist"), { experiment: "mnist", mode: "cli", settings: {}, seed: 1, backend: "backend: wasm (SIMD, 1 thread): test", date: "2026-01-02T03:04:05Z",
-      versions: { node: "", tfjs: "", package: "" }, split: "", metrics: { val_accuracy_epoch_1: 0.97123, epochs: 1 }, book: {}, history: {}, timings: { totalSeconds: 60, epochSeconds: [60], samplesPerSecond: 1 } });
+    await writeRecord(path.join(withRuns, "experiments", "mnist"), {
+      experiment: "mnist",
+      mode: "cli",
+      settings: {},
+      seed: 1,
+      backend: "backend: wasm (SIMD, 1 thread): test",
+      date: "2026-01-02T03:04:05Z",
+      versions: { node: "", tfjs: "", package: "" },
+      split: "",
+      metrics: { val_accuracy_epoch_1: 0.97123, epochs: 1 },
+      book: {},
+      history: {},
+      timings: { totalSeconds: 60, epochSeconds: [60], samplesPerSecond: 1 },
+    });
     fs.mkdirSync(path.join(withRuns, "notebook-runs", "broken"), { recursive: true });
     fs.writeFileSync(path.join(withRuns, "notebook-runs", "broken", "results.json"), "{");
-    const some = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), { env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: withRuns } });
+    const some = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), {
+      env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: withRuns },
+    });
     assert.strictEqual(some.failure, undefined, some.failure?.error);
-    assert.match(html(some.notebook), /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>0\.9712 \(cli, cli, 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02\)/);
-    const text = some.notebook.cells.flatMap((c) => c.outputs ?? []).map((o) => ([] as string[]).concat((o as { text?: string | string[] }).text ?? []).join("")).join("");
+    assert.match(
+      html(some.notebook),
+      /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>0\.9712 \(cli, cli, 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02\)/,
+    );
+    const text = some.notebook.cells
+      .flatMap((c) => c.outputs ?? [])
+      .map((o) => ([] as string[]).concat((o as { text?: string | string[] }).text ?? []).join(""))
+      .join("");
     assert.match(text, /skipped .*broken: .*results\.json: not valid JSON/);
   });
 
-  wholePack("01-convolution shows the photograph and the white square as vegalite+svg+png bundles", () => {
-    const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
-    const titles = nb.cells.flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
-      .filter((o: { data?: Record<string, any> }) => o.data?.["image/png"] && o.data?.["image/svg+xml"])
-      .map((o: { data: Record<string, any> }) => String(o.data["application/vnd.vegalite.v5+json"].title));
-    for (const t of ["Photograph (grayscale)", "Laplacian of the photograph", "White square: original, one and two applications of the Laplacian"]) {
-      assert.ok(titles.includes(t), `missing chart "${t}" (have: ${titles.join(" | ")})`);
-    }
-  });
+  wholePack(
+    "01-convolution shows the photograph and the white square as vegalite+svg+png bundles",
+    () => {
+      const nb = JSON.parse(fs.readFileSync(path.join(results, "01-convolution.ipynb"), "utf8"));
+      const titles = nb.cells
+        .flatMap((c: { outputs?: { data?: Record<string, any> }[] }) => c.outputs ?? [])
+        .filter(
+          (o: { data?: Record<string, any> }) => o.data?.["image/png"] && o.data?.["image/svg+xml"],
+        )
+        .map((o: { data: Record<string, any> }) =>
+          String(o.data["application/vnd.vegalite.v5+json"].title),
+        );
+      for (const t of [
+        "Photograph (grayscale)",
+        "Laplacian of the photograph",
+        "White square: original, one and two applications of the Laplacian",
+      ]) {
+        assert.ok(titles.includes(t), `missing chart "${t}" (have: ${titles.join(" | ")})`);
+      }
+    },
+  );
 });

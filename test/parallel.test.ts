@@ -1,24 +1,45 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { DataParallel, THREADS_ENV, initBackend, planThreads, seedGlobalRandom, sunspotRnn, train } from "advanced-neural-models";
+import {
+  DataParallel,
+  THREADS_ENV,
+  initBackend,
+  planThreads,
+  seedGlobalRandom,
+  sunspotRnn,
+  train,
+} from "advanced-neural-models";
 
 /** A small CNN without dropout or BatchNorm: data-parallel and single-threaded steps must agree. */
 function smallCnn(seed: number, batchNorm = false): tf.Sequential {
   const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
   const m = tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [8, 8, 2], filters: 4, kernelSize: 3, activation: "relu", kernelInitializer: init(1) }),
+      tf.layers.conv2d({
+        inputShape: [8, 8, 2],
+        filters: 4,
+        kernelSize: 3,
+        activation: "relu",
+        kernelInitializer: init(1),
+      }),
       ...(batchNorm ? [tf.layers.batchNormalization({ momentum: 0.5 })] : []),
       tf.layers.flatten(),
       tf.layers.dense({ units: 3, activation: "softmax", kernelInitializer: init(2) }),
     ],
   });
-  m.compile({ optimizer: tf.train.adam(1e-2), loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+  m.compile({
+    optimizer: tf.train.adam(1e-2),
+    loss: "categoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
   return m;
 }
 
 function data(n: number): [tf.Tensor, tf.Tensor] {
-  return [tf.randomUniform([n, 8, 8, 2], -1, 1, "float32", 7), tf.oneHot(tf.randomUniform([n], 0, 3, "int32", 8), 3)];
+  return [
+    tf.randomUniform([n, 8, 8, 2], -1, 1, "float32", 7),
+    tf.oneHot(tf.randomUniform([n], 0, 3, "int32", 8), 3),
+  ];
 }
 
 function maxAbsDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
@@ -35,13 +56,33 @@ describe("data-parallel training (worker threads)", function () {
     const [x, y] = data(70); // batches of 33, 33 and 4 rows: uneven shards (16 + 17) weigh by their size
     const single = smallCnn(1);
     const parallel = smallCnn(1);
-    const a = await train(single, x, y, { epochs: 3, batchSize: 33, shuffle: false, progress: false, threads: 1 });
-    const b = await train(parallel, x, y, { epochs: 3, batchSize: 33, shuffle: false, progress: false, threads: 2 });
+    const a = await train(single, x, y, {
+      epochs: 3,
+      batchSize: 33,
+      shuffle: false,
+      progress: false,
+      threads: 1,
+    });
+    const b = await train(parallel, x, y, {
+      epochs: 3,
+      batchSize: 33,
+      shuffle: false,
+      progress: false,
+      threads: 2,
+    });
     assert.strictEqual(a.threads.count, 1);
     assert.strictEqual(b.threads.count, 2);
-    assert.ok(maxAbsDiff(single.getWeights(), parallel.getWeights()) < 2e-5, `weights differ by ${maxAbsDiff(single.getWeights(), parallel.getWeights())}`);
+    assert.ok(
+      maxAbsDiff(single.getWeights(), parallel.getWeights()) < 2e-5,
+      `weights differ by ${maxAbsDiff(single.getWeights(), parallel.getWeights())}`,
+    );
     for (const k of ["loss", "acc"]) {
-      a.history[k].forEach((v, e) => assert.ok(Math.abs(v - b.history[k][e]) < 1e-5, `${k} epoch ${e}: ${v} vs ${b.history[k][e]}`));
+      a.history[k].forEach((v, e) =>
+        assert.ok(
+          Math.abs(v - b.history[k][e]) < 1e-5,
+          `${k} epoch ${e}: ${v} vs ${b.history[k][e]}`,
+        ),
+      );
     }
     tf.dispose([x, y]);
     single.dispose();
@@ -52,12 +93,29 @@ describe("data-parallel training (worker threads)", function () {
     const [x, y] = data(64);
     const single = smallCnn(2, true);
     const parallel = smallCnn(2, true);
-    await train(single, x, y, { epochs: 1, batchSize: 64, shuffle: false, progress: false, threads: 1 });
-    await train(parallel, x, y, { epochs: 1, batchSize: 64, shuffle: false, progress: false, threads: 2 });
+    await train(single, x, y, {
+      epochs: 1,
+      batchSize: 64,
+      shuffle: false,
+      progress: false,
+      threads: 1,
+    });
+    await train(parallel, x, y, {
+      epochs: 1,
+      batchSize: 64,
+      shuffle: false,
+      progress: false,
+      threads: 2,
+    });
     const movingMean = (m: tf.LayersModel) => m.layers[1].getWeights()[2].dataSync();
     const expected = movingMean(single);
     const got = movingMean(parallel);
-    expected.forEach((v, i) => assert.ok(Math.abs(v - got[i]) < 1e-6 && Math.abs(v) > 1e-3, `moving mean ${i}: ${got[i]} vs ${v}`));
+    expected.forEach((v, i) =>
+      assert.ok(
+        Math.abs(v - got[i]) < 1e-6 && Math.abs(v) > 1e-3,
+        `moving mean ${i}: ${got[i]} vs ${v}`,
+      ),
+    );
     tf.dispose([x, y]);
     single.dispose();
     parallel.dispose();
@@ -72,10 +130,23 @@ describe("data-parallel training (worker threads)", function () {
         counts.push(tf.memory().numTensors);
       }
     })();
-    await train(model, x, y, { epochs: 4, batchSize: 32, progress: false, threads: 2, callbacks: [counter] });
-    assert.deepStrictEqual(counts.slice(1), [counts[1], counts[1], counts[1]], `tensors per epoch: ${counts.join(", ")}`);
+    await train(model, x, y, {
+      epochs: 4,
+      batchSize: 32,
+      progress: false,
+      threads: 2,
+      callbacks: [counter],
+    });
+    assert.deepStrictEqual(
+      counts.slice(1),
+      [counts[1], counts[1], counts[1]],
+      `tensors per epoch: ${counts.join(", ")}`,
+    );
     const core = (model as unknown as { model: object }).model;
-    assert.ok(!Object.prototype.hasOwnProperty.call(core, "makeTrainFunction"), "the parallel step is still installed after training");
+    assert.ok(
+      !Object.prototype.hasOwnProperty.call(core, "makeTrainFunction"),
+      "the parallel step is still installed after training",
+    );
     tf.dispose([x, y]);
     model.dispose();
   });
@@ -84,7 +155,13 @@ describe("data-parallel training (worker threads)", function () {
     const run = async () => {
       const restore = seedGlobalRandom(11);
       try {
-        const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [8, 8, 2] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 3, activation: "softmax" })] });
+        const m = tf.sequential({
+          layers: [
+            tf.layers.flatten({ inputShape: [8, 8, 2] }),
+            tf.layers.dropout({ rate: 0.5 }),
+            tf.layers.dense({ units: 3, activation: "softmax" }),
+          ],
+        });
         m.compile({ optimizer: "sgd", loss: "categoricalCrossentropy" });
         const [x, y] = data(64);
         const r = await train(m, x, y, { epochs: 2, batchSize: 64, progress: false, threads: 2 });
@@ -106,7 +183,13 @@ describe("data-parallel training (worker threads)", function () {
       }
     }
     tf.serialization.registerClass(Doubling);
-    const model = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [8, 8, 2] }), new Doubling({}), tf.layers.dense({ units: 3, activation: "softmax" })] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [8, 8, 2] }),
+        new Doubling({}),
+        tf.layers.dense({ units: 3, activation: "softmax" }),
+      ],
+    });
     model.compile({ optimizer: "sgd", loss: "categoricalCrossentropy" });
     const [x, y] = data(64);
     const warnings: string[] = [];
@@ -115,7 +198,10 @@ describe("data-parallel training (worker threads)", function () {
     try {
       const r = await train(model, x, y, { epochs: 1, batchSize: 64, progress: false, threads: 2 });
       assert.strictEqual(r.threads.count, 1);
-      assert.match(r.threads.reason, /worker threads failed to start \(data-parallel training: a worker failed to start: .*DoublingOnlyInThisThread/);
+      assert.match(
+        r.threads.reason,
+        /worker threads failed to start \(data-parallel training: a worker failed to start: .*DoublingOnlyInThisThread/,
+      );
       assert.strictEqual(r.history.loss.length, 1);
     } finally {
       console.warn = warn;
@@ -131,7 +217,10 @@ describe("data-parallel training (worker threads)", function () {
     const [x, y] = data(40);
     const dp = await DataParallel.start(model, 2, 16, "wasm");
     try {
-      await assert.rejects(model.trainOnBatch(x, y), /a shard's inputs \(2560 values\) exceeds the space reserved for 1024; batches larger than the batchSize given to train\(\)\?/);
+      await assert.rejects(
+        model.trainOnBatch(x, y),
+        /a shard's inputs \(2560 values\) exceeds the space reserved for 1024; batches larger than the batchSize given to train\(\)\?/,
+      );
     } finally {
       await dp.close();
     }
@@ -150,19 +239,37 @@ describe("planThreads", () => {
   it("splits only what can be split, and says why not otherwise", () => {
     const cnn = smallCnn(5);
     assert.deepStrictEqual(planThreads(cnn, 256, 3, "wasm"), { threads: 3, reason: "requested" });
-    assert.strictEqual(planThreads(cnn, 256, 2, "tensorflow").reason, "the tensorflow backend runs its own threads");
+    assert.strictEqual(
+      planThreads(cnn, 256, 2, "tensorflow").reason,
+      "the tensorflow backend runs its own threads",
+    );
     assert.strictEqual(planThreads(cnn, 256, 1, "wasm").threads, 1);
     const auto = planThreads(cnn, 40, "auto", "wasm");
     assert.deepStrictEqual(auto, { threads: 1, reason: auto.reason });
-    assert.match(auto.reason, /a batch of 40 is too small to split \(32 rows per thread at least\)|one core/);
+    assert.match(
+      auto.reason,
+      /a batch of 40 is too small to split \(32 rows per thread at least\)|one core/,
+    );
     const rnn = sunspotRnn({ cell: "lstm" });
     rnn.compile({ optimizer: "adam", loss: "meanSquaredError" });
-    assert.strictEqual(planThreads(rnn, 256, 2, "wasm").reason, "a stateful RNN needs each batch whole, in order");
+    assert.strictEqual(
+      planThreads(rnn, 256, 2, "wasm").reason,
+      "a stateful RNN needs each batch whole, in order",
+    );
     const custom = smallCnn(6);
-    custom.compile({ optimizer: "adam", loss: (a: tf.Tensor, b: tf.Tensor) => tf.losses.meanSquaredError(a, b) });
-    assert.strictEqual(planThreads(custom, 256, 2, "wasm").reason, "a custom loss function cannot be sent to a worker thread");
+    custom.compile({
+      optimizer: "adam",
+      loss: (a: tf.Tensor, b: tf.Tensor) => tf.losses.meanSquaredError(a, b),
+    });
+    assert.strictEqual(
+      planThreads(custom, 256, 2, "wasm").reason,
+      "a custom loss function cannot be sent to a worker thread",
+    );
     process.env[THREADS_ENV] = "two";
-    assert.throws(() => planThreads(cnn, 256, undefined, "wasm"), /threads must be a whole number >= 1 or "auto" \(from option or CH10_THREADS\), got "two"/);
+    assert.throws(
+      () => planThreads(cnn, 256, undefined, "wasm"),
+      /threads must be a whole number >= 1 or "auto" \(from option or CH10_THREADS\), got "two"/,
+    );
     process.env[THREADS_ENV] = "1";
     assert.strictEqual(planThreads(cnn, 256, undefined, "wasm").reason, "1 thread requested");
     [cnn, rnn, custom].forEach((m) => m.dispose());

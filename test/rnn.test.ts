@@ -1,19 +1,48 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import {
-  SimpleRnnParams, gaussian, gradientNormThroughTime, initBackend, lstmStep, recurrentWeightsOf, rnnBptt, runGru, runLstm, scaledOrthogonal,
-  seededRandom, sequenceLoss, trainTbptt,
+  SimpleRnnParams,
+  gaussian,
+  gradientNormThroughTime,
+  initBackend,
+  lstmStep,
+  recurrentWeightsOf,
+  rnnBptt,
+  runGru,
+  runLstm,
+  scaledOrthogonal,
+  seededRandom,
+  sequenceLoss,
+  trainTbptt,
 } from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
-function randomParams(units: number, inputs: number, seed: number, activation: SimpleRnnParams["activation"] = "tanh"): SimpleRnnParams {
+function randomParams(
+  units: number,
+  inputs: number,
+  seed: number,
+  activation: SimpleRnnParams["activation"] = "tanh",
+): SimpleRnnParams {
   const g = gaussian(seededRandom(seed));
-  const m = (rows: number, cols: number, s: number) => ({ rows, cols, data: Float64Array.from({ length: rows * cols }, () => g() * s) });
-  return { W: m(units, inputs, 0.5), U: m(units, units, 0.4), b: Float64Array.from({ length: units }, () => g() * 0.1), V: m(2, units, 0.5), c: Float64Array.from({ length: 2 }, g), activation };
+  const m = (rows: number, cols: number, s: number) => ({
+    rows,
+    cols,
+    data: Float64Array.from({ length: rows * cols }, () => g() * s),
+  });
+  return {
+    W: m(units, inputs, 0.5),
+    U: m(units, units, 0.4),
+    b: Float64Array.from({ length: units }, () => g() * 0.1),
+    V: m(2, units, 0.5),
+    c: Float64Array.from({ length: 2 }, g),
+    activation,
+  };
 }
 
 describe("simple RNN: BPTT", () => {
-  const xs = Array.from({ length: 7 }, (_, t) => Float64Array.of(Math.sin(t), Math.cos(2 * t), 0.3 * t));
+  const xs = Array.from({ length: 7 }, (_, t) =>
+    Float64Array.of(Math.sin(t), Math.cos(2 * t), 0.3 * t),
+  );
   const ys = xs.map((_, t) => (t % 2 === 0 ? Float64Array.of(0.5, -0.2 * t) : undefined));
 
   for (const activation of ["tanh", "linear"] as const) {
@@ -21,7 +50,13 @@ describe("simple RNN: BPTT", () => {
       const p = randomParams(4, 3, 1, activation);
       const { grads } = rnnBptt(p, xs, ys);
       const eps = 1e-6;
-      for (const [name, target, grad] of [["W", p.W.data, grads.W], ["U", p.U.data, grads.U], ["b", p.b, grads.b], ["V", p.V.data, grads.V], ["c", p.c, grads.c]] as const) {
+      for (const [name, target, grad] of [
+        ["W", p.W.data, grads.W],
+        ["U", p.U.data, grads.U],
+        ["b", p.b, grads.b],
+        ["V", p.V.data, grads.V],
+        ["c", p.c, grads.c],
+      ] as const) {
         for (let i = 0; i < target.length; i++) {
           const keep = target[i];
           target[i] = keep + eps;
@@ -30,7 +65,10 @@ describe("simple RNN: BPTT", () => {
           const down = sequenceLoss(p, xs, ys);
           target[i] = keep;
           const fd = (up - down) / (2 * eps);
-          assert.ok(Math.abs(fd - grad[i]) < 1e-6 * Math.max(1, Math.abs(fd)), `${name}[${i}]: BPTT ${grad[i]} vs finite difference ${fd}`);
+          assert.ok(
+            Math.abs(fd - grad[i]) < 1e-6 * Math.max(1, Math.abs(fd)),
+            `${name}[${i}]: BPTT ${grad[i]} vs finite difference ${fd}`,
+          );
         }
       }
     });
@@ -38,7 +76,9 @@ describe("simple RNN: BPTT", () => {
 
   it("truncate = sequence length is full BPTT; truncate = 1 keeps only the direct term", () => {
     const p = randomParams(3, 3, 2);
-    const full = rnnBptt(p, xs, ys).grads, same = rnnBptt(p, xs, ys, { truncate: xs.length }).grads, one = rnnBptt(p, xs, ys, { truncate: 1 }).grads;
+    const full = rnnBptt(p, xs, ys).grads,
+      same = rnnBptt(p, xs, ys, { truncate: xs.length }).grads,
+      one = rnnBptt(p, xs, ys, { truncate: 1 }).grads;
     assert.deepStrictEqual(Array.from(same.U), Array.from(full.U));
     // with truncate 1 the gradient of U is Σ_t da_t ⊗ h_{t-1} with da_t from the output of step t only
     const trace = rnnBptt(p, xs, ys).trace;
@@ -53,14 +93,27 @@ describe("simple RNN: BPTT", () => {
         for (let j = 0; j < 3; j++) expected[i * 3 + j] += da * trace.h[t][j];
       }
     });
-    Array.from(one.U).forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-12, `U[${i}]: ${v} vs ${expected[i]}`));
+    Array.from(one.U).forEach((v, i) =>
+      assert.ok(Math.abs(v - expected[i]) < 1e-12, `U[${i}]: ${v} vs ${expected[i]}`),
+    );
   });
 
   it("the gradient norm through t steps is exactly ρ^t for a linear neuron with U = ρ·orthogonal", () => {
     for (const rho of [0.9, 1, 1.1]) {
-      const p: SimpleRnnParams = { ...randomParams(6, 6, 3, "linear"), U: scaledOrthogonal(6, rho, 4) };
-      const norms = gradientNormThroughTime(p, Array.from({ length: 40 }, () => new Float64Array(6)));
-      norms.forEach((n, t) => assert.ok(Math.abs(n / rho ** (t + 1) - 1) < 1e-9, `ρ=${rho}, t=${t + 1}: ${n} vs ${rho ** (t + 1)}`));
+      const p: SimpleRnnParams = {
+        ...randomParams(6, 6, 3, "linear"),
+        U: scaledOrthogonal(6, rho, 4),
+      };
+      const norms = gradientNormThroughTime(
+        p,
+        Array.from({ length: 40 }, () => new Float64Array(6)),
+      );
+      norms.forEach((n, t) =>
+        assert.ok(
+          Math.abs(n / rho ** (t + 1) - 1) < 1e-9,
+          `ρ=${rho}, t=${t + 1}: ${n} vs ${rho ** (t + 1)}`,
+        ),
+      );
     }
   });
 
@@ -70,14 +123,27 @@ describe("simple RNN: BPTT", () => {
     const y = x.map((_, t) => (t >= 6 ? Float64Array.of(x[t - 6][0]) : undefined));
     const net = (): SimpleRnnParams => {
       const g = gaussian(seededRandom(7));
-      return { W: { rows: 12, cols: 1, data: Float64Array.from({ length: 12 }, () => g() * 0.5) }, U: scaledOrthogonal(12, 0.9, 5), b: new Float64Array(12), V: { rows: 1, cols: 12, data: Float64Array.from({ length: 12 }, () => g() * 0.3) }, c: new Float64Array(1), activation: "tanh" };
+      return {
+        W: { rows: 12, cols: 1, data: Float64Array.from({ length: 12 }, () => g() * 0.5) },
+        U: scaledOrthogonal(12, 0.9, 5),
+        b: new Float64Array(12),
+        V: { rows: 1, cols: 12, data: Float64Array.from({ length: 12 }, () => g() * 0.3) },
+        c: new Float64Array(1),
+        activation: "tanh",
+      };
     };
-    const run = (k2: number) => trainTbptt(net(), x, y, { k1: 10, k2, learningRate: 0.02, epochs: 150, clipNorm: 5 });
-    const long = run(12), short = run(3), full = run(Infinity);
+    const run = (k2: number) =>
+      trainTbptt(net(), x, y, { k1: 10, k2, learningRate: 0.02, epochs: 150, clipNorm: 5 });
+    const long = run(12),
+      short = run(3),
+      full = run(Infinity);
     const guess = 0.5 * 54;
     assert.ok(long.losses[149] < 0.05 * guess, `k2=12 final loss ${long.losses[149]}`);
     assert.ok(short.losses[149] > 0.1 * guess, `k2=3 should fail, final loss ${short.losses[149]}`);
-    assert.ok(long.backwardSteps < 0.5 * full.backwardSteps, `${long.backwardSteps} vs full ${full.backwardSteps}`);
+    assert.ok(
+      long.backwardSteps < 0.5 * full.backwardSteps,
+      `${long.backwardSteps} vs full ${full.backwardSteps}`,
+    );
   });
 });
 
@@ -87,15 +153,30 @@ describe("LSTM and GRU cells from their equations", () => {
   });
   const seq = Array.from({ length: 9 }, (_, t) => [Math.sin(t), Math.cos(0.7 * t), 0.1 * t - 0.4]);
 
-  for (const [kind, gate] of [["lstm", "hardSigmoid"], ["lstm", "sigmoid"], ["gru", "hardSigmoid"], ["gru", "sigmoid"]] as const) {
+  for (const [kind, gate] of [
+    ["lstm", "hardSigmoid"],
+    ["lstm", "sigmoid"],
+    ["gru", "hardSigmoid"],
+    ["gru", "sigmoid"],
+  ] as const) {
     it(`${kind} (${gate}) matches tf.layers.${kind} with the same weights to 1e-5`, () => {
-      const layer = (kind === "lstm" ? tf.layers.lstm : tf.layers.gru)({ units: 5, returnSequences: true, recurrentActivation: gate, biasInitializer: "randomNormal" });
+      const layer = (kind === "lstm" ? tf.layers.lstm : tf.layers.gru)({
+        units: 5,
+        returnSequences: true,
+        recurrentActivation: gate,
+        biasInitializer: "randomNormal",
+      });
       const x = tf.tensor3d([seq]);
       const theirs = (layer.apply(x) as tf.Tensor).arraySync() as number[][][];
       const w = recurrentWeightsOf(layer);
-      const ours = kind === "lstm" ? runLstm(w, seq, { gate }).map((s) => s.h) : runGru(w, seq, { gate }).map((s) => s.h);
+      const ours =
+        kind === "lstm"
+          ? runLstm(w, seq, { gate }).map((s) => s.h)
+          : runGru(w, seq, { gate }).map((s) => s.h);
       let worst = 0;
-      ours.forEach((h, t) => h.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - theirs[0][t][j])))));
+      ours.forEach((h, t) =>
+        h.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - theirs[0][t][j])))),
+      );
       assert.ok(worst < 1e-5, `max difference ${worst}`);
       tf.dispose([x]);
       layer.dispose();
@@ -106,13 +187,26 @@ describe("LSTM and GRU cells from their equations", () => {
     const layer = tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid" });
     layer.apply(tf.zeros([1, 2, 3]));
     const w = recurrentWeightsOf(layer);
-    const zero = { input: new Float64Array(3), forget: new Float64Array(3), output: new Float64Array(3) };
-    const a = runLstm(w, seq, { gate: "sigmoid" }), b = runLstm(w, seq, { gate: "sigmoid", peepholes: zero });
-    assert.deepStrictEqual(b.map((s) => Array.from(s.h)), a.map((s) => Array.from(s.h)));
-    const h = Float64Array.of(0.1, -0.2, 0.3), c = Float64Array.of(0.5, -1, 2);
+    const zero = {
+      input: new Float64Array(3),
+      forget: new Float64Array(3),
+      output: new Float64Array(3),
+    };
+    const a = runLstm(w, seq, { gate: "sigmoid" }),
+      b = runLstm(w, seq, { gate: "sigmoid", peepholes: zero });
+    assert.deepStrictEqual(
+      b.map((s) => Array.from(s.h)),
+      a.map((s) => Array.from(s.h)),
+    );
+    const h = Float64Array.of(0.1, -0.2, 0.3),
+      c = Float64Array.of(0.5, -1, 2);
     const plain = lstmStep(w, seq[0], h, c, { gate: "sigmoid" });
-    const peep = lstmStep(w, seq[0], h, c, { gate: "sigmoid", peepholes: { ...zero, forget: Float64Array.of(1, 1, 1) } });
+    const peep = lstmStep(w, seq[0], h, c, {
+      gate: "sigmoid",
+      peepholes: { ...zero, forget: Float64Array.of(1, 1, 1) },
+    });
     const logit = (p: number) => Math.log(p / (1 - p));
-    for (let j = 0; j < 3; j++) assert.ok(Math.abs(logit(peep.forget[j]) - logit(plain.forget[j]) - c[j]) < 1e-9);
+    for (let j = 0; j < 3; j++)
+      assert.ok(Math.abs(logit(peep.forget[j]) - logit(plain.forget[j]) - c[j]) < 1e-9);
   });
 });

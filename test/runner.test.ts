@@ -8,7 +8,8 @@ import { Output, readNotebook } from "advanced-neural-models/dist/notebook/nbfor
 
 const fixtures = path.join(__dirname, "..", "test", "fixtures");
 const cli = path.join(__dirname, "..", "dist", "cli", "run-notebooks.js");
-const text = (o: Output) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "");
+const text = (o: Output) =>
+  o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "";
 
 describe("headless notebook runner", () => {
   it("runs a notebook two folders deep that imports the library by package name, with a multi-MIME chart", async () => {
@@ -20,8 +21,15 @@ describe("headless notebook runner", () => {
     const [first, second] = r.notebook.cells.filter((c) => c.cell_type === "code");
     assert.strictEqual(text(first.outputs![0]), "2 2 -2,-2,-2,-2\n");
     assert.deepStrictEqual([first.execution_count, second.execution_count], [1, 2]);
-    const display = second.outputs!.find((o) => o.output_type === "display_data") as { data: Record<string, unknown> };
-    assert.deepStrictEqual(Object.keys(display.data).sort(), ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"]);
+    const display = second.outputs!.find((o) => o.output_type === "display_data") as {
+      data: Record<string, unknown>;
+    };
+    assert.deepStrictEqual(Object.keys(display.data).sort(), [
+      "application/vnd.vegalite.v5+json",
+      "image/png",
+      "image/svg+xml",
+      "text/plain",
+    ]);
     assert.strictEqual(second.outputs!.length, 1, "one output carries all MIME types");
     assert.strictEqual(fs.readFileSync(file, "utf8"), before, "source notebook untouched");
   });
@@ -35,7 +43,10 @@ describe("headless notebook runner", () => {
     assert.strictEqual(r.executedCells, 2, "the cell after the failure is not run");
     const last = r.notebook.cells[3];
     assert.strictEqual(last.execution_count, null);
-    assert.ok(r.notebook.cells[2].outputs!.some((o) => o.output_type === "error"), "error recorded in the executed copy");
+    assert.ok(
+      r.notebook.cells[2].outputs!.some((o) => o.output_type === "error"),
+      "error recorded in the executed copy",
+    );
   });
 
   it("fails on an unhandled rejection even though the cell itself succeeded", async () => {
@@ -53,11 +64,17 @@ describe("headless notebook runner", () => {
 
   it("survives a burst of outputs faster than the socket flushes (tslab + zeromq 6 'Socket is busy writing'), three times", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await runNotebook(path.join(fixtures, "burst-output.ipynb"), { cellTimeoutMs: 60000 });
+      const r = await runNotebook(path.join(fixtures, "burst-output.ipynb"), {
+        cellTimeoutMs: 60000,
+      });
       assert.strictEqual(r.failure, undefined, r.failure?.error); // neither a dead kernel nor a hang
-      const text = r.notebook.cells[0].outputs!.filter((o) => o.output_type === "stream").map((o) => ([] as string[]).concat((o as { text: string | string[] }).text).join("")).join("");
+      const text = r.notebook.cells[0]
+        .outputs!.filter((o) => o.output_type === "stream")
+        .map((o) => ([] as string[]).concat((o as { text: string | string[] }).text).join(""))
+        .join("");
       // either every line arrived, or the runner says that ZeroMQ dropped some (its publisher's high-water mark)
-      if (!/line 2997 y+\ndone\n$/.test(text)) assert.match(r.stderr, /\[runner\] cell 1 printed faster than ZeroMQ delivers/);
+      if (!/line 2997 y+\ndone\n$/.test(text))
+        assert.match(r.stderr, /\[runner\] cell 1 printed faster than ZeroMQ delivers/);
     }
   });
 
@@ -68,28 +85,62 @@ describe("headless notebook runner", () => {
 
   it("CLI: runs a folder in name order with the chapter index last (it reads the others' results)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "order-"));
-    const nb = (text: string) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" } },
-      cells: [{ cell_type: "code", id: "c0", metadata: {}, outputs: [], execution_count: null, source: [`console.log("${text}");`] }] });
-    for (const name of ["01-b", "00-index", "00-a"]) fs.writeFileSync(path.join(dir, `${name}.ipynb`), nb(name));
-    const res = spawnSync(process.execPath, [cli, dir, "--out", path.join(dir, "out")], { cwd: path.join(__dirname, ".."), encoding: "utf8" });
+    const nb = (text: string) =>
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {
+          kernelspec: { name: "tslab", display_name: "TypeScript", language: "typescript" },
+        },
+        cells: [
+          {
+            cell_type: "code",
+            id: "c0",
+            metadata: {},
+            outputs: [],
+            execution_count: null,
+            source: [`console.log("${text}");`],
+          },
+        ],
+      });
+    for (const name of ["01-b", "00-index", "00-a"])
+      fs.writeFileSync(path.join(dir, `${name}.ipynb`), nb(name));
+    const res = spawnSync(process.execPath, [cli, dir, "--out", path.join(dir, "out")], {
+      cwd: path.join(__dirname, ".."),
+      encoding: "utf8",
+    });
     assert.strictEqual(res.status, 0, res.stdout + res.stderr);
-    const order = res.stdout.split("\n").filter((l) => /\.ipynb /.test(l)).map((l) => l.split(" ")[0]);
+    const order = res.stdout
+      .split("\n")
+      .filter((l) => /\.ipynb /.test(l))
+      .map((l) => l.split(" ")[0]);
     assert.deepStrictEqual(order, ["00-a.ipynb", "01-b.ipynb", "00-index.ipynb"]);
   });
 
   it("CLI: one line per notebook, failure details on stderr, non-zero exit, executed copies written", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "runner-test-"));
-    const res = spawnSync(process.execPath, [cli, path.join(fixtures, "failing.ipynb"), path.join(fixtures, "nested"), "--out", out], {
-      cwd: path.join(__dirname, ".."),
-      encoding: "utf8",
-    });
+    const res = spawnSync(
+      process.execPath,
+      [cli, path.join(fixtures, "failing.ipynb"), path.join(fixtures, "nested"), "--out", out],
+      {
+        cwd: path.join(__dirname, ".."),
+        encoding: "utf8",
+      },
+    );
     assert.strictEqual(res.status, 1, res.stdout + res.stderr);
     assert.match(res.stdout, /failing\.ipynb\s+2\/3\s+cells\s+[\d.]+ s\s+FAILED at cell 3/);
     assert.match(res.stdout, /good\.ipynb\s+2\/2\s+cells\s+[\d.]+ s\s+ok/);
     assert.match(res.stdout, /1 passed, 1 failed/);
-    assert.match(res.stderr, /Notebook: .*failing\.ipynb\nCell 3:\n {2}\| throw new Error\(`deliberate failure \$\{a \+ 1\}`\);/);
+    assert.match(
+      res.stderr,
+      /Notebook: .*failing\.ipynb\nCell 3:\n {2}\| throw new Error\(`deliberate failure \$\{a \+ 1\}`\);/,
+    );
     assert.match(res.stderr, /Error:\n[\s\S]*Error: deliberate failure 42\n/);
-    assert.doesNotMatch(res.stderr, /tslab\/dist|node:vm/, "tslab-internal stack frames are trimmed");
+    assert.doesNotMatch(
+      res.stderr,
+      /tslab\/dist|node:vm/,
+      "tslab-internal stack frames are trimmed",
+    );
     const written = readNotebook(path.join(out, "failing.ipynb"));
     assert.strictEqual(written.cells[1].execution_count, 1);
   });

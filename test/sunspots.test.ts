@@ -4,8 +4,20 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import {
-  MinMaxScaler, releaseKeptStates, SUNSPOTS_BOOK, SUNSPOTS_SHA256, continuousOrder, initBackend, loadSunspots, makeWindows, parseSunspotsCsv,
-  runSunspotsExperiment, statefulStarts, sunspotRnn, train, windowTensors,
+  MinMaxScaler,
+  releaseKeptStates,
+  SUNSPOTS_BOOK,
+  SUNSPOTS_SHA256,
+  continuousOrder,
+  initBackend,
+  loadSunspots,
+  makeWindows,
+  parseSunspotsCsv,
+  runSunspotsExperiment,
+  statefulStarts,
+  sunspotRnn,
+  train,
+  windowTensors,
 } from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
@@ -25,12 +37,16 @@ describe("sunspots data", () => {
     const bad: [string, RegExp][] = [
       ["Month,Value\n1749-01,1\n", /x\.csv:1: expected the header "Month,Sunspots"/],
       ["Month,Sunspots\n1749-01,1\n1749-02,abc\n", /x\.csv:3: "abc" is not a non-negative number/],
-      ["Month,Sunspots\n1749-01,1\n1749-03,2\n", /x\.csv:3: 1749-03 follows 1749-01; expected 1749-02/],
+      [
+        "Month,Sunspots\n1749-01,1\n1749-03,2\n",
+        /x\.csv:3: 1749-03 follows 1749-01; expected 1749-02/,
+      ],
       ["Month,Sunspots\n1749-01,1\n1749-01,2\n", /x\.csv:3: 1749-01 follows 1749-01/],
       ["Month,Sunspots\n1749-01,\n", /x\.csv:2: "" is not a non-negative number/],
       ["Month,Sunspots\n1749/01,3\n", /x\.csv:2: expected "YYYY-MM,value"/],
     ];
-    for (const [text, pattern] of bad) assert.throws(() => parseSunspotsCsv(text, "x.csv"), pattern);
+    for (const [text, pattern] of bad)
+      assert.throws(() => parseSunspotsCsv(text, "x.csv"), pattern);
   });
 
   it("refuses a packaged-file look-alike whose checksum differs, and a missing file", () => {
@@ -38,8 +54,14 @@ describe("sunspots data", () => {
     const file = path.join(dir, "sunspots.csv");
     fs.writeFileSync(file, "Month,Sunspots\n1749-01,58\n1749-02,62.6\n");
     assert.strictEqual(loadSunspots(file).values.length, 2);
-    assert.throws(() => loadSunspots(file, { verify: true }), /sha256 .* differs from R's datasets::sunspots/);
-    assert.throws(() => loadSunspots(path.join(dir, "none.csv")), /none\.csv: sunspot file not found/);
+    assert.throws(
+      () => loadSunspots(file, { verify: true }),
+      /sha256 .* differs from R's datasets::sunspots/,
+    );
+    assert.throws(
+      () => loadSunspots(path.join(dir, "none.csv")),
+      /none\.csv: sunspot file not found/,
+    );
   });
 });
 
@@ -51,10 +73,19 @@ describe("windows, scaling and stateful batching", () => {
     const s = loadSunspots();
     const w = makeWindows(s.values, 15);
     assert.strictEqual(w.count, 2805);
-    assert.deepStrictEqual(Array.from(w.x.subarray(15, 30)), Array.from(Float32Array.from(s.values.subarray(1, 16))));
+    assert.deepStrictEqual(
+      Array.from(w.x.subarray(15, 30)),
+      Array.from(Float32Array.from(s.values.subarray(1, 16))),
+    );
     assert.strictEqual(w.y[1], Math.fround(s.values[16]));
     const [x, y] = windowTensors(w, 2300, 2800);
-    assert.deepStrictEqual([x.shape, y.shape], [[500, 15, 1], [500, 1]]);
+    assert.deepStrictEqual(
+      [x.shape, y.shape],
+      [
+        [500, 15, 1],
+        [500, 1],
+      ],
+    );
     tf.dispose([x, y]);
     assert.throws(() => makeWindows(s.values, 0), /window length 0/);
   });
@@ -69,11 +100,14 @@ describe("windows, scaling and stateful batching", () => {
 
   it("the book's batching skips batchSize − length months; continuousOrder makes each slot continue its stream", () => {
     const starts = statefulStarts(20, 4);
-    for (let k = 0; k < 3; k++) for (let i = 0; i < 20; i++) assert.strictEqual(starts[k + 1][i] - (starts[k][i] + 15), 5);
+    for (let k = 0; k < 3; k++)
+      for (let i = 0; i < 20; i++) assert.strictEqual(starts[k + 1][i] - (starts[k][i] + 15), 5);
     const order = continuousOrder(2300, 15, 20);
     assert.strictEqual(order.length % 20, 0);
     const batches = order.length / 20;
-    for (let k = 0; k + 1 < batches; k++) for (let i = 0; i < 20; i++) assert.strictEqual(order[(k + 1) * 20 + i], order[k * 20 + i] + 15);
+    for (let k = 0; k + 1 < batches; k++)
+      for (let i = 0; i < 20; i++)
+        assert.strictEqual(order[(k + 1) * 20 + i], order[k * 20 + i] + 15);
     assert.ok(Math.max(...order) < 2300);
     assert.strictEqual(new Set(order).size, order.length);
   });
@@ -88,19 +122,32 @@ describe("stateful sunspot training", function () {
   it("train() keeps tf.memory().numTensors flat across epochs of a never-reset stateful tfjs LSTM (ReleaseKeptStates)", async () => {
     const model = sunspotRnn({ implementation: "layers" });
     model.compile({ optimizer: tf.train.adam(1e-3), loss: "meanSquaredError" });
-    const x = tf.randomUniform([200, 15, 1], -1, 1), y = tf.randomUniform([200, 1], -1, 1);
+    const x = tf.randomUniform([200, 15, 1], -1, 1),
+      y = tf.randomUniform([200, 1], -1, 1);
     const counts: number[] = [];
     const probe = new (class extends tf.Callback {
       override async onEpochEnd(): Promise<void> {
         counts.push(tf.memory().numTensors);
       }
     })();
-    await train(model, x, y, { epochs: 4, batchSize: 20, shuffle: false, progress: false, callbacks: [probe] });
-    assert.ok(counts.slice(1).every((c) => c === counts[1]), `tensors per epoch: ${counts.join(", ")}`);
+    await train(model, x, y, {
+      epochs: 4,
+      batchSize: 20,
+      shuffle: false,
+      progress: false,
+      callbacks: [probe],
+    });
+    assert.ok(
+      counts.slice(1).every((c) => c === counts[1]),
+      `tensors per epoch: ${counts.join(", ")}`,
+    );
     // without it, tfjs keeps 2 old states per batch
     const before = tf.memory().numTensors;
     await model.fit(x, y, { epochs: 1, batchSize: 20, shuffle: false, verbose: 0 });
-    assert.ok(tf.memory().numTensors - before >= 20, `expected plain fit to keep old states: ${tf.memory().numTensors - before}`);
+    assert.ok(
+      tf.memory().numTensors - before >= 20,
+      `expected plain fit to keep old states: ${tf.memory().numTensors - before}`,
+    );
     releaseKeptStates(model);
     model.resetStates();
     tf.dispose([x, y]);
@@ -108,13 +155,18 @@ describe("stateful sunspot training", function () {
 
   it("a short book-protocol run lowers the validation MSE and leaks no tensors", async () => {
     const before = tf.memory().numTensors;
-    const outcome = await runSunspotsExperiment({ ...SUNSPOTS_BOOK, epochs: 4 }, { progress: false });
+    const outcome = await runSunspotsExperiment(
+      { ...SUNSPOTS_BOOK, epochs: 4 },
+      { progress: false },
+    );
     const v = outcome.record.history.val_loss;
     assert.strictEqual(v.length, 4);
     assert.ok(v[3] < v[0], `validation MSE ${v.join(", ")}`);
     assert.strictEqual(outcome.truth.length, 500);
     assert.strictEqual(outcome.record.metrics.val_mse, v[3]);
-    const rmse = Math.sqrt(outcome.truth.reduce((s, t, i) => s + (t - outcome.predicted[i]) ** 2, 0) / 500);
+    const rmse = Math.sqrt(
+      outcome.truth.reduce((s, t, i) => s + (t - outcome.predicted[i]) ** 2, 0) / 500,
+    );
     assert.ok(Math.abs(rmse - outcome.record.metrics.test_rmse_sunspots) < 1e-9);
     const weights = outcome.model.countParams();
     assert.strictEqual(weights, 101);

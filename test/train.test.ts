@@ -4,7 +4,15 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import {
-  DecayedAdam, NaNGuard, PlateauSchedule, ReduceLROnPlateau, fileHandler, initBackend, loadCheckpoint, readMeta, saveCheckpoint,
+  DecayedAdam,
+  NaNGuard,
+  PlateauSchedule,
+  ReduceLROnPlateau,
+  fileHandler,
+  initBackend,
+  loadCheckpoint,
+  readMeta,
+  saveCheckpoint,
 } from "advanced-neural-models";
 import { TEST_BACKEND } from "./helpers";
 
@@ -12,11 +20,27 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "train-"));
 
 /** A small deterministic model (no dropout) so that runs can be compared exactly. */
 function tinyModel(optimizer: tf.Optimizer): tf.Sequential {
-  const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 4, activation: "tanh", kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }), tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) })] });
+  const m = tf.sequential({
+    layers: [
+      tf.layers.dense({
+        inputShape: [3],
+        units: 4,
+        activation: "tanh",
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tf.layers.dense({ units: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ],
+  });
   m.compile({ optimizer, loss: "meanSquaredError" });
   return m;
 }
-const xs = () => tf.tensor2d([[0.1, 0.2, 0.3], [0.5, -0.4, 0.2], [-0.3, 0.8, -0.1], [0.9, 0.1, -0.6]]);
+const xs = () =>
+  tf.tensor2d([
+    [0.1, 0.2, 0.3],
+    [0.5, -0.4, 0.2],
+    [-0.3, 0.8, -0.1],
+    [0.9, 0.1, -0.6],
+  ]);
 const ys = () => tf.tensor2d([[0.5], [-0.2], [0.3], [0.1]]);
 
 describe("DecayedAdam (Keras-2 decay)", () => {
@@ -28,15 +52,18 @@ describe("DecayedAdam (Keras-2 decay)", () => {
     const opt = new DecayedAdam(0.1, 0.5);
     const w = tf.variable(tf.scalar(1.0));
     // minimise (w - 3)^2: gradient 2(w - 3); reference Adam in float64
-    let ref = 1.0, m = 0, v = 0;
+    let ref = 1.0,
+      m = 0,
+      v = 0;
     for (let t = 0; t < 4; t++) {
       assert.ok(Math.abs(opt.currentLearningRate() - 0.1 / (1 + 0.5 * t)) < 1e-15);
       opt.minimize(() => tf.square(tf.sub(w, 3)) as tf.Scalar);
       const g = 2 * (ref - 3);
       m = 0.9 * m + 0.1 * g;
       v = 0.999 * v + 0.001 * g * g;
-      const mh = m / (1 - 0.9 ** (t + 1)), vh = v / (1 - 0.999 ** (t + 1));
-      ref -= (0.1 / (1 + 0.5 * t)) * mh / (Math.sqrt(vh) + 1e-7);
+      const mh = m / (1 - 0.9 ** (t + 1)),
+        vh = v / (1 - 0.999 ** (t + 1));
+      ref -= ((0.1 / (1 + 0.5 * t)) * mh) / (Math.sqrt(vh) + 1e-7);
       assert.ok(Math.abs(w.dataSync()[0] - ref) < 1e-5, `step ${t}: ${w.dataSync()[0]} vs ${ref}`);
     }
     w.dispose();
@@ -59,7 +86,10 @@ describe("ReduceLROnPlateau", () => {
     let lr = 1e-4;
     losses.forEach((loss, e) => {
       lr = s.step(loss, lr);
-      assert.ok(Math.abs(lr - expected[e]) < 1e-15, `epoch ${e}: lr ${lr}, expected ${expected[e]}`);
+      assert.ok(
+        Math.abs(lr - expected[e]) < 1e-15,
+        `epoch ${e}: lr ${lr}, expected ${expected[e]}`,
+      );
     });
   });
 
@@ -88,7 +118,10 @@ describe("ReduceLROnPlateau", () => {
   it("names a missing metric", async () => {
     const model = tinyModel(new DecayedAdam(1e-2));
     const [x, y] = [xs(), ys()];
-    await assert.rejects(model.fit(x, y, { epochs: 1, verbose: 0, callbacks: [new ReduceLROnPlateau()] }), /metric "val_loss" is not in the epoch logs \(loss\)/);
+    await assert.rejects(
+      model.fit(x, y, { epochs: 1, verbose: 0, callbacks: [new ReduceLROnPlateau()] }),
+      /metric "val_loss" is not in the epoch logs \(loss\)/,
+    );
     tf.dispose([x, y]);
   });
 });
@@ -97,12 +130,26 @@ describe("NaNGuard", () => {
   it("stops at the first non-finite loss with a clear error and leaks no tensors", async () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const model = tinyModel(new DecayedAdam(1e-2));
-    const x = tf.tensor2d([[0.1, 0.2, 0.3], [NaN, 0, 0], [0.1, 0.1, 0.1], [0.2, 0.2, 0.2]]);
+    const x = tf.tensor2d([
+      [0.1, 0.2, 0.3],
+      [NaN, 0, 0],
+      [0.1, 0.1, 0.1],
+      [0.2, 0.2, 0.2],
+    ]);
     const y = ys();
     const clean = xs();
     await model.fit(clean, y, { epochs: 1, verbose: 0 }); // creates the optimizer's slots first
     const before = tf.memory().numTensors;
-    await assert.rejects(model.fit(x, y, { epochs: 3, batchSize: 1, shuffle: false, verbose: 0, callbacks: [new NaNGuard()] }), /loss became NaN at epoch 1, batch 2/);
+    await assert.rejects(
+      model.fit(x, y, {
+        epochs: 3,
+        batchSize: 1,
+        shuffle: false,
+        verbose: 0,
+        callbacks: [new NaNGuard()],
+      }),
+      /loss became NaN at epoch 1, batch 2/,
+    );
     assert.strictEqual(tf.memory().numTensors, before);
     tf.dispose([x, y, clean]);
   });
@@ -118,7 +165,10 @@ describe("checkpoints", () => {
     const model = tinyModel(new DecayedAdam(1e-2));
     await model.save(fileHandler(dir));
     const loaded = await tf.loadLayersModel(fileHandler(dir));
-    const [a, b] = tf.tidy(() => [(model.predict(xs()) as tf.Tensor).dataSync(), (loaded.predict(xs()) as tf.Tensor).dataSync()]);
+    const [a, b] = tf.tidy(() => [
+      (model.predict(xs()) as tf.Tensor).dataSync(),
+      (loaded.predict(xs()) as tf.Tensor).dataSync(),
+    ]);
     assert.deepStrictEqual(Array.from(a), Array.from(b));
   });
 
@@ -130,7 +180,12 @@ describe("checkpoints", () => {
 
     const first = tinyModel(new DecayedAdam(1e-2, 1e-2));
     const h2 = await first.fit(x, y, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 });
-    await saveCheckpoint(dir, first, { runId: "run-a", epoch: 2, history: { loss: h2.history.loss as number[] }, seed: 1 });
+    await saveCheckpoint(dir, first, {
+      runId: "run-a",
+      epoch: 2,
+      history: { loss: h2.history.loss as number[] },
+      seed: 1,
+    });
 
     const ckpt = await loadCheckpoint(dir);
     const opt = new DecayedAdam(1e-2, 1e-2);
@@ -139,7 +194,9 @@ describe("checkpoints", () => {
     assert.strictEqual(opt.iterations, 4);
     const h3 = await ckpt.model.fit(x, y, { epochs: 2, batchSize: 2, shuffle: false, verbose: 0 });
     const resumed = [...ckpt.meta.history.loss, ...(h3.history.loss as number[])];
-    (h1.history.loss as number[]).forEach((l, i) => assert.ok(Math.abs(l - resumed[i]) < 1e-6, `epoch ${i}: ${l} vs ${resumed[i]}`));
+    (h1.history.loss as number[]).forEach((l, i) =>
+      assert.ok(Math.abs(l - resumed[i]) < 1e-6, `epoch ${i}: ${l} vs ${resumed[i]}`),
+    );
     tf.dispose([x, y]);
   });
 
@@ -148,12 +205,26 @@ describe("checkpoints", () => {
     const model = tinyModel(new DecayedAdam(1e-2));
     await saveCheckpoint(dir, model, { runId: "first", epoch: 1, history: {}, seed: 1 });
     await saveCheckpoint(dir, model, { runId: "first", epoch: 2, history: {}, seed: 1 }); // same run: fine
-    await assert.rejects(saveCheckpoint(dir, model, { runId: "second", epoch: 1, history: {}, seed: 2 }), /holds a checkpoint of another run \(first, epoch 2/);
+    await assert.rejects(
+      saveCheckpoint(dir, model, { runId: "second", epoch: 1, history: {}, seed: 2 }),
+      /holds a checkpoint of another run \(first, epoch 2/,
+    );
     assert.strictEqual(readMeta(dir)!.runId, "first");
-    await saveCheckpoint(dir, model, { runId: "second", epoch: 1, history: {}, seed: 2 }, { overwrite: true });
+    await saveCheckpoint(
+      dir,
+      model,
+      { runId: "second", epoch: 1, history: {}, seed: 2 },
+      { overwrite: true },
+    );
     assert.strictEqual(readMeta(dir)!.runId, "second");
     fs.writeFileSync(path.join(dir, "weights.bin"), Buffer.alloc(3));
-    await assert.rejects(loadCheckpoint(dir), /weights\.bin: holds 3 bytes, model\.json describes \d+/);
-    await assert.rejects(loadCheckpoint(path.join(dir, "nowhere")), /no checkpoint here \(missing checkpoint\.json\)/);
+    await assert.rejects(
+      loadCheckpoint(dir),
+      /weights\.bin: holds 3 bytes, model\.json describes \d+/,
+    );
+    await assert.rejects(
+      loadCheckpoint(path.join(dir, "nowhere")),
+      /no checkpoint here \(missing checkpoint\.json\)/,
+    );
   });
 });

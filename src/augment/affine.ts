@@ -21,7 +21,15 @@ export interface AffineParams {
 }
 
 /** The identity draw. */
-export const IDENTITY: AffineParams = { theta: 0, tx: 0, ty: 0, shear: 0, zx: 1, zy: 1, flipHorizontal: false };
+export const IDENTITY: AffineParams = {
+  theta: 0,
+  tx: 0,
+  ty: 0,
+  shear: 0,
+  zx: 1,
+  zy: 1,
+  flipHorizontal: false,
+};
 
 type M3 = number[][];
 
@@ -36,14 +44,52 @@ function mul(a: M3, b: M3): M3 {
 export function kerasTransformMatrix(p: AffineParams, rows: number, cols: number): M3 {
   const t = (p.theta * Math.PI) / 180;
   const s = (p.shear * Math.PI) / 180;
-  let m: M3 = [[1, 0, 0], [0, 1, 0], [0, 0, 1]];
-  if (p.theta !== 0) m = mul(m, [[Math.cos(t), -Math.sin(t), 0], [Math.sin(t), Math.cos(t), 0], [0, 0, 1]]);
-  if (p.tx !== 0 || p.ty !== 0) m = mul(m, [[1, 0, p.tx], [0, 1, p.ty], [0, 0, 1]]);
-  if (p.shear !== 0) m = mul(m, [[1, -Math.sin(s), 0], [0, Math.cos(s), 0], [0, 0, 1]]);
-  if (p.zx !== 1 || p.zy !== 1) m = mul(m, [[p.zx, 0, 0], [0, p.zy, 0], [0, 0, 1]]);
+  let m: M3 = [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+  if (p.theta !== 0)
+    m = mul(m, [
+      [Math.cos(t), -Math.sin(t), 0],
+      [Math.sin(t), Math.cos(t), 0],
+      [0, 0, 1],
+    ]);
+  if (p.tx !== 0 || p.ty !== 0)
+    m = mul(m, [
+      [1, 0, p.tx],
+      [0, 1, p.ty],
+      [0, 0, 1],
+    ]);
+  if (p.shear !== 0)
+    m = mul(m, [
+      [1, -Math.sin(s), 0],
+      [0, Math.cos(s), 0],
+      [0, 0, 1],
+    ]);
+  if (p.zx !== 1 || p.zy !== 1)
+    m = mul(m, [
+      [p.zx, 0, 0],
+      [0, p.zy, 0],
+      [0, 0, 1],
+    ]);
   const ox = rows / 2 + 0.5;
   const oy = cols / 2 + 0.5;
-  return mul(mul([[1, 0, ox], [0, 1, oy], [0, 0, 1]], m), [[1, 0, -ox], [0, 1, -oy], [0, 0, 1]]);
+  return mul(
+    mul(
+      [
+        [1, 0, ox],
+        [0, 1, oy],
+        [0, 0, 1],
+      ],
+      m,
+    ),
+    [
+      [1, 0, -ox],
+      [0, 1, -oy],
+      [0, 0, 1],
+    ],
+  );
 }
 
 /**

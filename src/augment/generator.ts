@@ -47,15 +47,28 @@ export class ImageDataGenerator {
   constructor(private readonly options: ImageDataGeneratorOptions = {}) {
     this.rand = seededRandom(options.seed ?? 1);
     const zoom = options.zoomRange;
-    if (Array.isArray(zoom) ? !(zoom[0] > 0 && zoom[1] >= zoom[0]) : zoom !== undefined && !(zoom >= 0 && zoom < 1)) {
-      throw new Error(`ImageDataGenerator: zoomRange must be a number in [0, 1) or [lo, hi] with 0 < lo <= hi, got ${JSON.stringify(zoom)}`);
+    if (
+      Array.isArray(zoom)
+        ? !(zoom[0] > 0 && zoom[1] >= zoom[0])
+        : zoom !== undefined && !(zoom >= 0 && zoom < 1)
+    ) {
+      throw new Error(
+        `ImageDataGenerator: zoomRange must be a number in [0, 1) or [lo, hi] with 0 < lo <= hi, got ${JSON.stringify(zoom)}`,
+      );
     }
   }
 
   /** Whether any geometric augmentation is configured. */
   get augments(): boolean {
     const o = this.options;
-    return Boolean(o.horizontalFlip || o.rotationRange || o.shearRange || o.zoomRange || o.widthShiftRange || o.heightShiftRange);
+    return Boolean(
+      o.horizontalFlip ||
+      o.rotationRange ||
+      o.shearRange ||
+      o.zoomRange ||
+      o.widthShiftRange ||
+      o.heightShiftRange,
+    );
   }
 
   /** Draws one image's transform, in Keras's order (rotation, shifts, shear, zoom, flip). */
@@ -63,7 +76,9 @@ export class ImageDataGenerator {
     const o = this.options;
     const u = (r: number | undefined) => (r ? (2 * this.rand() - 1) * r : 0);
     const shift = (r: number | undefined, size: number) => (r && r < 1 ? u(r) * size : u(r));
-    const [zlo, zhi] = Array.isArray(o.zoomRange) ? o.zoomRange : [1 - (o.zoomRange ?? 0), 1 + (o.zoomRange ?? 0)];
+    const [zlo, zhi] = Array.isArray(o.zoomRange)
+      ? o.zoomRange
+      : [1 - (o.zoomRange ?? 0), 1 + (o.zoomRange ?? 0)];
     const theta = u(o.rotationRange);
     const tx = shift(o.heightShiftRange, rows);
     const ty = shift(o.widthShiftRange, cols);
@@ -80,16 +95,33 @@ export class ImageDataGenerator {
    */
   apply(images: tf.Tensor4D, params: AffineParams[]): tf.Tensor4D {
     const [n, rows, cols] = images.shape;
-    if (params.length !== n) throw new Error(`ImageDataGenerator.apply: ${params.length} transforms for ${n} images`);
+    if (params.length !== n)
+      throw new Error(`ImageDataGenerator.apply: ${params.length} transforms for ${n} images`);
     return tf.tidy(() => {
       let x = tf.cast(images, "float32") as tf.Tensor4D;
-      const affine = params.some((p) => p.theta || p.tx || p.ty || p.shear || p.zx !== 1 || p.zy !== 1);
+      const affine = params.some(
+        (p) => p.theta || p.tx || p.ty || p.shear || p.zx !== 1 || p.zy !== 1,
+      );
       if (affine) {
-        const transforms = tf.tensor2d(params.map((p) => toTfTransform(kerasTransformMatrix(p, rows, cols))), [n, 8]);
-        x = tf.image.transform(x, transforms, "bilinear", this.options.fillMode ?? "nearest", this.options.cval ?? 0);
+        const transforms = tf.tensor2d(
+          params.map((p) => toTfTransform(kerasTransformMatrix(p, rows, cols))),
+          [n, 8],
+        );
+        x = tf.image.transform(
+          x,
+          transforms,
+          "bilinear",
+          this.options.fillMode ?? "nearest",
+          this.options.cval ?? 0,
+        );
       }
       if (params.some((p) => p.flipHorizontal)) {
-        const mask = tf.tensor4d(params.map((p) => (p.flipHorizontal ? 1 : 0)), [n, 1, 1, 1]).cast("bool");
+        const mask = tf
+          .tensor4d(
+            params.map((p) => (p.flipHorizontal ? 1 : 0)),
+            [n, 1, 1, 1],
+          )
+          .cast("bool");
         x = tf.where(mask, tf.reverse(x, 2), x) as tf.Tensor4D;
       }
       return this.standardize(x);
@@ -113,7 +145,9 @@ export class ImageDataGenerator {
   /** Augments a batch with fresh random transforms. */
   randomTransform(images: tf.Tensor4D): tf.Tensor4D {
     const [n, rows, cols] = images.shape;
-    const params = this.augments ? Array.from({ length: n }, () => this.randomParams(rows, cols)) : Array.from({ length: n }, () => IDENTITY);
+    const params = this.augments
+      ? Array.from({ length: n }, () => this.randomParams(rows, cols))
+      : Array.from({ length: n }, () => IDENTITY);
     return this.apply(images, params);
   }
 
@@ -126,16 +160,24 @@ export class ImageDataGenerator {
    * `passes` limits it. Each batch is built on demand, so only one batch of augmented images
    * exists at a time.
    */
-  flow(images: Uint8Array, labels: Uint8Array, shape: { count: number; rows: number; cols: number }, options: { batchSize?: number; shuffle?: boolean; numClasses?: number; passes?: number } = {}): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor2D }> {
+  flow(
+    images: Uint8Array,
+    labels: Uint8Array,
+    shape: { count: number; rows: number; cols: number },
+    options: { batchSize?: number; shuffle?: boolean; numClasses?: number; passes?: number } = {},
+  ): tf.data.Dataset<{ xs: tf.Tensor4D; ys: tf.Tensor2D }> {
     const { count, rows, cols } = shape;
     const batchSize = options.batchSize ?? 32;
     const numClasses = options.numClasses ?? 10;
     const shuffle = options.shuffle ?? true;
     const passes = options.passes ?? Infinity;
     if (images.length !== count * rows * cols || labels.length !== count) {
-      throw new Error(`ImageDataGenerator.flow: ${images.length} pixels and ${labels.length} labels do not match ${count} images of ${rows}x${cols}`);
+      throw new Error(
+        `ImageDataGenerator.flow: ${images.length} pixels and ${labels.length} labels do not match ${count} images of ${rows}x${cols}`,
+      );
     }
-    if (!(passes >= 1)) throw new Error(`ImageDataGenerator.flow: passes must be at least 1, got ${passes}`);
+    if (!(passes >= 1))
+      throw new Error(`ImageDataGenerator.flow: passes must be at least 1, got ${passes}`);
     const self = this;
     const order = Array.from({ length: count }, (_, i) => i);
     return tf.data.generator(function* () {
@@ -152,11 +194,24 @@ export class ImageDataGenerator {
       for (let start = 0; start < count; start += batchSize) {
         const idx = order.slice(start, start + batchSize);
         const pixels = new Float32Array(idx.length * rows * cols);
-        idx.forEach((k, i) => pixels.set(images.subarray(k * rows * cols, (k + 1) * rows * cols), i * rows * cols));
+        idx.forEach((k, i) =>
+          pixels.set(images.subarray(k * rows * cols, (k + 1) * rows * cols), i * rows * cols),
+        );
         const batch = tf.tensor4d(pixels, [idx.length, rows, cols, 1]);
         const xs = self.randomTransform(batch);
         batch.dispose();
-        const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(idx.map((k) => labels[k]), "int32"), numClasses).cast("float32") as tf.Tensor2D);
+        const ys = tf.tidy(
+          () =>
+            tf
+              .oneHot(
+                tf.tensor1d(
+                  idx.map((k) => labels[k]),
+                  "int32",
+                ),
+                numClasses,
+              )
+              .cast("float32") as tf.Tensor2D,
+        );
         yield { xs, ys };
       }
     }

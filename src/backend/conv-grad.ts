@@ -15,12 +15,22 @@ export type PadAttr = "valid" | "same" | number | tf.backend_util.ExplicitPaddin
 
 /** Computes the geometry of a (depthwise) convolution of `xShape` by `filterShape`. */
 export function convInfo(
-  xShape: number[], filterShape: number[], strides: number | [number, number], pad: PadAttr,
-  dilations: number | [number, number] = 1, dimRoundingMode?: "floor" | "round" | "ceil", depthwise = false,
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: PadAttr,
+  dilations: number | [number, number] = 1,
+  dimRoundingMode?: "floor" | "round" | "ceil",
+  depthwise = false,
 ): ConvInfo {
   return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    strides, dilations, pad, dimRoundingMode, depthwise,
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    depthwise,
   );
 }
 
@@ -35,7 +45,12 @@ export function extractPatches(x: tf.Tensor4D, info: ConvInfo, tapMajor: boolean
   return tf.tidy(() => {
     const { top, bottom, left, right } = info.padInfo;
     const xc = tf.transpose(x, [3, 0, 1, 2]); // [c, b, h, w]
-    const xp = tf.pad(xc, [[0, 0], [0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)]]);
+    const xp = tf.pad(xc, [
+      [0, 0],
+      [0, 0],
+      [Math.max(top, 0), Math.max(bottom, 0)],
+      [Math.max(left, 0), Math.max(right, 0)],
+    ]);
     const c = info.inChannels;
     const taps: tf.Tensor[] = [];
     for (let ky = 0; ky < info.filterHeight; ky++) {
@@ -45,7 +60,12 @@ export function extractPatches(x: tf.Tensor4D, info: ConvInfo, tapMajor: boolean
         const tap = tf.stridedSlice(
           xp,
           [0, 0, y0, x0],
-          [c, info.batchSize, y0 + (info.outHeight - 1) * info.strideHeight + 1, x0 + (info.outWidth - 1) * info.strideWidth + 1],
+          [
+            c,
+            info.batchSize,
+            y0 + (info.outHeight - 1) * info.strideHeight + 1,
+            x0 + (info.outWidth - 1) * info.strideWidth + 1,
+          ],
           [1, 1, info.strideHeight, info.strideWidth],
         );
         taps.push(tf.reshape(tap, tapMajor ? [1, c, -1] : [c, 1, -1]));
@@ -63,18 +83,26 @@ const PATCH_BUDGET = 16 * 1024 * 1024;
  * matrix (taps x channels x positions) stays under {@link PATCH_BUDGET} floats: the patches of
  * one 256-image batch of a 3x3, 64-channel layer at 28x28 would take 460 MB of the 4 GiB wasm heap.
  */
-function sumOverBatchSlices(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo, grad: (x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo) => tf.Tensor4D): tf.Tensor4D {
-  const perImage = info.filterHeight * info.filterWidth * info.inChannels * info.outHeight * info.outWidth;
+function sumOverBatchSlices(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  info: ConvInfo,
+  grad: (x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo) => tf.Tensor4D,
+): tf.Tensor4D {
+  const perImage =
+    info.filterHeight * info.filterWidth * info.inChannels * info.outHeight * info.outWidth;
   const slice = Math.max(1, Math.min(info.batchSize, Math.floor(PATCH_BUDGET / perImage)));
   if (slice >= info.batchSize) return grad(x, dy, info);
   let total: tf.Tensor4D | undefined;
   for (let start = 0; start < info.batchSize; start += slice) {
     const size = Math.min(slice, info.batchSize - start);
-    const part = tf.tidy(() => grad(
-      tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]),
-      tf.slice(dy, [start, 0, 0, 0], [size, -1, -1, -1]),
-      { ...info, batchSize: size },
-    ));
+    const part = tf.tidy(() =>
+      grad(
+        tf.slice(x, [start, 0, 0, 0], [size, -1, -1, -1]),
+        tf.slice(dy, [start, 0, 0, 0], [size, -1, -1, -1]),
+        { ...info, batchSize: size },
+      ),
+    );
     if (total) {
       const sum = tf.add(total, part) as tf.Tensor4D;
       tf.dispose([total, part]);
@@ -88,12 +116,22 @@ function sumOverBatchSlices(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo, gra
 
 /** Gradient of a 2-D convolution with respect to its filter: `[kh, kw, in, out]`. */
 export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) => tf.tidy(() => {
-    const patches = extractPatches(xs, inf, true); // [k, c, n]
-    const [k, c, n] = patches.shape;
-    const dw = tf.matMul(tf.reshape(patches, [k * c, n]) as tf.Tensor2D, tf.reshape(dys, [n, inf.outChannels]) as tf.Tensor2D);
-    return tf.reshape(dw, [inf.filterHeight, inf.filterWidth, inf.inChannels, inf.outChannels]) as tf.Tensor4D;
-  }));
+  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) =>
+    tf.tidy(() => {
+      const patches = extractPatches(xs, inf, true); // [k, c, n]
+      const [k, c, n] = patches.shape;
+      const dw = tf.matMul(
+        tf.reshape(patches, [k * c, n]) as tf.Tensor2D,
+        tf.reshape(dys, [n, inf.outChannels]) as tf.Tensor2D,
+      );
+      return tf.reshape(dw, [
+        inf.filterHeight,
+        inf.filterWidth,
+        inf.inChannels,
+        inf.outChannels,
+      ]) as tf.Tensor4D;
+    }),
+  );
 }
 
 /**
@@ -103,15 +141,29 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo
  * (`[outH, outW, b, o]`). On wasm this runs in XNNPACK's convolution without building im2col
  * patches: 1.4-2.1x faster than {@link conv2dFilterGrad} for 16-64 input channels (slower for 1).
  */
-export function conv2dFilterGradByConv(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  if (info.strideHeight !== 1 || info.strideWidth !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1) {
+export function conv2dFilterGradByConv(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  info: ConvInfo,
+): tf.Tensor4D {
+  if (
+    info.strideHeight !== 1 ||
+    info.strideWidth !== 1 ||
+    info.dilationHeight !== 1 ||
+    info.dilationWidth !== 1
+  ) {
     throw new Error("conv2dFilterGradByConv: only stride 1 without dilation");
   }
   return tf.tidy(() => {
     const { top, bottom, left, right } = info.padInfo;
     const byChannel = tf.transpose(x, [3, 1, 2, 0]) as tf.Tensor4D;
     const asFilter = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D;
-    const padding: tf.backend_util.ExplicitPadding = [[0, 0], [top, bottom], [left, right], [0, 0]]; // no padded copy of x
+    const padding: tf.backend_util.ExplicitPadding = [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]; // no padded copy of x
     return tf.transpose(tf.conv2d(byChannel, asFilter, 1, padding), [1, 2, 0, 3]) as tf.Tensor4D;
   });
 }
@@ -129,9 +181,26 @@ function spreadForInputGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
     let z: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
       // zeros after each row, then after each column: two rank-4 pads (webgpu's Pad fails on rank 6)
-      const rows = tf.reshape(tf.pad(tf.reshape(dy, [b, oh, 1, ow * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]), [b * oh * sh, ow, 1, c]);
-      const spaced = tf.pad(rows, [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
-      z = tf.slice(tf.reshape(spaced, [b, oh * sh, ow * sw, c]), [0, 0, 0, 0], [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c]) as tf.Tensor4D;
+      const rows = tf.reshape(
+        tf.pad(tf.reshape(dy, [b, oh, 1, ow * c]), [
+          [0, 0],
+          [0, 0],
+          [0, sh - 1],
+          [0, 0],
+        ]),
+        [b * oh * sh, ow, 1, c],
+      );
+      const spaced = tf.pad(rows, [
+        [0, 0],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ]);
+      z = tf.slice(
+        tf.reshape(spaced, [b, oh * sh, ow * sw, c]),
+        [0, 0, 0, 0],
+        [b, (oh - 1) * sh + 1, (ow - 1) * sw + 1, c],
+      ) as tf.Tensor4D;
     }
     const kh = (info.filterHeight - 1) * info.dilationHeight;
     const kw = (info.filterWidth - 1) * info.dilationWidth;
@@ -139,7 +208,12 @@ function spreadForInputGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
     const padLeft = kw - info.padInfo.left;
     const padBottom = info.inHeight + kh - padTop - z.shape[1];
     const padRight = info.inWidth + kw - padLeft - z.shape[2];
-    const padded = tf.pad(z, [[0, 0], [Math.max(padTop, 0), Math.max(padBottom, 0)], [Math.max(padLeft, 0), Math.max(padRight, 0)], [0, 0]]);
+    const padded = tf.pad(z, [
+      [0, 0],
+      [Math.max(padTop, 0), Math.max(padBottom, 0)],
+      [Math.max(padLeft, 0), Math.max(padRight, 0)],
+      [0, 0],
+    ]);
     const begin = [0, Math.max(-padTop, 0), Math.max(-padLeft, 0), 0];
     const size = [b, info.inHeight + kh, info.inWidth + kw, c];
     return tf.slice(padded, begin, size);
@@ -158,7 +232,12 @@ function inputGradPadding(info: ConvInfo): tf.backend_util.ExplicitPadding | und
   const { top, bottom, left, right } = info.padInfo;
   const pads = [kh - top, kh - bottom, kw - left, kw - right];
   if (pads.some((p) => p < 0)) return undefined;
-  return [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]];
+  return [
+    [0, 0],
+    [pads[0], pads[1]],
+    [pads[2], pads[3]],
+    [0, 0],
+  ];
 }
 
 /**
@@ -177,22 +256,35 @@ export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, info: Conv
 
 /** Gradient of a depthwise convolution with respect to its filter: `[kh, kw, in, multiplier]`. */
 export function depthwiseFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
-  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) => tf.tidy(() => {
-    const patches = extractPatches(xs, inf, false); // [c, k, n]
-    const [c, , n] = patches.shape;
-    const m = inf.outChannels / inf.inChannels;
-    const g = tf.transpose(tf.reshape(dys, [n, c, m]), [1, 0, 2]) as tf.Tensor3D; // [c, n, m]
-    const dw = tf.transpose(tf.matMul(patches, g), [1, 0, 2]); // [k, c, m]
-    return tf.reshape(dw, [inf.filterHeight, inf.filterWidth, c, m]) as tf.Tensor4D;
-  }));
+  return sumOverBatchSlices(x, dy, info, (xs, dys, inf) =>
+    tf.tidy(() => {
+      const patches = extractPatches(xs, inf, false); // [c, k, n]
+      const [c, , n] = patches.shape;
+      const m = inf.outChannels / inf.inChannels;
+      const g = tf.transpose(tf.reshape(dys, [n, c, m]), [1, 0, 2]) as tf.Tensor3D; // [c, n, m]
+      const dw = tf.transpose(tf.matMul(patches, g), [1, 0, 2]); // [k, c, m]
+      return tf.reshape(dw, [inf.filterHeight, inf.filterWidth, c, m]) as tf.Tensor4D;
+    }),
+  );
 }
 
 /** Gradient of a depthwise convolution with respect to its input: `[batch, inH, inW, in]`. */
-export function depthwiseInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+export function depthwiseInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  info: ConvInfo,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [kh, kw, c, m] = filter.shape;
     const flipped = tf.reverse(tf.reshape(filter, [kh, kw, c * m, 1]), [0, 1]) as tf.Tensor4D;
-    const perOutput = tf.depthwiseConv2d(spreadForInputGrad(dy, info), flipped, 1, "valid", "NHWC", [info.dilationHeight, info.dilationWidth]);
+    const perOutput = tf.depthwiseConv2d(
+      spreadForInputGrad(dy, info),
+      flipped,
+      1,
+      "valid",
+      "NHWC",
+      [info.dilationHeight, info.dilationWidth],
+    );
     return tf.sum(tf.reshape(perOutput, [info.batchSize, info.inHeight, info.inWidth, c, m]), 4);
   });
 }

@@ -8,7 +8,11 @@ interface DropoutLayer {
   getNoiseShape(input: tf.Tensor): number[] | undefined;
   invokeCallHook(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): void;
 }
-type Call = (this: DropoutLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+type Call = (
+  this: DropoutLayer,
+  inputs: tf.Tensor | tf.Tensor[],
+  kwargs: Record<string, unknown>,
+) => tf.Tensor | tf.Tensor[];
 
 /** Reused between calls: first touching a fresh 13 MB array costs more (page faults) than filling it. */
 let scratch = new Float32Array(0);
@@ -24,7 +28,8 @@ const VALUES = new Float32Array(2);
  * copy it (e.g. into a tensor) before calling again.
  */
 export function dropoutMultiplier(size: number, rate: number, seed: number): Float32Array {
-  if (!(rate >= 0 && rate < 1)) throw new Error(`dropoutMultiplier: rate must be in [0, 1), got ${rate}`);
+  if (!(rate >= 0 && rate < 1))
+    throw new Error(`dropoutMultiplier: rate must be in [0, 1), got ${rate}`);
   const keep = 1 - rate;
   const half = Math.min(Math.floor(keep * 2147483648), 2147483647) | 0; // kept when 31 random bits < half
   VALUES[1] = 1 / keep;
@@ -35,7 +40,7 @@ export function dropoutMultiplier(size: number, rate: number, seed: number): Flo
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    out[i] = VALUES[((((x >>> 1) - half) | 0) >>> 31)];
+    out[i] = VALUES[(((x >>> 1) - half) | 0) >>> 31];
   }
   return out.subarray(0, size);
 }
@@ -60,14 +65,18 @@ export function installFastDropout(): void {
   const original = proto.call;
   proto.call = function (this: DropoutLayer, inputs, kwargs) {
     const training = Boolean(kwargs?.training);
-    if (!training || this.seed != null || !(this.rate > 0 && this.rate < 1)) return original.call(this, inputs, kwargs);
+    if (!training || this.seed != null || !(this.rate > 0 && this.rate < 1))
+      return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
       this.invokeCallHook(inputs, kwargs);
       const input = Array.isArray(inputs) ? inputs[0] : inputs;
       const shape = this.getNoiseShape(input) ?? input.shape;
       const size = shape.reduce((a, b) => a * b, 1);
       const seed = Math.floor(Math.random() * 4294967296);
-      const multiplier = tf.getBackend() === "tensorflow" ? nativeDropoutMultiplier(shape, this.rate, seed) : tf.tensor(dropoutMultiplier(size, this.rate, seed), shape);
+      const multiplier =
+        tf.getBackend() === "tensorflow"
+          ? nativeDropoutMultiplier(shape, this.rate, seed)
+          : tf.tensor(dropoutMultiplier(size, this.rate, seed), shape);
       return tf.mul(input, multiplier);
     });
   };

@@ -90,7 +90,9 @@ function parseRequest(value: string | undefined): BackendName | "auto" {
   const v = (value ?? "").trim().toLowerCase();
   if (v === "" || v === "auto") return "auto";
   if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
-  throw new Error(`initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected ${BACKEND_NAMES.join(", ")} or auto`);
+  throw new Error(
+    `initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected ${BACKEND_NAMES.join(", ")} or auto`,
+  );
 }
 
 interface NativeProbe {
@@ -109,7 +111,11 @@ function probeNative(pkg: string): NativeProbe {
   }
   if (installedName !== pkg) {
     // danfojs-node's override installs plain tfjs under this name; loading it would only re-register tfjs's gradients.
-    return { ok: false, gpu: false, why: `${pkg} is an alias of ${installedName}, not native TensorFlow` };
+    return {
+      ok: false,
+      gpu: false,
+      why: `${pkg} is an alias of ${installedName}, not native TensorFlow`,
+    };
   }
   try {
     require(pkg);
@@ -117,13 +123,20 @@ function probeNative(pkg: string): NativeProbe {
     return { ok: false, gpu: false, why: `${pkg} failed to load (${firstLine(e)})` };
   }
   if (!tf.findBackendFactory("tensorflow")) {
-    return { ok: false, gpu: false, why: `${pkg} is installed but is not native TensorFlow (no "tensorflow" backend registered)` };
+    return {
+      ok: false,
+      gpu: false,
+      why: `${pkg} is installed but is not native TensorFlow (no "tensorflow" backend registered)`,
+    };
   }
   return { ok: true, gpu: nativeUsesGpu(), why: "" };
 }
 
 function nativeUsesGpu(): boolean {
-  const backend = tf.findBackend("tensorflow") as unknown as { isUsingGpuDevice?: () => boolean; binding?: { isUsingGpuDevice?: () => boolean } } | null;
+  const backend = tf.findBackend("tensorflow") as unknown as {
+    isUsingGpuDevice?: () => boolean;
+    binding?: { isUsingGpuDevice?: () => boolean };
+  } | null;
   try {
     return Boolean(backend?.isUsingGpuDevice?.() ?? backend?.binding?.isUsingGpuDevice?.());
   } catch {
@@ -139,19 +152,29 @@ async function autoSelect(): Promise<BackendInfo> {
   }
   reasons.push(gpu.ok ? "@tensorflow/tfjs-node-gpu finds no usable GPU" : gpu.why);
   const built = gpu.ok ? undefined : loadNativeBuild();
-  if (built?.ok && built.device === "GPU" && (await tf.setBackend("tensorflow"))) return info("tensorflow", builtDetail(built), "");
+  if (built?.ok && built.device === "GPU" && (await tf.setBackend("tensorflow")))
+    return info("tensorflow", builtDetail(built), "");
   const web = await probeWebGpu();
-  if (web.ok && !web.software && (await tf.setBackend("webgpu").catch(() => false))) return info("webgpu", web.adapter, "");
-  if (built?.ok && (await tf.setBackend("tensorflow"))) return info("tensorflow", builtDetail(built), "");
+  if (web.ok && !web.software && (await tf.setBackend("webgpu").catch(() => false)))
+    return info("webgpu", web.adapter, "");
+  if (built?.ok && (await tf.setBackend("tensorflow")))
+    return info("tensorflow", builtDetail(built), "");
   if (built) reasons.push(built.why);
   reasons.push(webGpuSkipped(web));
   const cpuNative = gpu.ok ? gpu : probeNative("@tensorflow/tfjs-node");
   if (cpuNative.ok && (await tf.setBackend("tensorflow"))) {
-    return info("tensorflow", "CPU", reasons.concat(cpuNative === gpu ? [] : ["native @tensorflow/tfjs-node"]).join("; "));
+    return info(
+      "tensorflow",
+      "CPU",
+      reasons.concat(cpuNative === gpu ? [] : ["native @tensorflow/tfjs-node"]).join("; "),
+    );
   }
   if (cpuNative !== gpu) reasons.push(cpuNative.why);
   if (await tf.setBackend("wasm").catch(() => false)) {
-    if (!built?.build && findTensorFlowPython()) reasons.push(`Python TensorFlow found: "npm run native" builds a backend on it that trains the chapter's CNNs about ${NATIVE_SPEEDUP} faster`);
+    if (!built?.build && findTensorFlowPython())
+      reasons.push(
+        `Python TensorFlow found: "npm run native" builds a backend on it that trains the chapter's CNNs about ${NATIVE_SPEEDUP} faster`,
+      );
     return info("wasm", wasmDetail(), reasons.join("; "));
   }
   reasons.push("wasm failed to initialise");
@@ -163,8 +186,12 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
   const requested = `requested by ${process.env[BACKEND_ENV] ? BACKEND_ENV : "option"}`;
   if (name === "webgpu") {
     const web = await probeWebGpu();
-    if (!web.ok) throw new Error(`initBackend: backend "webgpu" requested but unavailable: ${web.why}`);
-    if (!(await tf.setBackend("webgpu").catch(() => false))) throw new Error(`initBackend: backend "webgpu" requested but its device failed to start on ${web.adapter}`);
+    if (!web.ok)
+      throw new Error(`initBackend: backend "webgpu" requested but unavailable: ${web.why}`);
+    if (!(await tf.setBackend("webgpu").catch(() => false)))
+      throw new Error(
+        `initBackend: backend "webgpu" requested but its device failed to start on ${web.adapter}`,
+      );
     return info("webgpu", web.adapter, requested);
   }
   if (name === "tensorflow") {
@@ -172,10 +199,17 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
     const built = gpu.ok ? undefined : loadNativeBuild();
     const cpuNative = gpu.ok || built?.ok ? undefined : probeNative("@tensorflow/tfjs-node");
     if (!gpu.ok && !built?.ok && !cpuNative?.ok) {
-      throw new Error(`initBackend: backend "tensorflow" requested but unavailable: ${gpu.why}; ${built?.why}; ${cpuNative?.why}`);
+      throw new Error(
+        `initBackend: backend "tensorflow" requested but unavailable: ${gpu.why}; ${built?.why}; ${cpuNative?.why}`,
+      );
     }
-    if (!(await tf.setBackend("tensorflow").catch(() => false))) throw new Error(`initBackend: backend "tensorflow" requested but it failed to initialise`);
-    return info("tensorflow", built?.ok ? builtDetail(built) : nativeUsesGpu() ? "GPU" : "CPU", requested);
+    if (!(await tf.setBackend("tensorflow").catch(() => false)))
+      throw new Error(`initBackend: backend "tensorflow" requested but it failed to initialise`);
+    return info(
+      "tensorflow",
+      built?.ok ? builtDetail(built) : nativeUsesGpu() ? "GPU" : "CPU",
+      requested,
+    );
   }
   const ok = await tf.setBackend(name).catch(() => false);
   if (!ok) throw new Error(`initBackend: backend "${name}" requested but it failed to initialise`);
@@ -184,7 +218,9 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
 
 /** Why WebGPU was passed over in the automatic search. */
 function webGpuSkipped(web: WebGpuProbe): string {
-  return web.ok ? `WebGPU's only adapter is a CPU renderer (${web.adapter.replace(/^software: /, "")}), slower than this backend` : web.why;
+  return web.ok
+    ? `WebGPU's only adapter is a CPU renderer (${web.adapter.replace(/^software: /, "")}), slower than this backend`
+    : web.why;
 }
 
 /** `TensorFlow 2.21.0, CPU, built by npm run native`. */
@@ -199,7 +235,12 @@ function wasmDetail(): string {
 }
 
 function info(name: BackendName, detail: string, reason: string): BackendInfo {
-  return { name, detail, reason, line: `backend: ${name} (${detail})${reason ? `: ${reason}` : ""}` };
+  return {
+    name,
+    detail,
+    reason,
+    line: `backend: ${name} (${detail})${reason ? `: ${reason}` : ""}`,
+  };
 }
 
 function report(b: BackendInfo, quiet = false): BackendInfo {

@@ -1,7 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { avgPoolGrad, maxPoolGrad, poolInfo } from "./pool-grad";
 import {
-  ConvInfo, PadAttr, conv2dFilterGrad, conv2dFilterGradByConv, conv2dInputGrad, convInfo, depthwiseFilterGrad, depthwiseInputGrad,
+  ConvInfo,
+  PadAttr,
+  conv2dFilterGrad,
+  conv2dFilterGradByConv,
+  conv2dInputGrad,
+  convInfo,
+  depthwiseFilterGrad,
+  depthwiseInputGrad,
 } from "./conv-grad";
 import { ours, withTensors, wrapKernel } from "./registry";
 import { conv2dFilterGradSimd } from "./simd-filter-grad";
@@ -36,8 +43,14 @@ type Info = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
 
 function nhwcOnly(kernel: string, attrs: Attrs): void {
-  if (attrs.dataFormat != null && attrs.dataFormat !== "NHWC" && attrs.dataFormat !== "channelsLast") {
-    throw new Error(`${kernel}: only NHWC (channelsLast) is supported by the fallback kernel, got ${String(attrs.dataFormat)}`);
+  if (
+    attrs.dataFormat != null &&
+    attrs.dataFormat !== "NHWC" &&
+    attrs.dataFormat !== "channelsLast"
+  ) {
+    throw new Error(
+      `${kernel}: only NHWC (channelsLast) is supported by the fallback kernel, got ${String(attrs.dataFormat)}`,
+    );
   }
 }
 
@@ -49,8 +62,17 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     backends: FALLBACK_BACKENDS,
     body: ({ x, dy }, attrs) => {
       nhwcOnly("Conv2DBackpropFilter", attrs);
-      const info = convInfo(x.shape, attrs.filterShape as number[], attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
-      return withTensors([x, dy], (xt, dyt) => filterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+      const info = convInfo(
+        x.shape,
+        attrs.filterShape as number[],
+        attrs.strides as [number, number],
+        attrs.pad as PadAttr,
+        1,
+        attrs.dimRoundingMode as never,
+      );
+      return withTensors([x, dy], (xt, dyt) =>
+        filterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info),
+      );
     },
   },
   {
@@ -58,8 +80,17 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     backends: FALLBACK_BACKENDS,
     body: ({ dy, filter }, attrs) => {
       nhwcOnly("Conv2DBackpropInput", attrs);
-      const info = convInfo(attrs.inputShape as number[], filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, 1, attrs.dimRoundingMode as never);
-      return withTensors([dy, filter], (dyt, ft) => conv2dInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info));
+      const info = convInfo(
+        attrs.inputShape as number[],
+        filter.shape,
+        attrs.strides as [number, number],
+        attrs.pad as PadAttr,
+        1,
+        attrs.dimRoundingMode as never,
+      );
+      return withTensors([dy, filter], (dyt, ft) =>
+        conv2dInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info),
+      );
     },
   },
   {
@@ -67,7 +98,9 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     backends: FALLBACK_BACKENDS,
     body: ({ x, dy }, attrs) => {
       const info = depthwiseInfo(x.shape, attrs.filterShape as number[], attrs);
-      return withTensors([x, dy], (xt, dyt) => depthwiseFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info));
+      return withTensors([x, dy], (xt, dyt) =>
+        depthwiseFilterGrad(xt as tf.Tensor4D, dyt as tf.Tensor4D, info),
+      );
     },
   },
   {
@@ -75,14 +108,22 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     backends: FALLBACK_BACKENDS,
     body: ({ dy, filter }, attrs) => {
       const info = depthwiseInfo(attrs.inputShape as number[], filter.shape, attrs);
-      return withTensors([dy, filter], (dyt, ft) => depthwiseInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info));
+      return withTensors([dy, filter], (dyt, ft) =>
+        depthwiseInputGrad(dyt as tf.Tensor4D, ft as tf.Tensor4D, info),
+      );
     },
   },
   {
     name: "AvgPoolGrad",
     backends: POOL_GRAD_BACKENDS,
     body: ({ dy, input }, attrs) => {
-      const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
+      const info = poolInfo(
+        input.shape,
+        attrs.filterSize as [number, number],
+        attrs.strides as [number, number],
+        attrs.pad as PadAttr,
+        attrs.dimRoundingMode as never,
+      );
       return withTensors([dy], (g) => avgPoolGrad(g as tf.Tensor4D, info));
     },
   },
@@ -90,14 +131,25 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
     name: "MaxPoolGrad",
     backends: POOL_GRAD_BACKENDS,
     body: ({ dy, input, output }, attrs) => {
-      const info = poolInfo(input.shape, attrs.filterSize as [number, number], attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dimRoundingMode as never);
-      return withTensors([dy, input, output], (g, x, y) => maxPoolGrad(g as tf.Tensor4D, x as tf.Tensor4D, y as tf.Tensor4D, info));
+      const info = poolInfo(
+        input.shape,
+        attrs.filterSize as [number, number],
+        attrs.strides as [number, number],
+        attrs.pad as PadAttr,
+        attrs.dimRoundingMode as never,
+      );
+      return withTensors([dy, input, output], (g, x, y) =>
+        maxPoolGrad(g as tf.Tensor4D, x as tf.Tensor4D, y as tf.Tensor4D, info),
+      );
     },
   },
   {
     name: "ResizeNearestNeighborGrad",
     backends: ["cpu"],
-    body: ({ images, dy }, attrs) => withTensors([images, dy], (im, g) => resizeNearestGrad(im as tf.Tensor4D, g as tf.Tensor4D, attrs)),
+    body: ({ images, dy }, attrs) =>
+      withTensors([images, dy], (im, g) =>
+        resizeNearestGrad(im as tf.Tensor4D, g as tf.Tensor4D, attrs),
+      ),
   },
 ];
 
@@ -108,12 +160,26 @@ const KERNELS: { name: string; backends: readonly string[]; body: KernelBody }[]
 function filterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
   const simd = conv2dFilterGradSimd(x, dy, info);
   if (simd) return simd;
-  const byConv = tf.getBackend() === "wasm" && info.strideHeight === 1 && info.strideWidth === 1 && info.dilationHeight === 1 && info.dilationWidth === 1 && info.inChannels >= 8;
+  const byConv =
+    tf.getBackend() === "wasm" &&
+    info.strideHeight === 1 &&
+    info.strideWidth === 1 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.inChannels >= 8;
   return (byConv ? conv2dFilterGradByConv : conv2dFilterGrad)(x, dy, info);
 }
 
 function depthwiseInfo(xShape: number[], filterShape: number[], attrs: Attrs): ConvInfo {
-  return convInfo(xShape, filterShape, attrs.strides as [number, number], attrs.pad as PadAttr, (attrs.dilations as [number, number]) ?? 1, attrs.dimRoundingMode as never, true);
+  return convInfo(
+    xShape,
+    filterShape,
+    attrs.strides as [number, number],
+    attrs.pad as PadAttr,
+    (attrs.dilations as [number, number]) ?? 1,
+    attrs.dimRoundingMode as never,
+    true,
+  );
 }
 
 /**
@@ -129,14 +195,28 @@ function resizeNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs): 
     const alignCorners = Boolean(attrs.alignCorners);
     const halfPixelCenters = Boolean(attrs.halfPixelCenters);
     const source = (inSize: number, outSize: number, rows: boolean) => {
-      const ramp = tf.reshape(tf.range(0, inSize, 1, "float32"), rows ? [1, inSize, 1, 1] : [1, 1, inSize, 1]) as tf.Tensor4D;
-      const resized = tf.image.resizeNearestNeighbor(ramp, rows ? [outSize, 1] : [1, outSize], alignCorners, halfPixelCenters);
+      const ramp = tf.reshape(
+        tf.range(0, inSize, 1, "float32"),
+        rows ? [1, inSize, 1, 1] : [1, 1, inSize, 1],
+      ) as tf.Tensor4D;
+      const resized = tf.image.resizeNearestNeighbor(
+        ramp,
+        rows ? [outSize, 1] : [1, outSize],
+        alignCorners,
+        halfPixelCenters,
+      );
       return tf.oneHot(tf.cast(tf.reshape(resized, [outSize]), "int32"), inSize, 1, 0, "float32"); // [out, in]
     };
     const selRows = tf.transpose(source(inH, outH, true)); // [inH, outH]
     const selCols = source(inW, outW, false); // [outW, inW]
-    const byRows = tf.matMul(tf.tile(tf.expandDims(selRows, 0), [b, 1, 1]) as tf.Tensor3D, tf.reshape(dy, [b, outH, outW * c]) as tf.Tensor3D); // [b, inH, outW*c]
-    const colsLast = tf.reshape(tf.transpose(tf.reshape(byRows, [b, inH, outW, c]), [0, 1, 3, 2]), [b * inH * c, outW]) as tf.Tensor2D;
+    const byRows = tf.matMul(
+      tf.tile(tf.expandDims(selRows, 0), [b, 1, 1]) as tf.Tensor3D,
+      tf.reshape(dy, [b, outH, outW * c]) as tf.Tensor3D,
+    ); // [b, inH, outW*c]
+    const colsLast = tf.reshape(tf.transpose(tf.reshape(byRows, [b, inH, outW, c]), [0, 1, 3, 2]), [
+      b * inH * c,
+      outW,
+    ]) as tf.Tensor2D;
     const summed = tf.matMul(colsLast, selCols); // [b*inH*c, inW]
     return tf.transpose(tf.reshape(summed, [b, inH, c, inW]), [0, 1, 3, 2]) as tf.Tensor4D;
   });
@@ -161,13 +241,15 @@ function preTransposingMatMul(original: tf.KernelFunc): tf.KernelFunc {
     const { transposeA, transposeB } = args.attrs as { transposeA?: boolean; transposeB?: boolean };
     if (!transposeA && !transposeB) return original(args);
     const { a, b } = args.inputs as Record<string, Info>;
-    return withTensors([a, b], (at, bt) => tf.tidy(() => {
-      if (transposeB && !transposeA) {
-        const resultSize = (at.size / at.shape[at.rank - 1]) * bt.shape[bt.rank - 2];
-        if (2 * at.size + resultSize < 2 * bt.size) return swapLast(tf.matMul(bt, swapLast(at))); // floats transposed or packed
-      }
-      return tf.matMul(transposeA ? swapLast(at) : at, transposeB ? swapLast(bt) : bt);
-    }));
+    return withTensors([a, b], (at, bt) =>
+      tf.tidy(() => {
+        if (transposeB && !transposeA) {
+          const resultSize = (at.size / at.shape[at.rank - 1]) * bt.shape[bt.rank - 2];
+          if (2 * at.size + resultSize < 2 * bt.size) return swapLast(tf.matMul(bt, swapLast(at))); // floats transposed or packed
+        }
+        return tf.matMul(transposeA ? swapLast(at) : at, transposeB ? swapLast(bt) : bt);
+      }),
+    );
   };
 }
 
@@ -196,7 +278,11 @@ function concatenatingTile(original: tf.KernelFunc): tf.KernelFunc {
     const { x } = args.inputs as Record<string, Info>;
     const { reps } = args.attrs as { reps: number[] };
     if (x.dtype === "string" || reps.some((r) => r < 1)) return original(args);
-    return withTensors([x], (xt) => tf.tidy(() => reps.reduce((t, r, axis) => (r > 1 ? tf.concat(Array<tf.Tensor>(r).fill(t), axis) : t), xt)));
+    return withTensors([x], (xt) =>
+      tf.tidy(() =>
+        reps.reduce((t, r, axis) => (r > 1 ? tf.concat(Array<tf.Tensor>(r).fill(t), axis) : t), xt),
+      ),
+    );
   };
 }
 
@@ -216,15 +302,24 @@ function reducingByMatMul(mean: boolean): (original: tf.KernelFunc) => tf.Kernel
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     const leading = axes.length < x.shape.length && axes.every((ax, i) => ax === i);
     const size = tf.util.sizeFromShape(x.shape);
-    if (!stockWasmMatMul || !leading || x.dtype !== "float32" || size < REDUCE_BY_MATMUL_MIN) return original(args);
+    if (!stockWasmMatMul || !leading || x.dtype !== "float32" || size < REDUCE_BY_MATMUL_MIN)
+      return original(args);
     const rows = tf.util.sizeFromShape(x.shape.slice(0, axes.length));
     const rest = x.shape.slice(axes.length);
-    return withTensors([x], (xt) => tf.tidy(() => {
-      const a = tf.reshape(xt, [1, rows, size / rows]);
-      const weights = tf.fill([1, rows, 1], mean ? 1 / rows : 1);
-      const info = stockWasmMatMul!({ inputs: { a, b: weights }, attrs: { transposeA: true, transposeB: false }, backend: args.backend }) as Info;
-      return withTensors([info], (t) => tf.reshape(t, keepDims ? [...axes.map(() => 1), ...rest] : rest));
-    }));
+    return withTensors([x], (xt) =>
+      tf.tidy(() => {
+        const a = tf.reshape(xt, [1, rows, size / rows]);
+        const weights = tf.fill([1, rows, 1], mean ? 1 / rows : 1);
+        const info = stockWasmMatMul!({
+          inputs: { a, b: weights },
+          attrs: { transposeA: true, transposeB: false },
+          backend: args.backend,
+        }) as Info;
+        return withTensors([info], (t) =>
+          tf.reshape(t, keepDims ? [...axes.map(() => 1), ...rest] : rest),
+        );
+      }),
+    );
   };
 }
 
@@ -242,7 +337,8 @@ export function registerFallbackKernels(): void {
       const existing = tf.getKernel(name, backendName);
       if (existing && ours.has(existing.kernelFunc)) continue;
       if (existing) tf.unregisterKernel(name, backendName);
-      const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) => body(inputs as Record<string, Info>, attrs as Attrs);
+      const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) =>
+        body(inputs as Record<string, Info>, attrs as Attrs);
       ours.add(kernelFunc);
       tf.registerKernel({ kernelName: name, backendName, kernelFunc });
     }
@@ -255,12 +351,22 @@ export function registerFallbackKernels(): void {
   unfuseDilatedConv2d();
   registerCastFreeGradients();
   registerDilatedGradient("Conv2D", (x, filter, dy, attrs) => {
-    const info = convInfo(x.shape, filter.shape, attrs.strides as [number, number], attrs.pad as PadAttr, attrs.dilations as [number, number], attrs.dimRoundingMode as never);
+    const info = convInfo(
+      x.shape,
+      filter.shape,
+      attrs.strides as [number, number],
+      attrs.pad as PadAttr,
+      attrs.dilations as [number, number],
+      attrs.dimRoundingMode as never,
+    );
     return { x: () => conv2dInputGrad(dy, filter, info), filter: () => filterGrad(x, dy, info) };
   });
   registerDilatedGradient("DepthwiseConv2dNative", (x, filter, dy, attrs) => {
     const info = depthwiseInfo(x.shape, filter.shape, attrs);
-    return { x: () => depthwiseInputGrad(dy, filter, info), filter: () => depthwiseFilterGrad(x, dy, info) };
+    return {
+      x: () => depthwiseInputGrad(dy, filter, info),
+      filter: () => depthwiseFilterGrad(x, dy, info),
+    };
   });
 }
 
@@ -276,11 +382,20 @@ function unfuseDilatedConv2d(): void {
   const wrapped: typeof tf.fused.conv2d = (args) => {
     const d = args.dilations ?? 1;
     const dilated = Array.isArray(d) ? d.some((v) => v > 1) : d > 1;
-    const recording = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+    const recording =
+      (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
     const linear = args.activation == null || args.activation === "linear";
     if (!(dilated && recording && linear)) return original(args);
     return tf.tidy(() => {
-      const y = tf.conv2d(args.x, args.filter, args.strides, args.pad, args.dataFormat, args.dilations, args.dimRoundingMode);
+      const y = tf.conv2d(
+        args.x,
+        args.filter,
+        args.strides,
+        args.pad,
+        args.dataFormat,
+        args.dilations,
+        args.dimRoundingMode,
+      );
       return args.bias ? tf.add(y, args.bias) : y;
     });
   };
@@ -315,7 +430,9 @@ function registerCastFreeGradients(): void {
     const axes = tf.util.parseAxisParam((attrs as { axis: number | number[] }).axis, x.shape);
     const reduceSize = axes.reduce((n, a) => n * x.shape[a], 1);
     const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    return { x: () => tf.mul(tf.div(tf.reshape(dy as tf.Tensor, expanded), reduceSize), tf.onesLike(x)) };
+    return {
+      x: () => tf.mul(tf.div(tf.reshape(dy as tf.Tensor, expanded), reduceSize), tf.onesLike(x)),
+    };
   });
 }
 
@@ -333,10 +450,16 @@ function register(kernelName: string, inputsToSave: string[], gradFunc: tf.GradF
  */
 function registerDilatedGradient(
   kernelName: string,
-  dilated: (x: tf.Tensor4D, filter: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs) => Record<string, () => tf.Tensor>,
+  dilated: (
+    x: tf.Tensor4D,
+    filter: tf.Tensor4D,
+    dy: tf.Tensor4D,
+    attrs: Attrs,
+  ) => Record<string, () => tf.Tensor>,
 ): void {
   const original = tf.getGradient(kernelName);
-  if (!original) throw new Error(`registerFallbackKernels: tfjs has no gradient for ${kernelName} to extend`);
+  if (!original)
+    throw new Error(`registerFallbackKernels: tfjs has no gradient for ${kernelName} to extend`);
   if (ours.has(original.gradFunc)) return;
   const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
     const d = (attrs as Attrs).dilations as number | [number, number] | undefined;

@@ -8,7 +8,12 @@ class ResourceVariable {
   private readonly handle: tf.Tensor;
 
   constructor(initial: tf.Tensor) {
-    const attrs: Record<string, OpAttr> = { dtype: ["type", "float32"], shape: ["shape", initial.shape], container: ["string", ""], shared_name: ["string", `ch10_adam_${process.pid}_${resources++}`] };
+    const attrs: Record<string, OpAttr> = {
+      dtype: ["type", "float32"],
+      shape: ["shape", initial.shape],
+      container: ["string", ""],
+      shared_name: ["string", `ch10_adam_${process.pid}_${resources++}`],
+    };
     this.handle = tf.keep(runTfOp("VarHandleOp", attrs, [], 1)[0]);
     this.write(initial);
   }
@@ -60,23 +65,45 @@ export interface VariableGradient {
  * `w −= lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m/(√v + ε)`.
  */
 export class NativeAdamMoments {
-  private readonly slots = new Map<string, { weight: ResourceVariable; m: ResourceVariable; v: ResourceVariable }>();
+  private readonly slots = new Map<
+    string,
+    { weight: ResourceVariable; m: ResourceVariable; v: ResourceVariable }
+  >();
 
   /** Applies one Adam update to every variable; `initial(i)` gives the i-th update's moments the first time its variable is seen (default zeros). */
-  apply(updates: VariableGradient[], h: AdamStep, initial: (position: number) => { m: tf.Tensor; v: tf.Tensor } | undefined = () => undefined): void {
+  apply(
+    updates: VariableGradient[],
+    h: AdamStep,
+    initial: (position: number) => { m: tf.Tensor; v: tf.Tensor } | undefined = () => undefined,
+  ): void {
     tf.tidy(() => {
-      const scalars = [h.beta1 ** h.step, h.beta2 ** h.step, h.learningRate, h.beta1, h.beta2, h.epsilon].map((x) => tf.scalar(x));
+      const scalars = [
+        h.beta1 ** h.step,
+        h.beta2 ** h.step,
+        h.learningRate,
+        h.beta1,
+        h.beta2,
+        h.epsilon,
+      ].map((x) => tf.scalar(x));
       for (const [position, { variable, gradient }] of updates.entries()) {
         let slot = this.slots.get(variable.name);
         if (!slot) {
           const start = initial(position);
-          slot = { weight: new ResourceVariable(variable), m: new ResourceVariable(start?.m ?? tf.zerosLike(variable)), v: new ResourceVariable(start?.v ?? tf.zerosLike(variable)) };
+          slot = {
+            weight: new ResourceVariable(variable),
+            m: new ResourceVariable(start?.m ?? tf.zerosLike(variable)),
+            v: new ResourceVariable(start?.v ?? tf.zerosLike(variable)),
+          };
           this.slots.set(variable.name, slot);
         } else {
           slot.weight.write(variable);
         }
-        runTfOp("ResourceApplyAdam", { T: ["type", "float32"], use_locking: ["bool", false], use_nesterov: ["bool", false] },
-          [slot.weight.input, slot.m.input, slot.v.input, ...scalars, gradient], 0);
+        runTfOp(
+          "ResourceApplyAdam",
+          { T: ["type", "float32"], use_locking: ["bool", false], use_nesterov: ["bool", false] },
+          [slot.weight.input, slot.m.input, slot.v.input, ...scalars, gradient],
+          0,
+        );
         variable.assign(slot.weight.read());
       }
     });
@@ -95,7 +122,8 @@ export class NativeAdamMoments {
   }
 
   dispose(): void {
-    for (const slot of this.slots.values()) for (const r of [slot.weight, slot.m, slot.v]) r.dispose();
+    for (const slot of this.slots.values())
+      for (const r of [slot.weight, slot.m, slot.v]) r.dispose();
     this.slots.clear();
   }
 }

@@ -22,7 +22,11 @@ interface BatchNormLayer {
   movingMean: tf.LayerVariable;
   movingVariance: tf.LayerVariable;
 }
-type Call = (this: BatchNormLayer, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) => tf.Tensor | tf.Tensor[];
+type Call = (
+  this: BatchNormLayer,
+  inputs: tf.Tensor | tf.Tensor[],
+  kwargs: Record<string, unknown>,
+) => tf.Tensor | tf.Tensor[];
 
 let installed = false;
 
@@ -35,15 +39,31 @@ export function installNativeBatchNorm(): void {
   proto.call = function (this: BatchNormLayer, inputs, kwargs) {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = (this.axis >= 0 ? this.axis : this.axis + x.rank) === x.rank - 1;
-    if (!kwargs?.training || tf.getBackend() !== "tensorflow" || !this.center || !this.scale || !lastAxis || (x.rank !== 2 && x.rank !== 4)) {
+    if (
+      !kwargs?.training ||
+      tf.getBackend() !== "tensorflow" ||
+      !this.center ||
+      !this.scale ||
+      !lastAxis ||
+      (x.rank !== 2 && x.rank !== 4)
+    ) {
       return original.call(this, inputs, kwargs);
     }
-    return fusedBatchNormTraining(x, this.gamma.read(), this.beta.read(), this.epsilon, (mean, variance) => {
-      for (const [variable, value] of [[this.movingMean, mean], [this.movingVariance, variance]] as const) {
-        const old = variable.read();
-        variable.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - this.momentum)));
-      }
-    });
+    return fusedBatchNormTraining(
+      x,
+      this.gamma.read(),
+      this.beta.read(),
+      this.epsilon,
+      (mean, variance) => {
+        for (const [variable, value] of [
+          [this.movingMean, mean],
+          [this.movingVariance, variance],
+        ] as const) {
+          const old = variable.read();
+          variable.write(tf.sub(old, tf.mul(tf.sub(old, value), 1 - this.momentum)));
+        }
+      },
+    );
   };
 }
 
@@ -52,8 +72,20 @@ export function installNativeBatchNorm(): void {
  * shifted by `beta`; differentiable in all three. `onStats` receives the batch mean and biased
  * variance during the forward pass (they are released when it returns).
  */
-export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number, onStats: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor {
-  const attrs: Record<string, OpAttr> = { T: ["type", "float32"], U: ["type", "float32"], epsilon: ["float", epsilon], data_format: ["string", "NHWC"], is_training: ["bool", true] };
+export function fusedBatchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+  onStats: (mean: tf.Tensor, variance: tf.Tensor) => void,
+): tf.Tensor {
+  const attrs: Record<string, OpAttr> = {
+    T: ["type", "float32"],
+    U: ["type", "float32"],
+    epsilon: ["float", epsilon],
+    data_format: ["string", "NHWC"],
+    is_training: ["bool", true],
+  };
   const channels = x.shape[x.rank - 1];
   const count = x.size / channels;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -61,7 +93,12 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
     const save = args[3] as tf.GradSaveFunc;
     const x4 = xIn.rank === 4 ? xIn : tf.reshape(xIn, [xIn.shape[0], 1, 1, channels]);
     const empty = tf.tensor1d([], "float32");
-    const [y, batchMean, batchVariance, r1, r2, r3] = runTfOp("FusedBatchNormV3", { ...attrs, exponential_avg_factor: ["float", 1] }, [x4, g, bt, empty, empty], 6);
+    const [y, batchMean, batchVariance, r1, r2, r3] = runTfOp(
+      "FusedBatchNormV3",
+      { ...attrs, exponential_avg_factor: ["float", 1] },
+      [x4, g, bt, empty, empty],
+      6,
+    );
     // TensorFlow's batch variance is Bessel-corrected (for its own moving average); tfjs-layers moves towards the biased one.
     onStats(batchMean, count > 1 ? tf.mul(batchVariance, (count - 1) / count) : batchVariance);
     save([x4, g, r1, r2, r3]);
@@ -70,7 +107,12 @@ export function fusedBatchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.
       gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const [sx, sg, s1, s2, s3] = saved;
         const dy4 = tf.reshape(dy as tf.Tensor, sx.shape);
-        const [dx, dGamma, dBeta] = runTfOp("FusedBatchNormGradV3", attrs, [dy4, sx, sg, s1, s2, s3], 5);
+        const [dx, dGamma, dBeta] = runTfOp(
+          "FusedBatchNormGradV3",
+          attrs,
+          [dy4, sx, sg, s1, s2, s3],
+          5,
+        );
         return [tf.reshape(dx, xIn.shape), dGamma, dBeta];
       },
     };

@@ -17,7 +17,11 @@ import { ours, withTensors, wrapKernel } from "./registry";
 export function registerNativeKernels(): boolean {
   if (!tf.findBackendFactory("tensorflow")) return false;
   if (!tf.getKernel("Transform", "tensorflow")) {
-    const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) => transform(inputs as { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs as unknown as TransformAttrs);
+    const kernelFunc: tf.KernelFunc = ({ inputs, attrs }) =>
+      transform(
+        inputs as { image: tf.TensorInfo; transforms: tf.TensorInfo },
+        attrs as unknown as TransformAttrs,
+      );
     ours.add(kernelFunc);
     tf.registerKernel({ kernelName: "Transform", backendName: "tensorflow", kernelFunc });
   }
@@ -35,13 +39,20 @@ export function registerNativeKernels(): boolean {
 const nativeGradients = new WeakSet<tf.GradFunc>();
 
 function registerNativeActivationGradients(): void {
-  for (const [kernelName, tfOp] of [["Relu", "ReluGrad"], ["LeakyRelu", "LeakyReluGrad"]] as const) {
+  for (const [kernelName, tfOp] of [
+    ["Relu", "ReluGrad"],
+    ["LeakyRelu", "LeakyReluGrad"],
+  ] as const) {
     const previous = tf.getGradient(kernelName);
     if (!previous || nativeGradients.has(previous.gradFunc)) continue;
     const gradFunc: tf.GradFunc = (dy, saved, attrs) => {
       if (tf.getBackend() !== "tensorflow") return previous.gradFunc(dy, saved, attrs);
-      const alpha: Record<string, OpAttr> = kernelName === "LeakyRelu" ? { alpha: ["float", (attrs as { alpha: number }).alpha] } : {};
-      return { x: () => runTfOp(tfOp, { T: ["type", "float32"], ...alpha }, [dy as tf.Tensor, saved[0]])[0] };
+      const alpha: Record<string, OpAttr> =
+        kernelName === "LeakyRelu" ? { alpha: ["float", (attrs as { alpha: number }).alpha] } : {};
+      return {
+        x: () =>
+          runTfOp(tfOp, { T: ["type", "float32"], ...alpha }, [dy as tf.Tensor, saved[0]])[0],
+      };
     };
     nativeGradients.add(gradFunc);
     ours.add(gradFunc); // kernels.ts' registerFallbackKernels leaves it in place, so initBackend does not swap gradients back and forth
@@ -57,15 +68,24 @@ interface TransformAttrs {
 }
 
 /** tfjs's Transform is TensorFlow's ImageProjectiveTransformV3 (same 8-number transforms, same modes). */
-function transform(inputs: { image: tf.TensorInfo; transforms: tf.TensorInfo }, attrs: TransformAttrs): tf.Tensor {
+function transform(
+  inputs: { image: tf.TensorInfo; transforms: tf.TensorInfo },
+  attrs: TransformAttrs,
+): tf.Tensor {
   const [, height, width] = inputs.image.shape;
   const [outH, outW] = attrs.outputShape ?? [height, width];
   const outputShape = tf.tensor1d([outH, outW], "int32");
   const fillValue = tf.scalar(attrs.fillValue ?? 0, "float32");
   try {
-    return runTfOp("ImageProjectiveTransformV3", {
-      dtype: ["type", "float32"], interpolation: ["string", attrs.interpolation.toUpperCase()], fill_mode: ["string", attrs.fillMode.toUpperCase()],
-    }, [inputs.image, inputs.transforms, outputShape, fillValue])[0];
+    return runTfOp(
+      "ImageProjectiveTransformV3",
+      {
+        dtype: ["type", "float32"],
+        interpolation: ["string", attrs.interpolation.toUpperCase()],
+        fill_mode: ["string", attrs.fillMode.toUpperCase()],
+      },
+      [inputs.image, inputs.transforms, outputShape, fillValue],
+    )[0];
   } finally {
     tf.dispose([outputShape, fillValue]);
   }
@@ -76,13 +96,27 @@ function singleChannelSafeInputGrad(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     if (filter.shape[2] !== 1 || filter.shape[3] !== 1) return original(args);
-    const a = args.attrs as { strides: number | [number, number]; pad: "same" | "valid" | number; inputShape: [number, number, number, number]; dimRoundingMode?: "floor" | "round" | "ceil" };
-    return withTensors([dy, filter], (dyT, filterT) => tf.tidy(() => {
-      const twoChannels = tf.concat([filterT, tf.zerosLike(filterT)], 2) as tf.Tensor4D;
-      const [b, h, w] = a.inputShape;
-      const dx = tf.conv2dTranspose(dyT as tf.Tensor4D, twoChannels, [b, h, w, 2], a.strides, a.pad, a.dimRoundingMode);
-      return tf.slice(dx, [0, 0, 0, 0], [b, h, w, 1]);
-    }));
+    const a = args.attrs as {
+      strides: number | [number, number];
+      pad: "same" | "valid" | number;
+      inputShape: [number, number, number, number];
+      dimRoundingMode?: "floor" | "round" | "ceil";
+    };
+    return withTensors([dy, filter], (dyT, filterT) =>
+      tf.tidy(() => {
+        const twoChannels = tf.concat([filterT, tf.zerosLike(filterT)], 2) as tf.Tensor4D;
+        const [b, h, w] = a.inputShape;
+        const dx = tf.conv2dTranspose(
+          dyT as tf.Tensor4D,
+          twoChannels,
+          [b, h, w, 2],
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        );
+        return tf.slice(dx, [0, 0, 0, 0], [b, h, w, 1]);
+      }),
+    );
   };
 }
 
@@ -94,9 +128,16 @@ function singleChannelSafeInputGrad(original: tf.KernelFunc): tf.KernelFunc {
 export function nativeDropoutMultiplier(shape: number[], rate: number, seed: number): tf.Tensor {
   return tf.tidy(() => {
     const dims = tf.tensor1d(shape, "int32");
-    const [u] = runTfOp("RandomUniform", {
-      seed: ["int", seed & 0x7fffffff], seed2: ["int", (seed >>> 1) ^ 0x5bd1e995], dtype: ["type", "float32"], T: ["type", "int32"],
-    }, [dims]);
+    const [u] = runTfOp(
+      "RandomUniform",
+      {
+        seed: ["int", seed & 0x7fffffff],
+        seed2: ["int", (seed >>> 1) ^ 0x5bd1e995],
+        dtype: ["type", "float32"],
+        T: ["type", "int32"],
+      },
+      [dims],
+    );
     return tf.mul(tf.cast(tf.greaterEqual(u, rate), "float32"), 1 / (1 - rate));
   });
 }

@@ -47,10 +47,15 @@ function load(): NativeLoad {
   } catch (e) {
     return { ok: false, why: (e as Error).message };
   }
-  if (!build) return { ok: false, why: `no native TensorFlow build (${path.relative(process.cwd(), MANIFEST) || MANIFEST} missing; "npm run native" makes one)` };
+  if (!build)
+    return {
+      ok: false,
+      why: `no native TensorFlow build (${path.relative(process.cwd(), MANIFEST) || MANIFEST} missing; "npm run native" makes one)`,
+    };
   const stale = staleReason(build);
   if (stale) return { ok: false, why: `${stale}; ${REBUILD}`, build };
-  if (tf.findBackendFactory("tensorflow")) return { ok: false, why: `another package already registered a "tensorflow" backend`, build };
+  if (tf.findBackendFactory("tensorflow"))
+    return { ok: false, why: `another package already registered a "tensorflow" backend`, build };
   // Silences TensorFlow's INFO/WARNING logs such as its CPU-feature notice (readers get our backend
   // line instead); its "oneDNN custom operations are on" line is logged before any setting is read.
   process.env.TF_CPP_MIN_LOG_LEVEL ??= "2";
@@ -60,13 +65,21 @@ function load(): NativeLoad {
     const dist = path.join(build.packageDir, "dist");
     const { NodeJSKernelBackend } = withModernUtil(build.packageDir, () => {
       require(path.join(dist, "register_all_kernels"));
-      return require(path.join(dist, "nodejs_kernel_backend")) as { NodeJSKernelBackend: new (b: TfBinding, name: string) => tf.KernelBackend };
+      return require(path.join(dist, "nodejs_kernel_backend")) as {
+        NodeJSKernelBackend: new (b: TfBinding, name: string) => tf.KernelBackend;
+      };
     });
     // tfjs-node's kernels allow some GPU-only attributes when told they run in the GPU package.
-    const packageName = binding.isUsingGpuDevice() ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
+    const packageName = binding.isUsingGpuDevice()
+      ? "@tensorflow/tfjs-node-gpu"
+      : "@tensorflow/tfjs-node";
     tf.registerBackend("tensorflow", () => new NodeJSKernelBackend(binding, packageName), 3);
   } catch (e) {
-    return { ok: false, why: `the native build failed to load (${String((e as Error).message).split("\n")[0]}); ${REBUILD}`, build };
+    return {
+      ok: false,
+      why: `the native build failed to load (${String((e as Error).message).split("\n")[0]}); ${REBUILD}`,
+      build,
+    };
   }
   return { ok: true, why: "", build, binding, device: binding.isUsingGpuDevice() ? "GPU" : "CPU" };
 }
@@ -78,11 +91,18 @@ function load(): NativeLoad {
  * warning there. Everyone else keeps Node's own `util`; the files keep the helpers they captured.
  */
 function withModernUtil<T>(dir: string, load: () => T): T {
-  const Module = require("module") as { _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown };
+  const Module = require("module") as {
+    _load: (request: string, parent: { filename?: string } | undefined, isMain: boolean) => unknown;
+  };
   const original = Module._load;
-  const util = { ...(require("util") as object), isNullOrUndefined: (v: unknown) => v === null || v === undefined, isArray: Array.isArray };
+  const util = {
+    ...(require("util") as object),
+    isNullOrUndefined: (v: unknown) => v === null || v === undefined,
+    isArray: Array.isArray,
+  };
   Module._load = function (this: unknown, request, parent, isMain) {
-    if ((request === "util" || request === "node:util") && parent?.filename?.startsWith(dir)) return util;
+    if ((request === "util" || request === "node:util") && parent?.filename?.startsWith(dir))
+      return util;
     return original.call(this, request, parent, isMain);
   };
   try {

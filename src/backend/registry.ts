@@ -14,7 +14,9 @@ export function withTensors<T>(infos: tf.TensorInfo[], body: (...ts: tf.Tensor[]
   const created: tf.Tensor[] = [];
   const tensors = infos.map((info) => {
     if (info instanceof tf.Tensor) return info;
-    const t = (tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }).makeTensorFromTensorInfo(info);
+    const t = (
+      tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }
+    ).makeTensorFromTensorInfo(info);
     created.push(t);
     return t;
   });
@@ -26,7 +28,11 @@ export function withTensors<T>(infos: tf.TensorInfo[], body: (...ts: tf.Tensor[]
 }
 
 /** Replaces a backend's kernel by `wrap(original)`, once. */
-export function wrapKernel(name: string, backendName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+export function wrapKernel(
+  name: string,
+  backendName: string,
+  wrap: (original: tf.KernelFunc) => tf.KernelFunc,
+): void {
   const kernel = tf.getKernel(name, backendName);
   if (!kernel || ours.has(kernel.kernelFunc)) return;
   const kernelFunc = wrap(kernel.kernelFunc);

@@ -41,10 +41,14 @@ const mul = (a: string, b: string) => `(i32.mul ${a} ${b})`;
 function tileFunction(rows: number, cols: number): string {
   const vectors = cols / 4;
   const acc = (r: number, v: number) => `c${r}_${v}`;
-  const rowPtr = (r: number) => (r === 0 ? get("op") : add(get("op"), mul(get("oStride"), `(i32.const ${r})`)));
+  const rowPtr = (r: number) =>
+    r === 0 ? get("op") : add(get("op"), mul(get("oStride"), `(i32.const ${r})`));
   const locals: string[] = [];
   const load: string[] = [];
-  const update = Array.from({ length: vectors }, (_, v) => `(local.set $d${v} (v128.load offset=${16 * v} ${get("dp")}))`);
+  const update = Array.from(
+    { length: vectors },
+    (_, v) => `(local.set $d${v} (v128.load offset=${16 * v} ${get("dp")}))`,
+  );
   const store: string[] = [];
   for (let r = 0; r < rows; r++) {
     locals.push(`(local $a${r} v128)`);
@@ -52,7 +56,9 @@ function tileFunction(rows: number, cols: number): string {
     for (let v = 0; v < vectors; v++) {
       locals.push(`(local $${acc(r, v)} v128)`);
       load.push(`(local.set $${acc(r, v)} (v128.load offset=${16 * v} ${rowPtr(r)}))`);
-      update.push(`(local.set $${acc(r, v)} (f32x4.add ${get(acc(r, v))} (f32x4.mul ${get(`a${r}`)} ${get(`d${v}`)})))`);
+      update.push(
+        `(local.set $${acc(r, v)} (f32x4.add ${get(acc(r, v))} (f32x4.mul ${get(`a${r}`)} ${get(`d${v}`)})))`,
+      );
       store.push(`(v128.store offset=${16 * v} ${rowPtr(r)} ${get(acc(r, v))})`);
     }
   }
@@ -72,7 +78,14 @@ function tileFunction(rows: number, cols: number): string {
  * `while (cond) { body; v += step }` in WebAssembly text, after `v = init` unless init is null.
  * `body` must not branch to the labels.
  */
-function whileLoop(v: string, init: string | null, cond: string, step: string, body: string, label = v): string {
+function whileLoop(
+  v: string,
+  init: string | null,
+  cond: string,
+  step: string,
+  body: string,
+  label = v,
+): string {
   return `${init === null ? "" : `(local.set $${v} ${init})`}
   (block $${label}_end (loop $${label}_next
     (br_if $${label}_end (i32.eqz ${cond}))
@@ -88,28 +101,88 @@ function forLoop(v: string, cond: string, step: string, body: string): string {
 
 /** The exported entry: loops over batch, output rows, taps and channel tiles, calling the tiles. */
 function mainFunction(): string {
-  const params = ["x", "dy", "out", "batch", "outH", "outW", "cin", "cout", "hp", "wp", "kh", "kw", "sh", "sw", "dh", "dw"];
-  const locals = ["n", "h", "ky", "kx", "ci", "co", "dyRow", "xRow", "xTap", "oTap", "xStep", "dStep", "oStride"];
+  const params = [
+    "x",
+    "dy",
+    "out",
+    "batch",
+    "outH",
+    "outW",
+    "cin",
+    "cout",
+    "hp",
+    "wp",
+    "kh",
+    "kw",
+    "sh",
+    "sw",
+    "dh",
+    "dw",
+  ];
+  const locals = [
+    "n",
+    "h",
+    "ky",
+    "kx",
+    "ci",
+    "co",
+    "dyRow",
+    "xRow",
+    "xTap",
+    "oTap",
+    "xStep",
+    "dStep",
+    "oStride",
+  ];
   const i32 = (name: string) => `(i32.const ${name})`;
   const bytes = (a: string) => mul(a, i32("4"));
   const tileCalls = (rows: number) => {
-    const call = (cols: number) => `(call $tile${rows}x${cols} ${add(get("xTap"), bytes(get("ci")))} ${add(get("dyRow"), bytes(get("co")))}
+    const call = (
+      cols: number,
+    ) => `(call $tile${rows}x${cols} ${add(get("xTap"), bytes(get("ci")))} ${add(get("dyRow"), bytes(get("co")))}
       ${add(get("oTap"), bytes(add(mul(get("ci"), get("cout")), get("co"))))} ${get("outW")} ${get("xStep")} ${get("dStep")} ${get("oStride")})`;
     return `${forLoop("co", `(i32.le_u ${add(get("co"), i32(String(WIDE)))} ${get("cout")})`, i32(String(WIDE)), call(WIDE))}
     (if (i32.lt_u ${get("co")} ${get("cout")}) (then ${call(NARROW)}))`;
   };
   const channelTiles = ROW_TILES.map((rows, i) =>
-    whileLoop("ci", i === 0 ? i32("0") : null, `(i32.le_u ${add(get("ci"), i32(String(rows)))} ${get("cin")})`, i32(String(rows)), tileCalls(rows), `ci${rows}`)).join("\n    ");
-  const taps = forLoop("ky", `(i32.lt_u ${get("ky")} ${get("kh")})`, i32("1"), `
+    whileLoop(
+      "ci",
+      i === 0 ? i32("0") : null,
+      `(i32.le_u ${add(get("ci"), i32(String(rows)))} ${get("cin")})`,
+      i32(String(rows)),
+      tileCalls(rows),
+      `ci${rows}`,
+    ),
+  ).join("\n    ");
+  const taps = forLoop(
+    "ky",
+    `(i32.lt_u ${get("ky")} ${get("kh")})`,
+    i32("1"),
+    `
     (local.set $xRow ${add(get("x"), bytes(mul(mul(add(mul(get("n"), get("hp")), add(mul(get("h"), get("sh")), mul(get("ky"), get("dh")))), get("wp")), get("cin"))))})
-    ${forLoop("kx", `(i32.lt_u ${get("kx")} ${get("kw")})`, i32("1"), `
+    ${forLoop(
+      "kx",
+      `(i32.lt_u ${get("kx")} ${get("kw")})`,
+      i32("1"),
+      `
       (local.set $xTap ${add(get("xRow"), bytes(mul(mul(get("kx"), get("dw")), get("cin"))))})
       (local.set $oTap ${add(get("out"), bytes(mul(mul(add(mul(get("ky"), get("kw")), get("kx")), get("cin")), get("cout"))))})
-      ${channelTiles}`)}`);
-  const rowsLoop = forLoop("n", `(i32.lt_u ${get("n")} ${get("batch")})`, i32("1"),
-    forLoop("h", `(i32.lt_u ${get("h")} ${get("outH")})`, i32("1"), `
+      ${channelTiles}`,
+    )}`,
+  );
+  const rowsLoop = forLoop(
+    "n",
+    `(i32.lt_u ${get("n")} ${get("batch")})`,
+    i32("1"),
+    forLoop(
+      "h",
+      `(i32.lt_u ${get("h")} ${get("outH")})`,
+      i32("1"),
+      `
       (local.set $dyRow ${add(get("dy"), bytes(mul(mul(add(mul(get("n"), get("outH")), get("h")), get("outW")), get("cout"))))})
-      ${taps}`));
+      ${taps}`,
+    ),
+  );
   return `(func (export "conv2dFilterGrad") ${params.map((p) => `(param $${p} i32)`).join(" ")}
   ${locals.map((l) => `(local $${l} i32)`).join(" ")}
   (local.set $xStep ${bytes(mul(get("sw"), get("cin")))})
@@ -131,7 +204,10 @@ type Entry = (...args: number[]) => void;
 /** The parts of the WebAssembly API used here (the project's type libraries do not declare it). */
 interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+  Instance: new (
+    module: object,
+    imports: Record<string, Record<string, unknown>>,
+  ) => { exports: Record<string, unknown> };
 }
 const wasmApi = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
@@ -162,7 +238,9 @@ export function simdFilterGradReady(): boolean {
 export async function loadSimdFilterGrad(): Promise<void> {
   if (compiled || failed) return;
   try {
-    const parsed = (await wabt()).parseWat("filter-grad.wat", filterGradModuleText(), { simd: true });
+    const parsed = (await wabt()).parseWat("filter-grad.wat", filterGradModuleText(), {
+      simd: true,
+    });
     try {
       compiled = new wasmApi.Module(parsed.toBinary({}).buffer);
     } finally {
@@ -170,7 +248,9 @@ export async function loadSimdFilterGrad(): Promise<void> {
     }
   } catch (e) {
     failed = true;
-    console.warn(`SIMD filter-gradient kernel unavailable (${e instanceof Error ? e.message : String(e)}); convolutions train on the slower XNNPACK path`);
+    console.warn(
+      `SIMD filter-gradient kernel unavailable (${e instanceof Error ? e.message : String(e)}); convolutions train on the slower XNNPACK path`,
+    );
   }
 }
 
@@ -188,27 +268,66 @@ function entryFor(backend: WasmBackendInternals): Entry {
  * undefined where this kernel does not apply (another backend, module not loaded, output
  * channels not a multiple of 4): the caller then takes another path. Any stride, dilation and padding.
  */
-export function conv2dFilterGradSimd(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D | undefined {
-  if (!compiled || tf.getBackend() !== "wasm" || info.outChannels % NARROW !== 0 || x.dtype !== "float32" || dy.dtype !== "float32") return undefined;
+export function conv2dFilterGradSimd(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  info: ConvInfo,
+): tf.Tensor4D | undefined {
+  if (
+    !compiled ||
+    tf.getBackend() !== "wasm" ||
+    info.outChannels % NARROW !== 0 ||
+    x.dtype !== "float32" ||
+    dy.dtype !== "float32"
+  )
+    return undefined;
   const backend = tf.backend() as unknown as WasmBackendInternals;
   const { top, left } = info.padInfo;
-  const rowsNeeded = (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1;
-  const colsNeeded = (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1;
+  const rowsNeeded =
+    (info.outHeight - 1) * info.strideHeight + (info.filterHeight - 1) * info.dilationHeight + 1;
+  const colsNeeded =
+    (info.outWidth - 1) * info.strideWidth + (info.filterWidth - 1) * info.dilationWidth + 1;
   const bottom = Math.max(rowsNeeded - top - info.inHeight, 0);
   const right = Math.max(colsNeeded - left - info.inWidth, 0);
-  const padded = top > 0 || left > 0 || bottom > 0 || right > 0 ? tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]) : x;
+  const padded =
+    top > 0 || left > 0 || bottom > 0 || right > 0
+      ? tf.pad(x, [
+          [0, 0],
+          [top, bottom],
+          [left, right],
+          [0, 0],
+        ])
+      : x;
   const dyFloats = dy.size;
-  const out = backend.makeOutput([info.filterHeight, info.filterWidth, info.inChannels, info.outChannels], "float32");
+  const out = backend.makeOutput(
+    [info.filterHeight, info.filterWidth, info.inChannels, info.outChannels],
+    "float32",
+  );
   const outOffset = backend.dataIdMap.get(out.dataId).memoryOffset;
   const outSize = info.filterHeight * info.filterWidth * info.inChannels * info.outChannels;
   backend.wasm.HEAPF32.fill(0, outOffset / 4, outOffset / 4 + outSize);
   if (dyFloats > 0) {
     entryFor(backend)(
-      backend.dataIdMap.get(padded.dataId).memoryOffset, backend.dataIdMap.get(dy.dataId).memoryOffset, outOffset,
-      info.batchSize, info.outHeight, info.outWidth, info.inChannels, info.outChannels, padded.shape[1], padded.shape[2],
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
+      backend.dataIdMap.get(padded.dataId).memoryOffset,
+      backend.dataIdMap.get(dy.dataId).memoryOffset,
+      outOffset,
+      info.batchSize,
+      info.outHeight,
+      info.outWidth,
+      info.inChannels,
+      info.outChannels,
+      padded.shape[1],
+      padded.shape[2],
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
     );
   }
   if (padded !== x) padded.dispose();
-  return (tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }).makeTensorFromTensorInfo(out) as tf.Tensor4D;
+  return (
+    tf.engine() as unknown as { makeTensorFromTensorInfo(i: tf.TensorInfo): tf.Tensor }
+  ).makeTensorFromTensorInfo(out) as tf.Tensor4D;
 }

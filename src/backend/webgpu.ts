@@ -20,7 +20,10 @@ interface GpuAdapterInfo {
 }
 interface GpuDevice {
   lost: Promise<{ reason: string; message: string }>;
-  addEventListener(type: "uncapturederror", listener: (event: { error: { message: string; constructor: { name: string } } }) => void): void;
+  addEventListener(
+    type: "uncapturederror",
+    listener: (event: { error: { message: string; constructor: { name: string } } }) => void,
+  ): void;
   destroy(): void;
 }
 interface GpuAdapter {
@@ -30,7 +33,9 @@ interface GpuAdapter {
   requestDevice(descriptor: unknown): Promise<GpuDevice>;
 }
 interface Gpu {
-  requestAdapter(options?: { powerPreference?: "high-performance" | "low-power" }): Promise<GpuAdapter | null>;
+  requestAdapter(options?: {
+    powerPreference?: "high-performance" | "low-power";
+  }): Promise<GpuAdapter | null>;
 }
 
 /** What {@link probeWebGpu} found. */
@@ -50,8 +55,12 @@ export const DAWN_ENV = "CH10_DAWN_NODE";
 
 /** Limits tfjs-webgpu asks the device for: the adapter's own maxima. */
 const RAISED_LIMITS = [
-  "maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize",
-  "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeInvocationsPerWorkgroup",
 ];
 
 /** Adapter descriptions of software renderers (a CPU emulating a GPU). */
@@ -67,7 +76,12 @@ const failureListeners = new Set<(e: Error) => void>();
  * registers the `webgpu` backend on it (without selecting it). Never throws.
  */
 export function probeWebGpu(): Promise<WebGpuProbe> {
-  probed ??= probe().catch((e) => ({ ok: false, software: false, adapter: "", why: `WebGPU failed to start (${firstLine(e)})` }));
+  probed ??= probe().catch((e) => ({
+    ok: false,
+    software: false,
+    adapter: "",
+    why: `WebGPU failed to start (${firstLine(e)})`,
+  }));
   return probed;
 }
 
@@ -77,14 +91,27 @@ async function probe(): Promise<WebGpuProbe> {
   const gpu = loadDawn();
   if (typeof gpu === "string") return { ok: false, software: false, adapter: "", why: gpu };
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) return { ok: false, software: false, adapter: "", why: "WebGPU finds no adapter (no GPU driver with Vulkan, Metal or Direct3D 12; on Linux without a GPU, Mesa 25's lavapipe gives a software one)" };
+  if (!adapter)
+    return {
+      ok: false,
+      software: false,
+      adapter: "",
+      why: "WebGPU finds no adapter (no GPU driver with Vulkan, Metal or Direct3D 12; on Linux without a GPU, Mesa 25's lavapipe gives a software one)",
+    };
   const software = isSoftwareAdapter(adapter.info);
   const label = describeAdapter(adapter.info, software);
   try {
     registerBackend(adapter);
   } catch (e) {
     const missing = (e as { code?: string }).code === "MODULE_NOT_FOUND";
-    return { ok: false, software, adapter: label, why: missing ? "@tensorflow/tfjs-backend-webgpu not installed (an optional dependency)" : `@tensorflow/tfjs-backend-webgpu failed to load (${firstLine(e)})` };
+    return {
+      ok: false,
+      software,
+      adapter: label,
+      why: missing
+        ? "@tensorflow/tfjs-backend-webgpu not installed (an optional dependency)"
+        : `@tensorflow/tfjs-backend-webgpu failed to load (${firstLine(e)})`,
+    };
   }
   return { ok: true, software, adapter: label, why: "" };
 }
@@ -95,11 +122,20 @@ async function probe(): Promise<WebGpuProbe> {
  * loaded. Elsewhere (Metal, Direct3D 12) undefined.
  */
 function missingVulkanDriver(): string | undefined {
-  if (process.platform !== "linux" || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES) return undefined;
+  if (process.platform !== "linux" || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES)
+    return undefined;
   const data = (process.env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":");
-  const dirs = ["/etc/vulkan/icd.d", ...data.map((d) => path.join(d, "vulkan", "icd.d")), path.join(os.homedir(), ".local", "share", "vulkan", "icd.d")];
-  const found = dirs.some((d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith(".json")));
-  return found ? undefined : "WebGPU finds no Vulkan driver (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d: a GPU driver's Vulkan part, or Mesa 25's lavapipe, installs one)";
+  const dirs = [
+    "/etc/vulkan/icd.d",
+    ...data.map((d) => path.join(d, "vulkan", "icd.d")),
+    path.join(os.homedir(), ".local", "share", "vulkan", "icd.d"),
+  ];
+  const found = dirs.some(
+    (d) => fs.existsSync(d) && fs.readdirSync(d).some((f) => f.endsWith(".json")),
+  );
+  return found
+    ? undefined
+    : "WebGPU finds no Vulkan driver (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d: a GPU driver's Vulkan part, or Mesa 25's lavapipe, installs one)";
 }
 
 /**
@@ -109,28 +145,44 @@ function missingVulkanDriver(): string | undefined {
  * Linux and prints errors without it, so a private folder is set when the variable is missing.
  */
 function loadDawn(): Gpu | string {
-  const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
+  const platform =
+    process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
   let binary = process.env[DAWN_ENV];
   if (!binary) {
     try {
-      binary = path.join(path.dirname(require.resolve("webgpu/package.json")), "dist", platform, "dawn.node");
+      binary = path.join(
+        path.dirname(require.resolve("webgpu/package.json")),
+        "dist",
+        platform,
+        "dawn.node",
+      );
     } catch {
       return "webgpu (Dawn) not installed (an optional dependency)";
     }
   }
-  if (!fs.existsSync(binary)) return process.env[DAWN_ENV] ? `${DAWN_ENV}=${binary}: no such file` : `webgpu (Dawn) has no build for ${platform}`;
-  if (process.platform === "linux" && !process.env.XDG_RUNTIME_DIR) process.env.XDG_RUNTIME_DIR = privateRuntimeDir();
+  if (!fs.existsSync(binary))
+    return process.env[DAWN_ENV]
+      ? `${DAWN_ENV}=${binary}: no such file`
+      : `webgpu (Dawn) has no build for ${platform}`;
+  if (process.platform === "linux" && !process.env.XDG_RUNTIME_DIR)
+    process.env.XDG_RUNTIME_DIR = privateRuntimeDir();
   let dawn: { create(flags: string[]): Gpu; globals: Record<string, unknown> };
   try {
     dawn = require(binary);
   } catch (e) {
     return `webgpu (Dawn) failed to load (${firstLine(e)})`;
   }
-  for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(dawn.globals))
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const gpu = dawn.create([]);
   const nav = (globalThis as { navigator?: object }).navigator;
   if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
-  else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
+  else
+    Object.defineProperty(globalThis, "navigator", {
+      value: { gpu },
+      configurable: true,
+      writable: true,
+    });
   return gpu;
 }
 
@@ -142,7 +194,11 @@ function privateRuntimeDir(): string {
 
 /** True for CPU renderers posing as GPUs: they run shaders far slower than the wasm backend. */
 export function isSoftwareAdapter(info: GpuAdapterInfo): boolean {
-  return Boolean(info.isFallbackAdapter) || info.architecture === "software" || SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`);
+  return (
+    Boolean(info.isFallbackAdapter) ||
+    info.architecture === "software" ||
+    SOFTWARE_ADAPTER.test(`${info.description} ${info.device}`)
+  );
 }
 
 /** One line naming the adapter: vendor, architecture, description. */
@@ -158,21 +214,29 @@ function describeAdapter(info: GpuAdapterInfo, software: boolean): string {
  * (out of memory among them) to {@link webgpuFailure} instead of leaving tfjs to wait forever.
  */
 function registerBackend(adapter: GpuAdapter): void {
-  const { WebGPUBackend } = require("@tensorflow/tfjs-backend-webgpu") as { WebGPUBackend: new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend };
+  const { WebGPUBackend } = require("@tensorflow/tfjs-backend-webgpu") as {
+    WebGPUBackend: new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend;
+  };
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
-  tf.registerBackend("webgpu", async () => {
-    const requiredLimits = Object.fromEntries(RAISED_LIMITS.map((k) => [k, adapter.limits[k]]));
-    const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
-    const { value: device, tick } = await capturingEventPump(() => adapter.requestDevice({ requiredFeatures, requiredLimits }));
-    watch(device);
-    // By default tfjs-webgpu computes an op in JavaScript when all its inputs are small (< 1,000
-    // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's, chosen
-    // by where a tensor happens to live. Here every op runs on the GPU.
-    tf.env().set("WEBGPU_CPU_FORWARD", false);
-    const backend = new WebGPUBackend(device, adapter.info);
-    installSyncRead(backend as unknown as SyncReadable, tick);
-    return backend;
-  }, 1);
+  tf.registerBackend(
+    "webgpu",
+    async () => {
+      const requiredLimits = Object.fromEntries(RAISED_LIMITS.map((k) => [k, adapter.limits[k]]));
+      const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+      const { value: device, tick } = await capturingEventPump(() =>
+        adapter.requestDevice({ requiredFeatures, requiredLimits }),
+      );
+      watch(device);
+      // By default tfjs-webgpu computes an op in JavaScript when all its inputs are small (< 1,000
+      // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's, chosen
+      // by where a tensor happens to live. Here every op runs on the GPU.
+      tf.env().set("WEBGPU_CPU_FORWARD", false);
+      const backend = new WebGPUBackend(device, adapter.info);
+      installSyncRead(backend as unknown as SyncReadable, tick);
+      return backend;
+    },
+    1,
+  );
 }
 
 /**
@@ -180,11 +244,14 @@ function registerBackend(adapter: GpuAdapter): void {
  * `setImmediate`: the one that processes Dawn's pending events (buffer mappings among them). Calling
  * it is what lets {@link installSyncRead} finish a mapping without returning to the event loop.
  */
-async function capturingEventPump<T>(start: () => Promise<T>): Promise<{ value: T; tick?: () => void }> {
+async function capturingEventPump<T>(
+  start: () => Promise<T>,
+): Promise<{ value: T; tick?: () => void }> {
   const original = globalThis.setImmediate;
   let tick: (() => void) | undefined;
   const spy = function (this: unknown, fn: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (!tick && Function.prototype.toString.call(fn).includes("[native code]")) tick = fn as () => void;
+    if (!tick && Function.prototype.toString.call(fn).includes("[native code]"))
+      tick = fn as () => void;
     return (original as (...a: unknown[]) => NodeJS.Immediate).call(this, fn, ...args);
   };
   globalThis.setImmediate = Object.assign(spy, original) as typeof setImmediate;
@@ -197,13 +264,33 @@ async function capturingEventPump<T>(start: () => Promise<T>): Promise<{ value: 
 
 /** The parts of tfjs-webgpu's backend that a read uses. */
 interface SyncReadable {
-  tensorMap: { get(id: object): { values?: tf.backend_util.BackendValues; dtype: tf.DataType; resource: GpuBuffer } };
-  bufferManager: { acquireBuffer(size: number, usage: number): GpuBuffer; releaseBuffer(b: GpuBuffer): void };
-  commandEncoder: { copyBufferToBuffer(src: GpuBuffer, so: number, dst: GpuBuffer, dOff: number, size: number): void };
+  tensorMap: {
+    get(id: object): {
+      values?: tf.backend_util.BackendValues;
+      dtype: tf.DataType;
+      resource: GpuBuffer;
+    };
+  };
+  bufferManager: {
+    acquireBuffer(size: number, usage: number): GpuBuffer;
+    releaseBuffer(b: GpuBuffer): void;
+  };
+  commandEncoder: {
+    copyBufferToBuffer(
+      src: GpuBuffer,
+      so: number,
+      dst: GpuBuffer,
+      dOff: number,
+      size: number,
+    ): void;
+  };
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
   submitQueue(): void;
-  convertAndCacheOnCPU(id: object, values: tf.backend_util.BackendValues): tf.backend_util.BackendValues;
+  convertAndCacheOnCPU(
+    id: object,
+    values: tf.backend_util.BackendValues,
+  ): tf.backend_util.BackendValues;
   readSync(id: object): tf.backend_util.BackendValues;
 }
 interface GpuBuffer {
@@ -228,10 +315,17 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
   const original = backend.readSync.bind(backend);
   backend.readSync = (dataId) => {
     const data = backend.tensorMap.get(dataId);
-    if (data.values != null || data.dtype === "string" || data.dtype === "complex64") return original(dataId);
-    if (!tick) throw new Error("webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this Dawn build; use await tensor.data() / tensor.array()");
+    if (data.values != null || data.dtype === "string" || data.dtype === "complex64")
+      return original(dataId);
+    if (!tick)
+      throw new Error(
+        "webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this Dawn build; use await tensor.data() / tensor.array()",
+      );
     const size = data.resource.size;
-    const staging = backend.bufferManager.acquireBuffer(size, GPU_BUFFER_USAGE.COPY_DST | GPU_BUFFER_USAGE.MAP_READ);
+    const staging = backend.bufferManager.acquireBuffer(
+      size,
+      GPU_BUFFER_USAGE.COPY_DST | GPU_BUFFER_USAGE.MAP_READ,
+    );
     backend.ensureCommandEncoderReady();
     backend.endComputePassEncoder();
     backend.commandEncoder.copyBufferToBuffer(data.resource, 0, staging, 0, size);
@@ -242,7 +336,10 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
     staging.unmap();
     backend.bufferManager.releaseBuffer(staging);
     throwIfFailed();
-    return backend.convertAndCacheOnCPU(dataId, tf.util.convertBackendValuesAndArrayBuffer(bytes, data.dtype));
+    return backend.convertAndCacheOnCPU(
+      dataId,
+      tf.util.convertBackendValuesAndArrayBuffer(bytes, data.dtype),
+    );
   };
 }
 
@@ -259,19 +356,37 @@ function pumpUntilMapped(buffer: GpuBuffer, tick: () => void): void {
     tick();
     if (buffer.mapState !== "pending") break;
     throwIfFailed();
-    if (Date.now() - started > SYNC_READ_LIMIT_MS) throw new Error(`webgpu: a synchronous read waited ${SYNC_READ_LIMIT_MS / 60000} min for the GPU; use await tensor.data()`);
+    if (Date.now() - started > SYNC_READ_LIMIT_MS)
+      throw new Error(
+        `webgpu: a synchronous read waited ${SYNC_READ_LIMIT_MS / 60000} min for the GPU; use await tensor.data()`,
+      );
     Atomics.wait(SLEEPER, 0, 0, wait);
   }
   throwIfFailed();
-  if (buffer.mapState !== "mapped") throw new Error("webgpu: mapping a buffer for a synchronous read failed");
+  if (buffer.mapState !== "mapped")
+    throw new Error("webgpu: mapping a buffer for a synchronous read failed");
 }
 
 function watch(device: GpuDevice): void {
   failure = undefined;
-  device.lost.then((info) => report(new Error(`the WebGPU device was lost (${info.reason}: ${info.message || "no message"})`), true), () => undefined);
+  device.lost.then(
+    (info) =>
+      report(
+        new Error(`the WebGPU device was lost (${info.reason}: ${info.message || "no message"})`),
+        true,
+      ),
+    () => undefined,
+  );
   device.addEventListener("uncapturederror", (event) => {
-    const oom = event.error.constructor.name === "GPUOutOfMemoryError" || /out of memory/i.test(event.error.message);
-    report(new Error(`${oom ? "out of GPU memory" : "a WebGPU error"}: ${firstLine(event.error.message)}`), oom);
+    const oom =
+      event.error.constructor.name === "GPUOutOfMemoryError" ||
+      /out of memory/i.test(event.error.message);
+    report(
+      new Error(
+        `${oom ? "out of GPU memory" : "a WebGPU error"}: ${firstLine(event.error.message)}`,
+      ),
+      oom,
+    );
   });
 }
 
@@ -304,7 +419,10 @@ function throwIfFailed(): void {
  * uncaptured error): then rejects at once with `explain(error)`. A read from a lost device may
  * never return; racing it ends the run with a message instead of a hang.
  */
-export async function raceWebGpuFailure<T>(work: Promise<T>, explain: (e: Error) => Error): Promise<T> {
+export async function raceWebGpuFailure<T>(
+  work: Promise<T>,
+  explain: (e: Error) => Error,
+): Promise<T> {
   let listener: ((e: Error) => void) | undefined;
   const failed = new Promise<never>((_, reject) => {
     listener = (e) => reject(explain(e));

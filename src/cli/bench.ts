@@ -36,8 +36,16 @@ const MODELS = {
   fashion: { build: fashionCnn, batch: 256, kind: "cnn" },
   lstm: { build: () => sunspotRnn({ cell: "lstm" }), batch: 20, kind: "rnn" },
   gru: { build: () => sunspotRnn({ cell: "gru" }), batch: 20, kind: "rnn" },
-  "lstm-layers": { build: () => sunspotRnn({ cell: "lstm", implementation: "layers" }), batch: 20, kind: "rnn" },
-  "gru-layers": { build: () => sunspotRnn({ cell: "gru", implementation: "layers" }), batch: 20, kind: "rnn" },
+  "lstm-layers": {
+    build: () => sunspotRnn({ cell: "lstm", implementation: "layers" }),
+    batch: 20,
+    kind: "rnn",
+  },
+  "gru-layers": {
+    build: () => sunspotRnn({ cell: "gru", implementation: "layers" }),
+    batch: 20,
+    kind: "rnn",
+  },
 } as const;
 type ModelName = keyof typeof MODELS;
 
@@ -53,7 +61,16 @@ interface Options {
 }
 
 function parse(argv: string[]): Options {
-  const o: Options = { models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"], backends: [], threads: [1, "auto"], steps: 20, budgetSec: 30, out: "results/bench.json", keras: true, rounds: 2 };
+  const o: Options = {
+    models: ["mnist", "fashion", "lstm", "gru", "lstm-layers", "gru-layers"],
+    backends: [],
+    threads: [1, "auto"],
+    steps: 20,
+    budgetSec: 30,
+    out: "results/bench.json",
+    keras: true,
+    rounds: 2,
+  };
   const fail = (m: string): never => {
     console.error(`bench: ${m}\n\n${USAGE}`);
     process.exit(2);
@@ -61,10 +78,26 @@ function parse(argv: string[]): Options {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i] ?? fail(`${a} needs a value`);
-    const list = <T extends string>(allowed: readonly string[]) => v().split(",").map((s) => (allowed.includes(s) ? (s as T) : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`)));
+    const list = <T extends string>(allowed: readonly string[]) =>
+      v()
+        .split(",")
+        .map((s) =>
+          allowed.includes(s)
+            ? (s as T)
+            : fail(`${a}: unknown "${s}" (choose from ${allowed.join(", ")})`),
+        );
     if (a === "--models") o.models = list<ModelName>(Object.keys(MODELS));
     else if (a === "--backends") o.backends = list<BackendName>(BACKEND_NAMES);
-    else if (a === "--threads") o.threads = v().split(",").map((t) => (t === "auto" ? "auto" : Number.isInteger(Number(t)) && Number(t) >= 1 ? Number(t) : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`)));
+    else if (a === "--threads")
+      o.threads = v()
+        .split(",")
+        .map((t) =>
+          t === "auto"
+            ? "auto"
+            : Number.isInteger(Number(t)) && Number(t) >= 1
+              ? Number(t)
+              : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`),
+        );
     else if (a === "--steps") o.steps = Number(v());
     else if (a === "--budget") o.budgetSec = Number(v());
     else if (a === "--out") o.out = v();
@@ -84,7 +117,12 @@ function parse(argv: string[]): Options {
 /** tensorflow when built, webgpu on a GPU adapter, then wasm and cpu. */
 async function defaultBackends(): Promise<BackendName[]> {
   const web = await probeWebGpu();
-  return [...(loadNativeBuild().ok ? ["tensorflow" as const] : []), ...(web.ok && !web.software ? ["webgpu" as const] : []), "wasm", "cpu"];
+  return [
+    ...(loadNativeBuild().ok ? ["tensorflow" as const] : []),
+    ...(web.ok && !web.software ? ["webgpu" as const] : []),
+    "wasm",
+    "cpu",
+  ];
 }
 
 interface Measurement {
@@ -101,13 +139,23 @@ interface Measurement {
 
 function batchFor(name: ModelName): [tf.Tensor, tf.Tensor] {
   const { batch, kind } = MODELS[name];
-  if (kind === "cnn") return [tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1), tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2), 10)];
-  return [tf.randomUniform([batch, 15, 1], -1, 1, "float32", 3), tf.randomUniform([batch, 1], -1, 1, "float32", 4)];
+  if (kind === "cnn")
+    return [
+      tf.randomUniform([batch, 28, 28, 1], 0, 1, "float32", 1),
+      tf.oneHot(tf.randomUniform([batch], 0, 10, "int32", 2), 10),
+    ];
+  return [
+    tf.randomUniform([batch, 15, 1], -1, 1, "float32", 3),
+    tf.randomUniform([batch, 1], -1, 1, "float32", 4),
+  ];
 }
 
 function compiledModel(name: ModelName): tf.LayersModel {
   const model = MODELS[name].build();
-  model.compile({ optimizer: new DecayedAdam(1e-3), loss: MODELS[name].kind === "cnn" ? "categoricalCrossentropy" : "meanSquaredError" });
+  model.compile({
+    optimizer: new DecayedAdam(1e-3),
+    loss: MODELS[name].kind === "cnn" ? "categoricalCrossentropy" : "meanSquaredError",
+  });
   return model;
 }
 
@@ -128,8 +176,17 @@ async function measureAll(name: ModelName, backend: string, o: Options): Promise
   return out;
 }
 
-async function measure(model: tf.LayersModel, name: ModelName, backend: string, threads: number, o: Options): Promise<Measurement> {
-  const parallel = threads > 1 ? await DataParallel.start(model, threads, MODELS[name].batch, backend as BackendName) : undefined;
+async function measure(
+  model: tf.LayersModel,
+  name: ModelName,
+  backend: string,
+  threads: number,
+  o: Options,
+): Promise<Measurement> {
+  const parallel =
+    threads > 1
+      ? await DataParallel.start(model, threads, MODELS[name].batch, backend as BackendName)
+      : undefined;
   const [x, y] = batchFor(name);
   await model.trainOnBatch(x, y); // step 1 creates the optimizer slots
   releaseKeptStates(model);
@@ -138,12 +195,17 @@ async function measure(model: tf.LayersModel, name: ModelName, backend: string, 
   const deadline = Date.now() + o.budgetSec * 1000;
   const started = Date.now();
   // at least `steps` steps and 3 s of them (fast models need hundreds of steps to warm up), within the budget
-  while ((times.length < o.steps || Date.now() - started < 3000) && (times.length < 3 || Date.now() < deadline)) {
+  while (
+    (times.length < o.steps || Date.now() - started < 3000) &&
+    (times.length < 3 || Date.now() < deadline)
+  ) {
     const t = process.hrtime.bigint();
     await model.trainOnBatch(x, y);
     releaseKeptStates(model); // what train() does after every batch (see ReleaseKeptStates)
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    progress(`${backend} ${name} (${threads} thread${threads > 1 ? "s" : ""}): step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`);
+    progress(
+      `${backend} ${name} (${threads} thread${threads > 1 ? "s" : ""}): step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`,
+    );
   }
   progress("");
   const growth = (tf.memory().numTensors - afterFirst) / times.length;
@@ -152,8 +214,15 @@ async function measure(model: tf.LayersModel, name: ModelName, backend: string, 
   model.dispose();
   const ms = median(times.slice(Math.max(1, Math.floor(times.length / 5)))); // the first steps still warm caches and the JIT
   return {
-    backend, model: name, batch: MODELS[name].batch, threads, msPerStep: ms, samplesPerSec: (MODELS[name].batch * 1000) / ms,
-    steps: times.length, tensorGrowthPerStep: growth, peakRssMb: process.resourceUsage().maxRSS / 1024,
+    backend,
+    model: name,
+    batch: MODELS[name].batch,
+    threads,
+    msPerStep: ms,
+    samplesPerSec: (MODELS[name].batch * 1000) / ms,
+    steps: times.length,
+    tensorGrowthPerStep: growth,
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
 
@@ -178,17 +247,28 @@ interface KerasReport {
 function keras(o: Options): { report?: KerasReport; why?: string } {
   if (!o.keras) return { why: "--no-keras" };
   const python = findTensorFlowPython();
-  if (!python) return { why: `no Python with tensorflow among ${tensorflowPythonCandidates().join(", ")}` };
+  if (!python)
+    return { why: `no Python with tensorflow among ${tensorflowPythonCandidates().join(", ")}` };
   const script = path.join(__dirname, "..", "..", "bench", "keras_bench.py");
   const models = [...new Set(o.models.map((m) => m.replace(/-layers$/, "")))]; // Keras has one LSTM/GRU implementation
-  const cfg = JSON.stringify({ models, eager: models, steps: o.steps, budget_s: o.budgetSec, warmup: 2 });
+  const cfg = JSON.stringify({
+    models,
+    eager: models,
+    steps: o.steps,
+    budget_s: o.budgetSec,
+    warmup: 2,
+  });
   const r = spawnSync(python, [script, cfg], { encoding: "utf8" });
   if (r.status !== 0) return { why: `keras_bench.py failed: ${r.stderr.trim().split("\n").pop()}` };
   return { report: JSON.parse(r.stdout.trim().split("\n").pop()!) };
 }
 
 /** The median of each key's values over rounds. */
-function medianBy<T>(items: T[], key: (t: T) => string, value: (t: T) => number): Map<string, { first: T; median: number; values: number[] }> {
+function medianBy<T>(
+  items: T[],
+  key: (t: T) => string,
+  value: (t: T) => number,
+): Map<string, { first: T; median: number; values: number[] }> {
   const groups = new Map<string, { first: T; median: number; values: number[] }>();
   for (const t of items) {
     const g = groups.get(key(t)) ?? { first: t, median: 0, values: [] };
@@ -219,29 +299,58 @@ async function main(): Promise<void> {
   }
   if (!kerasRounds.length) console.log(`Keras baseline skipped: ${kerasWhy}`);
   const kerasMs = (set: "models" | "eager", model: string) => {
-    const v = kerasRounds.map((r) => r[set]?.[model]?.ms_per_step).filter((x): x is number => x !== undefined);
+    const v = kerasRounds
+      .map((r) => r[set]?.[model]?.ms_per_step)
+      .filter((x): x is number => x !== undefined);
     return v.length ? median(v) : undefined;
   };
-  const groups = medianBy(measured, (m) => `${m.backend}/${m.model}/${m.threads}`, (m) => m.msPerStep);
-  const results = [...groups.values()].map(({ first, median: ms, values }) => ({ ...first, msPerStep: ms, samplesPerSec: (first.batch * 1000) / ms, roundsMs: values }));
+  const groups = medianBy(
+    measured,
+    (m) => `${m.backend}/${m.model}/${m.threads}`,
+    (m) => m.msPerStep,
+  );
+  const results = [...groups.values()].map(({ first, median: ms, values }) => ({
+    ...first,
+    msPerStep: ms,
+    samplesPerSec: (first.batch * 1000) / ms,
+    roundsMs: values,
+  }));
   const rows = results.map((m) => {
     const base = m.model.replace(/-layers$/, "");
     const compiled = kerasMs("models", base);
     const eager = kerasMs("eager", base);
     return {
-      backend: m.backend, model: m.model, batch: m.batch, threads: m.threads, "ms/step": Number(m.msPerStep.toFixed(1)), "samples/s": Number(m.samplesPerSec.toFixed(1)),
-      "tensors/step": m.tensorGrowthPerStep, "peak RSS MB": Math.round(m.peakRssMb),
-      ...(kerasRounds.length ? {
-        "Keras ms/step": compiled ? Number(compiled.toFixed(1)) : "-",
-        "Keras eager ms/step": eager ? Number(eager.toFixed(1)) : "-",
-        "speed vs Keras": compiled ? `${(compiled / m.msPerStep).toFixed(3)}x` : "-",
-      } : {}),
+      backend: m.backend,
+      model: m.model,
+      batch: m.batch,
+      threads: m.threads,
+      "ms/step": Number(m.msPerStep.toFixed(1)),
+      "samples/s": Number(m.samplesPerSec.toFixed(1)),
+      "tensors/step": m.tensorGrowthPerStep,
+      "peak RSS MB": Math.round(m.peakRssMb),
+      ...(kerasRounds.length
+        ? {
+            "Keras ms/step": compiled ? Number(compiled.toFixed(1)) : "-",
+            "Keras eager ms/step": eager ? Number(eager.toFixed(1)) : "-",
+            "speed vs Keras": compiled ? `${(compiled / m.msPerStep).toFixed(3)}x` : "-",
+          }
+        : {}),
     };
   });
   console.log(formatTable(rows));
   fs.mkdirSync(path.dirname(o.out), { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  const report = { date: new Date().toISOString(), node: process.version, tfjs: tf.version_core, cpu, cores: os.cpus().length, rounds: o.rounds, devices, results, keras: kerasRounds.length ? kerasRounds : { skipped: kerasWhy } };
+  const report = {
+    date: new Date().toISOString(),
+    node: process.version,
+    tfjs: tf.version_core,
+    cpu,
+    cores: os.cpus().length,
+    rounds: o.rounds,
+    devices,
+    results,
+    keras: kerasRounds.length ? kerasRounds : { skipped: kerasWhy },
+  };
   fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + "\n");
   console.log(`report written to ${o.out}`);
 }

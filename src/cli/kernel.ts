@@ -2,7 +2,17 @@
 import { spawn } from "child_process";
 import * as path from "path";
 import * as readline from "readline";
-import { DATA_DIR, JUPYTERLAB_PIN, PYTHON_ENV, ROOT, VENV, findPython, installJupyterLab, installKernels, labEnv } from "../notebook/jupyterlab";
+import {
+  DATA_DIR,
+  JUPYTERLAB_PIN,
+  PYTHON_ENV,
+  ROOT,
+  VENV,
+  findPython,
+  installJupyterLab,
+  installKernels,
+  labEnv,
+} from "../notebook/jupyterlab";
 
 const USAGE = `Usage: npm run kernel                register the tslab (TypeScript) and jslab (JavaScript) kernels in ${path.relative(ROOT, DATA_DIR)}/
        npm run lab [-- ARGS]         start JupyterLab on notebooks/ with those kernels (ARGS go to JupyterLab, e.g. --port=8890)
@@ -13,15 +23,19 @@ JupyterLab is looked for in $${PYTHON_ENV}, then .venv/, then python3 on PATH, t
 /** Asks a yes/no question on the terminal (default yes). */
 function ask(question: string): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
-  return new Promise((resolve) => rl.question(question, (answer) => {
-    rl.close();
-    resolve(!/^n/i.test(answer.trim()));
-  }));
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(!/^n/i.test(answer.trim()));
+    }),
+  );
 }
 
 /** Whether this machine can open a browser window for JupyterLab. */
 function hasDisplay(): boolean {
-  return process.platform !== "linux" || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  return (
+    process.platform !== "linux" || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY)
+  );
 }
 
 /**
@@ -34,8 +48,14 @@ async function lab(args: string[]): Promise<void> {
   installKernels();
   let python = findPython("jupyterlab");
   if (!python) {
-    console.error(`lab: JupyterLab is not installed in any Python I can find ($${PYTHON_ENV}, .venv, python3, /usr/bin/python3).`);
-    const yes = install || (process.stdin.isTTY && process.stdout.isTTY && (await ask(`Install ${JUPYTERLAB_PIN} into ${VENV} now (about 100 MB)? [Y/n] `)));
+    console.error(
+      `lab: JupyterLab is not installed in any Python I can find ($${PYTHON_ENV}, .venv, python3, /usr/bin/python3).`,
+    );
+    const yes =
+      install ||
+      (process.stdin.isTTY &&
+        process.stdout.isTTY &&
+        (await ask(`Install ${JUPYTERLAB_PIN} into ${VENV} now (about 100 MB)? [Y/n] `)));
     if (!yes) {
       console.error(`Install it into the project's .venv and start it:
     npm run lab -- --install
@@ -52,14 +72,34 @@ or point ${PYTHON_ENV} at a Python that has JupyterLab 4:
   }
   const env = labEnv();
   // Jupyter refuses to run as root without --allow-root (containers, CI images).
-  const rootFlag = process.getuid?.() === 0 && !extra.includes("--allow-root") ? ["--allow-root"] : [];
-  const browserFlag = hasDisplay() || extra.some((a) => a.startsWith("--no-browser") || a.startsWith("--ServerApp.open_browser")) ? [] : ["--no-browser"];
-  console.log(`lab: ${python} -m jupyterlab --notebook-dir=notebooks (kernels "TypeScript" and "JavaScript" from ${path.relative(ROOT, DATA_DIR)}/)`);
+  const rootFlag =
+    process.getuid?.() === 0 && !extra.includes("--allow-root") ? ["--allow-root"] : [];
+  const browserFlag =
+    hasDisplay() ||
+    extra.some((a) => a.startsWith("--no-browser") || a.startsWith("--ServerApp.open_browser"))
+      ? []
+      : ["--no-browser"];
+  console.log(
+    `lab: ${python} -m jupyterlab --notebook-dir=notebooks (kernels "TypeScript" and "JavaScript" from ${path.relative(ROOT, DATA_DIR)}/)`,
+  );
   if (browserFlag.length) {
-    console.log("lab: no display here, so no browser opens: open the http://127.0.0.1:... URL that JupyterLab prints below (with its token) in a browser;\n" +
-      "     from another machine, forward the port first: ssh -L 8888:localhost:8888 this-machine. Stop JupyterLab with Ctrl+C.");
+    console.log(
+      "lab: no display here, so no browser opens: open the http://127.0.0.1:... URL that JupyterLab prints below (with its token) in a browser;\n" +
+        "     from another machine, forward the port first: ssh -L 8888:localhost:8888 this-machine. Stop JupyterLab with Ctrl+C.",
+    );
   }
-  const child = spawn(python, ["-m", "jupyterlab", `--notebook-dir=${path.join(ROOT, "notebooks")}`, ...rootFlag, ...browserFlag, ...extra], { stdio: "inherit", env });
+  const child = spawn(
+    python,
+    [
+      "-m",
+      "jupyterlab",
+      `--notebook-dir=${path.join(ROOT, "notebooks")}`,
+      ...rootFlag,
+      ...browserFlag,
+      ...extra,
+    ],
+    { stdio: "inherit", env },
+  );
   child.on("exit", (code) => process.exit(code ?? 0));
 }
 

@@ -3,9 +3,22 @@ import * as fs from "fs";
 import * as path from "path";
 import { ROOT } from "../core/project";
 import { pipInstallIntoVenv } from "../core/venv";
-import { checkCompiler, compileBinding, lockedTfjsVersion, tfjsNodeSources, upToDate, verifyBuild } from "../native/build";
+import {
+  checkCompiler,
+  compileBinding,
+  lockedTfjsVersion,
+  tfjsNodeSources,
+  upToDate,
+  verifyBuild,
+} from "../native/build";
 import { MANIFEST } from "../native/manifest";
-import { TENSORFLOW_PINS, TF_PYTHON_ENV, describeTensorFlow, findTensorFlowPython, tensorflowPythonCandidates } from "../native/python-tf";
+import {
+  TENSORFLOW_PINS,
+  TF_PYTHON_ENV,
+  describeTensorFlow,
+  findTensorFlowPython,
+  tensorflowPythonCandidates,
+} from "../native/python-tf";
 
 const USAGE = `Usage: npm run native [-- --install-tensorflow [cpu|gpu]] [--force]
 
@@ -46,15 +59,21 @@ function parse(argv: string[]): Options {
 function main(): void {
   const o = parse(process.argv.slice(2));
   const started = Date.now();
-  const python = o.install ? pipInstallIntoVenv("native", [TENSORFLOW_PINS[o.install]]) : findTensorFlowPython();
+  const python = o.install
+    ? pipInstallIntoVenv("native", [TENSORFLOW_PINS[o.install]])
+    : findTensorFlowPython();
   if (!python) {
-    throw new Error(`no Python with TensorFlow among ${tensorflowPythonCandidates().join(", ")}. ` +
-      `Run "npm run native -- --install-tensorflow cpu" (or gpu) to put one in .venv, or set ${TF_PYTHON_ENV} to a Python that has it.`);
+    throw new Error(
+      `no Python with TensorFlow among ${tensorflowPythonCandidates().join(", ")}. ` +
+        `Run "npm run native -- --install-tensorflow cpu" (or gpu) to put one in .venv, or set ${TF_PYTHON_ENV} to a Python that has it.`,
+    );
   }
   const tf = describeTensorFlow(python);
   console.log(`native: TensorFlow ${tf.version} from ${tf.python}`);
   console.log(`native: libraries in ${tf.libDir}`);
-  console.log(`native: CUDA: ${tf.cuda ? `yes, ${tf.gpus} GPU${tf.gpus === 1 ? "" : "s"} visible` : "no (CPU build)"}`);
+  console.log(
+    `native: CUDA: ${tf.cuda ? `yes, ${tf.gpus} GPU${tf.gpus === 1 ? "" : "s"} visible` : "no (CPU build)"}`,
+  );
   const tfjsVersion = lockedTfjsVersion();
   const current = o.force ? undefined : upToDate(tf, tfjsVersion);
   if (current) {
@@ -71,8 +90,12 @@ function main(): void {
     fs.renameSync(MANIFEST, MANIFEST.replace(/\.json$/, ".failed.json"));
     throw e;
   }
-  console.log(`native: binding ${path.relative(ROOT, JSON.parse(fs.readFileSync(MANIFEST, "utf8")).binding)} loads: TensorFlow ${check.version} on ${check.device}`);
-  console.log(`native: done in ${((Date.now() - started) / 1000).toFixed(0)} s; initBackend() now chooses "tensorflow" (CH10_BACKEND=tensorflow forces it)`);
+  console.log(
+    `native: binding ${path.relative(ROOT, JSON.parse(fs.readFileSync(MANIFEST, "utf8")).binding)} loads: TensorFlow ${check.version} on ${check.device}`,
+  );
+  console.log(
+    `native: done in ${((Date.now() - started) / 1000).toFixed(0)} s; initBackend() now chooses "tensorflow" (CH10_BACKEND=tensorflow forces it)`,
+  );
 }
 
 try {

@@ -73,25 +73,32 @@ function findNotebooks(target: string): Target[] {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory() && !e.name.startsWith(".")) walk(p);
-      else if (e.isFile() && e.name.endsWith(".ipynb")) found.push({ file: p, name: path.relative(target, p) });
+      else if (e.isFile() && e.name.endsWith(".ipynb"))
+        found.push({ file: p, name: path.relative(target, p) });
     }
   };
   walk(target);
   // the chapter index reads the results the other notebooks write: run it last
   const isIndex = (t: Target) => path.basename(t.file).startsWith("00-index");
-  return found.sort((a, b) => Number(isIndex(a)) - Number(isIndex(b)) || a.name.localeCompare(b.name));
+  return found.sort(
+    (a, b) => Number(isIndex(a)) - Number(isIndex(b)) || a.name.localeCompare(b.name),
+  );
 }
 
 function report(r: NotebookRunResult, name: string): void {
   const status = r.failure ? `FAILED at cell ${r.failure.cellNumber}` : "ok";
   const warn = r.stderr ? ` (stderr: ${r.stderr.trim().split("\n").length} lines)` : "";
-  console.log(`${name.padEnd(44)} ${String(r.executedCells).padStart(3)}/${String(r.codeCells).padEnd(3)} cells ${r.seconds.toFixed(1).padStart(7)} s  ${status}${warn}`);
+  console.log(
+    `${name.padEnd(44)} ${String(r.executedCells).padStart(3)}/${String(r.codeCells).padEnd(3)} cells ${r.seconds.toFixed(1).padStart(7)} s  ${status}${warn}`,
+  );
 }
 
 function printFailure(r: NotebookRunResult): void {
   const f = r.failure!;
   const rule = "-".repeat(72);
-  console.error(`\n${rule}\nNotebook: ${r.file}\nCell ${f.cellNumber}:\n${f.source.replace(/^/gm, "  | ")}\nError:\n${f.error.replace(/^/gm, "  ")}\n${rule}`);
+  console.error(
+    `\n${rule}\nNotebook: ${r.file}\nCell ${f.cellNumber}:\n${f.source.replace(/^/gm, "  | ")}\nError:\n${f.error.replace(/^/gm, "  ")}\n${rule}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -112,7 +119,9 @@ async function main(): Promise<void> {
       printFailure(result);
     }
   }
-  console.log(`${targets.length - failed} passed, ${failed} failed${args.inPlace ? "" : `; executed copies in ${args.out}/`}`);
+  console.log(
+    `${targets.length - failed} passed, ${failed} failed${args.inPlace ? "" : `; executed copies in ${args.out}/`}`,
+  );
   process.exit(failed ? 1 : 0);
 }
 

@@ -36,13 +36,21 @@ function fail(message: string, code = 2): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { names: [], from: path.join(ROOT, "results", "notebooks"), out: path.join(ROOT, "results", "screenshots"), width: 1400, height: 2000 };
+  const args: Args = {
+    names: [],
+    from: path.join(ROOT, "results", "notebooks"),
+    out: path.join(ROOT, "results", "screenshots"),
+    width: 1400,
+    height: 2000,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => argv[++i] ?? fail(`${a} needs a value`);
     const pixels = () => {
       const v = Number(value());
-      return Number.isInteger(v) && v >= 400 && v <= 8000 ? v : fail(`${a} needs a whole number of pixels between 400 and 8000`);
+      return Number.isInteger(v) && v >= 400 && v <= 8000
+        ? v
+        : fail(`${a} needs a whole number of pixels between 400 and 8000`);
     };
     if (a === "--help" || a === "-h") {
       console.log(USAGE);
@@ -59,19 +67,35 @@ function parseArgs(argv: string[]): Args {
 
 /** The notebooks (paths relative to `from`, subfolders included) to photograph. */
 function notebooksIn(from: string, names: string[]): string[] {
-  if (!fs.existsSync(from)) fail(`${from} does not exist; run "npm run notebooks" first to execute the notebooks`, 1);
-  const all = (fs.readdirSync(from, { recursive: true }) as string[]).filter((f) => f.endsWith(".ipynb") && !f.includes(".ipynb_checkpoints")).sort();
+  if (!fs.existsSync(from))
+    fail(`${from} does not exist; run "npm run notebooks" first to execute the notebooks`, 1);
+  const all = (fs.readdirSync(from, { recursive: true }) as string[])
+    .filter((f) => f.endsWith(".ipynb") && !f.includes(".ipynb_checkpoints"))
+    .sort();
   if (names.length === 0) return all;
-  return names.map((n) => all.find((f) => f === n || path.basename(f) === path.basename(n)) ?? fail(`${n} is not among the executed notebooks in ${from}`, 1));
+  return names.map(
+    (n) =>
+      all.find((f) => f === n || path.basename(f) === path.basename(n)) ??
+      fail(`${n} is not among the executed notebooks in ${from}`, 1),
+  );
 }
 
 function findChromium(): string {
-  const candidates = [process.env.CHROMIUM, "chromium", "chromium-browser", "google-chrome"].filter((c): c is string => Boolean(c));
+  const candidates = [process.env.CHROMIUM, "chromium", "chromium-browser", "google-chrome"].filter(
+    (c): c is string => Boolean(c),
+  );
   for (const c of candidates) {
-    const found = path.isAbsolute(c) ? (fs.existsSync(c) ? c : undefined) : spawnSync("which", [c], { encoding: "utf8" }).stdout.trim();
+    const found = path.isAbsolute(c)
+      ? fs.existsSync(c)
+        ? c
+        : undefined
+      : spawnSync("which", [c], { encoding: "utf8" }).stdout.trim();
     if (found) return found;
   }
-  return fail(`no Chromium found (${candidates.join(", ")}); install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM`, 1);
+  return fail(
+    `no Chromium found (${candidates.join(", ")}); install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM`,
+    1,
+  );
 }
 
 /**
@@ -80,9 +104,17 @@ function findChromium(): string {
  */
 function quietSettings(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ch10-lab-settings-"));
-  const file = path.join(dir, "@jupyterlab", "apputils-extension", "notification.jupyterlab-settings");
+  const file = path.join(
+    dir,
+    "@jupyterlab",
+    "apputils-extension",
+    "notification.jupyterlab-settings",
+  );
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ fetchNews: "false", checkForUpdates: false, doNotDisturbMode: true }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ fetchNews: "false", checkForUpdates: false, doNotDisturbMode: true }),
+  );
   return dir;
 }
 
@@ -90,23 +122,48 @@ function quietSettings(): string {
 function checkCjkFont(): void {
   const r = spawnSync("fc-list", [":lang=zh", "family"], { encoding: "utf8" });
   if (r.status === 0 && r.stdout.trim() === "") {
-    console.warn("screenshots: no Chinese font installed, so the book's section titles show as boxes (Debian: apt-get install fonts-noto-cjk)");
+    console.warn(
+      "screenshots: no Chinese font installed, so the book's section titles show as boxes (Debian: apt-get install fonts-noto-cjk)",
+    );
   }
 }
 
 /** Starts JupyterLab serving `root` and resolves once its API answers. */
-async function startLab(python: string, root: string): Promise<{ url: string; token: string; proc: ChildProcess }> {
+async function startLab(
+  python: string,
+  root: string,
+): Promise<{ url: string; token: string; proc: ChildProcess }> {
   const [port] = await freePorts(1);
   const token = randomBytes(12).toString("hex");
   const rootFlag = process.getuid?.() === 0 ? ["--allow-root"] : [];
-  const proc = spawn(python, ["-m", "jupyterlab", "--no-browser", `--port=${port}`, "--ServerApp.ip=127.0.0.1", `--IdentityProvider.token=${token}`,
-    `--ServerApp.root_dir=${root}`, "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", ...rootFlag], { env: { ...labEnv(), JUPYTERLAB_SETTINGS_DIR: quietSettings() }, stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(
+    python,
+    [
+      "-m",
+      "jupyterlab",
+      "--no-browser",
+      `--port=${port}`,
+      "--ServerApp.ip=127.0.0.1",
+      `--IdentityProvider.token=${token}`,
+      `--ServerApp.root_dir=${root}`,
+      "--LabApp.news_url=",
+      "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+      ...rootFlag,
+    ],
+    {
+      env: { ...labEnv(), JUPYTERLAB_SETTINGS_DIR: quietSettings() },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   let log = "";
   proc.stderr!.on("data", (d) => (log += String(d)));
   const url = `http://127.0.0.1:${port}`;
   for (let waited = 0; waited < 60_000; waited += 500) {
     if (proc.exitCode !== null) fail(`JupyterLab exited (code ${proc.exitCode}):\n${log}`, 1);
-    const ok = await fetch(`${url}/api/status?token=${token}`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/api/status?token=${token}`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { url, token, proc };
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -149,28 +206,52 @@ async function photograph(page: Page, url: string, dir: string): Promise<number>
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const notebooks = notebooksIn(args.from, args.names);
-  const python = findPython("jupyterlab") ?? fail(`JupyterLab not found; "npm run lab -- --install" puts one in .venv`, 1);
+  const python =
+    findPython("jupyterlab") ??
+    fail(`JupyterLab not found; "npm run lab -- --install" puts one in .venv`, 1);
   const chromium = findChromium();
   checkCjkFont();
-  let playwright: { chromium: { launch(o: object): Promise<{ newPage(o: object): Promise<Page>; close(): Promise<void> }> } };
+  let playwright: {
+    chromium: {
+      launch(o: object): Promise<{ newPage(o: object): Promise<Page>; close(): Promise<void> }>;
+    };
+  };
   try {
     playwright = require("playwright-core");
   } catch {
-    return fail(`playwright-core is missing (a development dependency): run "npm ci" (without --omit=dev)`, 1);
+    return fail(
+      `playwright-core is missing (a development dependency): run "npm ci" (without --omit=dev)`,
+      1,
+    );
   }
   const lab = await startLab(python, args.from);
   const browser = await playwright.chromium.launch({
-    executablePath: chromium, headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    executablePath: chromium,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   try {
     for (const nb of notebooks) {
       const page = await browser.newPage({ viewport: { width: args.width, height: args.height } });
       const started = Date.now();
       const dir = path.join(args.out, nb.replace(/\.ipynb$/, ""));
-      const shots = await photograph(page, `${lab.url}/lab/tree/${nb.split(path.sep).map(encodeURIComponent).join("/")}?reset&token=${lab.token}`, dir); // reset: a fresh workspace, only this notebook open
+      const shots = await photograph(
+        page,
+        `${lab.url}/lab/tree/${nb.split(path.sep).map(encodeURIComponent).join("/")}?reset&token=${lab.token}`,
+        dir,
+      ); // reset: a fresh workspace, only this notebook open
       await page.close();
-      console.log(`${nb.padEnd(48)} ${String(shots).padStart(2)} screenshot(s) in ${path.relative(process.cwd(), dir)}/  (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+      console.log(
+        `${nb.padEnd(48)} ${String(shots).padStart(2)} screenshot(s) in ${path.relative(process.cwd(), dir)}/  (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+      );
     }
   } finally {
     await browser.close();

@@ -11,7 +11,12 @@ export function standardConvOps(w: number, h: number, n: number, m: number): num
 }
 
 /** The book's estimate for a full (same-size) convolution, n·m·w·h, and for a separable one, (n+m)·w·h. */
-export function bookConvOps(w: number, h: number, n: number, m: number): { standard: number; separable: number } {
+export function bookConvOps(
+  w: number,
+  h: number,
+  n: number,
+  m: number,
+): { standard: number; separable: number } {
   return { standard: n * m * w * h, separable: (n + m) * w * h };
 }
 
@@ -21,12 +26,24 @@ export function separableConvOps(w: number, h: number, n: number, m: number): nu
 }
 
 /** Weights of a standard convolution with q kernels n x m over p channels: n·m·p·q (+ q biases). */
-export function standardConvParams(n: number, m: number, p: number, q: number, bias = false): number {
+export function standardConvParams(
+  n: number,
+  m: number,
+  p: number,
+  q: number,
+  bias = false,
+): number {
   return n * m * p * q + (bias ? q : 0);
 }
 
 /** Weights of a depthwise-separable convolution: n·m·p (depthwise) + p·q (pointwise) (+ q biases). */
-export function depthwiseSeparableParams(n: number, m: number, p: number, q: number, bias = false): number {
+export function depthwiseSeparableParams(
+  n: number,
+  m: number,
+  p: number,
+  q: number,
+  bias = false,
+): number {
   return n * m * p + p * q + (bias ? q : 0);
 }
 
@@ -50,26 +67,42 @@ export interface LayerCost {
  * outH·outW·k²·in·out, depthwise outH·outW·k²·in·multiplier, separable depthwise + outH·outW·in·out,
  * transposed inH·inW·k²·in·out, pooling outH·outW·c·window, dense in·out; reshaping layers 0.
  */
-export function layerCost(name: string, layer: tf.layers.Layer, input: [number, number, number]): LayerCost {
+export function layerCost(
+  name: string,
+  layer: tf.layers.Layer,
+  input: [number, number, number],
+): LayerCost {
   const out = layer.computeOutputShape([null, ...input]) as (number | null)[];
   const shape = out.slice(1) as number[];
   layer.build([null, ...input]);
   const params = layer.countParams();
   const cfg = layer.getConfig() as Record<string, unknown>;
-  const k = Array.isArray(cfg.kernelSize) ? (cfg.kernelSize as number[]).reduce((a, b) => a * b, 1) : Number(cfg.kernelSize ?? 1) ** 2;
-  const pool = Array.isArray(cfg.poolSize) ? (cfg.poolSize as number[]).reduce((a, b) => a * b, 1) : Number(cfg.poolSize ?? 1) ** 2;
+  const k = Array.isArray(cfg.kernelSize)
+    ? (cfg.kernelSize as number[]).reduce((a, b) => a * b, 1)
+    : Number(cfg.kernelSize ?? 1) ** 2;
+  const pool = Array.isArray(cfg.poolSize)
+    ? (cfg.poolSize as number[]).reduce((a, b) => a * b, 1)
+    : Number(cfg.poolSize ?? 1) ** 2;
   const [h, w, c] = input;
   const spatialOut = shape.length === 3 ? shape[0] * shape[1] : 1;
   const outChannels = shape[shape.length - 1];
   const cls = layer.getClassName();
   const macs =
-    cls === "Conv2D" ? spatialOut * k * c * outChannels
-      : cls === "DepthwiseConv2D" ? spatialOut * k * outChannels
-        : cls === "SeparableConv2D" ? spatialOut * k * c * Number(cfg.depthMultiplier ?? 1) + spatialOut * c * Number(cfg.depthMultiplier ?? 1) * outChannels
-          : cls === "Conv2DTranspose" ? h * w * k * c * outChannels
-            : cls.endsWith("Pooling2D") && !cls.startsWith("Global") ? spatialOut * outChannels * pool
-              : cls.startsWith("Global") ? h * w * c
-                : cls === "Dense" ? (h * w * c) * outChannels
+    cls === "Conv2D"
+      ? spatialOut * k * c * outChannels
+      : cls === "DepthwiseConv2D"
+        ? spatialOut * k * outChannels
+        : cls === "SeparableConv2D"
+          ? spatialOut * k * c * Number(cfg.depthMultiplier ?? 1) +
+            spatialOut * c * Number(cfg.depthMultiplier ?? 1) * outChannels
+          : cls === "Conv2DTranspose"
+            ? h * w * k * c * outChannels
+            : cls.endsWith("Pooling2D") && !cls.startsWith("Global")
+              ? spatialOut * outChannels * pool
+              : cls.startsWith("Global")
+                ? h * w * c
+                : cls === "Dense"
+                  ? h * w * c * outChannels
                   : 0;
   return { layer: name, output: shape.join("x"), params, macs };
 }

@@ -24,13 +24,28 @@ export interface AxisGeometry {
  *   floor(total / 2) goes before (top/left) and the rest after, as in TensorFlow and Keras.
  * @throws when the kernel does not fit (valid) or an argument is not a positive integer.
  */
-export function axisGeometry(size: number, k: number, s: number, d: number, padding: Padding): AxisGeometry {
-  for (const [name, v] of [["size", size], ["kernel", k], ["stride", s], ["dilation", d]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+export function axisGeometry(
+  size: number,
+  k: number,
+  s: number,
+  d: number,
+  padding: Padding,
+): AxisGeometry {
+  for (const [name, v] of [
+    ["size", size],
+    ["kernel", k],
+    ["stride", s],
+    ["dilation", d],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1)
+      throw new Error(`${name} must be a positive integer, got ${v}`);
   }
   const effK = (k - 1) * d + 1;
   if (padding === "valid") {
-    if (effK > size) throw new Error(`kernel of effective size ${effK} does not fit an axis of ${size} with valid padding`);
+    if (effK > size)
+      throw new Error(
+        `kernel of effective size ${effK} does not fit an axis of ${size} with valid padding`,
+      );
     return { out: Math.floor((size - effK) / s) + 1, padBefore: 0, padAfter: 0 };
   }
   const out = Math.ceil(size / s);

@@ -56,16 +56,28 @@ export function conv2d(x: Matrix, k: Matrix, options: Conv2dOptions = {}): Matri
  * Multi-channel convolution: output channel o is the sum over input channels c of
  * `conv2d(x[c], kernels[o][c])` (kernels indexed [output][input]).
  */
-export function conv2dChannels(x: Matrix[], kernels: Matrix[][], options: Conv2dOptions = {}): Matrix[] {
+export function conv2dChannels(
+  x: Matrix[],
+  kernels: Matrix[][],
+  options: Conv2dOptions = {},
+): Matrix[] {
   return kernels.map((perInput, o) => {
-    if (perInput.length !== x.length) throw new Error(`conv2dChannels: output ${o} has ${perInput.length} kernels for ${x.length} input channels`);
+    if (perInput.length !== x.length)
+      throw new Error(
+        `conv2dChannels: output ${o} has ${perInput.length} kernels for ${x.length} input channels`,
+      );
     return perInput.map((k, c) => conv2d(x[c], k, options)).reduce(addMatrices);
   });
 }
 
 /** Depthwise convolution: channel c convolved with its own kernel (depth multiplier 1). */
-export function depthwiseConv2d(x: Matrix[], kernels: Matrix[], options: Conv2dOptions = {}): Matrix[] {
-  if (kernels.length !== x.length) throw new Error(`depthwiseConv2d: ${kernels.length} kernels for ${x.length} channels`);
+export function depthwiseConv2d(
+  x: Matrix[],
+  kernels: Matrix[],
+  options: Conv2dOptions = {},
+): Matrix[] {
+  if (kernels.length !== x.length)
+    throw new Error(`depthwiseConv2d: ${kernels.length} kernels for ${x.length} channels`);
   return x.map((ch, c) => conv2d(ch, kernels[c], options));
 }
 
@@ -73,10 +85,18 @@ export function depthwiseConv2d(x: Matrix[], kernels: Matrix[], options: Conv2dO
  * Depthwise-separable convolution (Xception): a depthwise convolution, then a 1x1 convolution
  * mixing channels, `out[o] = sum_c pointwise[o][c] * depthwise[c]`.
  */
-export function depthwiseSeparableConv2d(x: Matrix[], depthKernels: Matrix[], pointwise: number[][], options: Conv2dOptions = {}): Matrix[] {
+export function depthwiseSeparableConv2d(
+  x: Matrix[],
+  depthKernels: Matrix[],
+  pointwise: number[][],
+  options: Conv2dOptions = {},
+): Matrix[] {
   const d = depthwiseConv2d(x, depthKernels, options);
   return pointwise.map((w) => {
-    if (w.length !== d.length) throw new Error(`depthwiseSeparableConv2d: pointwise row has ${w.length} weights for ${d.length} channels`);
+    if (w.length !== d.length)
+      throw new Error(
+        `depthwiseSeparableConv2d: pointwise row has ${w.length} weights for ${d.length} channels`,
+      );
     return d.map((m, c) => scale(m, w[c])).reduce(addMatrices);
   });
 }
@@ -94,15 +114,24 @@ export interface Conv2dTransposeOptions {
  * value `y[i][j]` adds `y[i][j] * k[p][q]` to output cell `(i*sr + p - top, j*sc + q - left)`.
  * Satisfies `<conv2d(x, k), y> = <x, conv2dTranspose(y, k)>` for every x and y.
  */
-export function conv2dTranspose(y: Matrix, k: Matrix, options: Conv2dTransposeOptions = {}): Matrix {
+export function conv2dTranspose(
+  y: Matrix,
+  k: Matrix,
+  options: Conv2dTransposeOptions = {},
+): Matrix {
   const [sr, sc] = pair(options.strides ?? 1);
   const padding = options.padding ?? "valid";
-  const [outRows, outCols] = options.outputShape
-    ?? (padding === "same" ? [y.rows * sr, y.cols * sc] : [(y.rows - 1) * sr + k.rows, (y.cols - 1) * sc + k.cols]);
+  const [outRows, outCols] =
+    options.outputShape ??
+    (padding === "same"
+      ? [y.rows * sr, y.cols * sc]
+      : [(y.rows - 1) * sr + k.rows, (y.cols - 1) * sc + k.cols]);
   const gr = axisGeometry(outRows, k.rows, sr, 1, padding);
   const gc = axisGeometry(outCols, k.cols, sc, 1, padding);
   if (gr.out !== y.rows || gc.out !== y.cols) {
-    throw new Error(`conv2dTranspose: a ${outRows}x${outCols} output convolves to ${gr.out}x${gc.out}, not the input's ${y.rows}x${y.cols}`);
+    throw new Error(
+      `conv2dTranspose: a ${outRows}x${outCols} output convolves to ${gr.out}x${gc.out}, not the input's ${y.rows}x${y.cols}`,
+    );
   }
   const x = zeros(outRows, outCols);
   for (let i = 0; i < y.rows; i++) {
@@ -163,7 +192,8 @@ export function pool2d(x: Matrix, op: "max" | "avg", options: Pool2dOptions = {}
 /** Adds `top`, `bottom`, `left`, `right` rows/columns of zeros (ZeroPadding2D). */
 export function zeroPad(x: Matrix, top: number, bottom = top, left = top, right = left): Matrix {
   const y = zeros(x.rows + top + bottom, x.cols + left + right);
-  for (let i = 0; i < x.rows; i++) y.data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), (i + top) * y.cols + left);
+  for (let i = 0; i < x.rows; i++)
+    y.data.set(x.data.subarray(i * x.cols, (i + 1) * x.cols), (i + top) * y.cols + left);
   return y;
 }
 
@@ -171,7 +201,9 @@ export function zeroPad(x: Matrix, top: number, bottom = top, left = top, right 
 export function upsampleNearest(x: Matrix, factor: Pair = 2): Matrix {
   const [fr, fc] = pair(factor);
   const y = zeros(x.rows * fr, x.cols * fc);
-  for (let i = 0; i < y.rows; i++) for (let j = 0; j < y.cols; j++) y.data[i * y.cols + j] = x.data[Math.floor(i / fr) * x.cols + Math.floor(j / fc)];
+  for (let i = 0; i < y.rows; i++)
+    for (let j = 0; j < y.cols; j++)
+      y.data[i * y.cols + j] = x.data[Math.floor(i / fr) * x.cols + Math.floor(j / fc)];
   return y;
 }
 
@@ -179,9 +211,16 @@ export function upsampleNearest(x: Matrix, factor: Pair = 2): Matrix {
 export function crop(x: Matrix, top: number, bottom = top, left = top, right = left): Matrix {
   const rows = x.rows - top - bottom;
   const cols = x.cols - left - right;
-  if (rows <= 0 || cols <= 0) throw new Error(`crop: cropping ${top}+${bottom} x ${left}+${right} leaves nothing of ${x.rows}x${x.cols}`);
+  if (rows <= 0 || cols <= 0)
+    throw new Error(
+      `crop: cropping ${top}+${bottom} x ${left}+${right} leaves nothing of ${x.rows}x${x.cols}`,
+    );
   const y = zeros(rows, cols);
-  for (let i = 0; i < rows; i++) y.data.set(x.data.subarray((i + top) * x.cols + left, (i + top) * x.cols + left + cols), i * cols);
+  for (let i = 0; i < rows; i++)
+    y.data.set(
+      x.data.subarray((i + top) * x.cols + left, (i + top) * x.cols + left + cols),
+      i * cols,
+    );
   return y;
 }
 
@@ -189,7 +228,8 @@ export function crop(x: Matrix, top: number, bottom = top, left = top, right = l
 export function flatten(maps: Matrix[]): Float64Array {
   const [{ rows, cols }] = maps;
   const out = new Float64Array(rows * cols * maps.length);
-  for (let p = 0; p < rows * cols; p++) for (let c = 0; c < maps.length; c++) out[p * maps.length + c] = maps[c].data[p];
+  for (let p = 0; p < rows * cols; p++)
+    for (let c = 0; c < maps.length; c++) out[p * maps.length + c] = maps[c].data[p];
   return out;
 }
 

@@ -26,29 +26,54 @@ export interface RankOneSplit {
 export function rankOneSplit(k: Matrix): RankOneSplit {
   const { rows: n, cols: m } = k;
   const kt = new Float64Array(m * m); // k^T k
-  for (let a = 0; a < m; a++) for (let b = 0; b < m; b++) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += k.data[i * m + a] * k.data[i * m + b];
-    kt[a * m + b] = s;
-  }
+  for (let a = 0; a < m; a++)
+    for (let b = 0; b < m; b++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += k.data[i * m + a] * k.data[i * m + b];
+      kt[a * m + b] = s;
+    }
   const { values, vectors } = jacobiEigen(kt, m);
   const order = values.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]);
   const singularValues = order.map(([v]) => Math.sqrt(Math.max(v, 0)));
   const top = order[0][1];
   const v = Array.from({ length: m }, (_, a) => vectors[a * m + top]);
   const sigma = singularValues[0];
-  const u = Array.from({ length: n }, (_, i) => (sigma > 0 ? v.reduce((s, vb, b) => s + k.data[i * m + b] * vb, 0) / sigma : 0));
+  const u = Array.from({ length: n }, (_, i) =>
+    sigma > 0 ? v.reduce((s, vb, b) => s + k.data[i * m + b] * vb, 0) / sigma : 0,
+  );
   const root = Math.sqrt(sigma);
-  const column = fromFlat(u.map((x) => x * root), n, 1);
-  const row = fromFlat(v.map((x) => x * root), 1, m);
-  const residualData = k.data.map((x, idx) => x - column.data[Math.floor(idx / m)] * row.data[idx % m]);
+  const column = fromFlat(
+    u.map((x) => x * root),
+    n,
+    1,
+  );
+  const row = fromFlat(
+    v.map((x) => x * root),
+    1,
+    m,
+  );
+  const residualData = k.data.map(
+    (x, idx) => x - column.data[Math.floor(idx / m)] * row.data[idx % m],
+  );
   const residualMax = residualData.reduce((a, x) => Math.max(a, Math.abs(x)), 0);
   const scaleRef = k.data.reduce((a, x) => Math.max(a, Math.abs(x)), 0) || 1;
-  return { column, row, singularValues, residual: { rows: n, cols: m, data: residualData }, residualMax, separable: residualMax <= 1e-9 * scaleRef };
+  return {
+    column,
+    row,
+    singularValues,
+    residual: { rows: n, cols: m, data: residualData },
+    residualMax,
+    separable: residualMax <= 1e-9 * scaleRef,
+  };
 }
 
 /** Convolution with a separable kernel as two passes: the n x 1 column, then the 1 x m row. */
-export function conv2dSeparable(x: Matrix, column: Matrix, row: Matrix, options: Conv2dOptions = {}): Matrix {
+export function conv2dSeparable(
+  x: Matrix,
+  column: Matrix,
+  row: Matrix,
+  options: Conv2dOptions = {},
+): Matrix {
   return conv2d(conv2d(x, column, options), row, options);
 }
 

@@ -26,7 +26,9 @@ export function fromRows(values: ArrayLike<ArrayLike<number>>): Matrix {
   const data = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     if (values[i].length !== cols) {
-      throw new Error(`fromRows: row ${i} has ${values[i].length} values, expected ${cols} like row 0`);
+      throw new Error(
+        `fromRows: row ${i} has ${values[i].length} values, expected ${cols} like row 0`,
+      );
     }
     for (let j = 0; j < cols; j++) data[i * cols + j] = values[i][j];
   }
@@ -37,7 +39,9 @@ export function fromRows(values: ArrayLike<ArrayLike<number>>): Matrix {
 export function fromFlat(values: ArrayLike<number>, rows: number, cols: number): Matrix {
   assertDims(rows, cols, "fromFlat");
   if (values.length !== rows * cols) {
-    throw new Error(`fromFlat: got ${values.length} values, expected rows*cols = ${rows}*${cols} = ${rows * cols}`);
+    throw new Error(
+      `fromFlat: got ${values.length} values, expected rows*cols = ${rows}*${cols} = ${rows * cols}`,
+    );
   }
   return { rows, cols, data: Float64Array.from(values) };
 }
@@ -45,7 +49,8 @@ export function fromFlat(values: ArrayLike<number>, rows: number, cols: number):
 /** Returns the matrix as nested arrays (row i is `result[i]`). */
 export function toRows(m: Matrix): number[][] {
   const out: number[][] = [];
-  for (let i = 0; i < m.rows; i++) out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+  for (let i = 0; i < m.rows; i++)
+    out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
   return out;
 }
 

@@ -29,11 +29,14 @@ export function runMode(env: NodeJS.ProcessEnv = process.env): RunMode {
   const raw = (env[MODE_ENV] ?? "").trim().toLowerCase();
   const name = (raw === "" ? "default" : raw) as RunModeName;
   if (!(name in DESCRIPTIONS)) {
-    throw new Error(`${MODE_ENV}="${env[MODE_ENV]}" is not a run mode: expected smoke, default or full`);
+    throw new Error(
+      `${MODE_ENV}="${env[MODE_ENV]}" is not a run mode: expected smoke, default or full`,
+    );
   }
   return {
     name,
     pick: (values) => values[name],
-    describe: () => `Run mode: ${name} (${DESCRIPTIONS[name]}). Set ${MODE_ENV}=smoke|default|full to change it.`,
+    describe: () =>
+      `Run mode: ${name} (${DESCRIPTIONS[name]}). Set ${MODE_ENV}=smoke|default|full to change it.`,
   };
 }

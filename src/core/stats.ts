@@ -13,13 +13,22 @@ export interface Summary {
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) throw new Error("quantile: no values");
   const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
 /** {@link Summary} of `values` (at least one, all finite). */
 export function summarize(values: readonly number[]): Summary {
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new Error(`summarize: need finite values, got [${values.join(", ")}]`);
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v)))
+    throw new Error(`summarize: need finite values, got [${values.join(", ")}]`);
   const s = [...values].sort((a, b) => a - b);
-  return { n: s.length, median: quantile(s, 0.5), q1: quantile(s, 0.25), q3: quantile(s, 0.75), min: s[0], max: s[s.length - 1] };
+  return {
+    n: s.length,
+    median: quantile(s, 0.5),
+    q1: quantile(s, 0.25),
+    q3: quantile(s, 0.75),
+    min: s[0],
+    max: s[s.length - 1],
+  };
 }

@@ -11,16 +11,30 @@ import { VENV, VENV_PYTHON } from "./project";
 export const SYSTEM_PYTHONS = ["python3", "/usr/bin/python3"];
 
 /** The first of `candidates` (Python executables) that can import `module`, without importing it. */
-export function firstPythonWith(module: string, candidates: (string | undefined)[]): string | undefined {
+export function firstPythonWith(
+  module: string,
+  candidates: (string | undefined)[],
+): string | undefined {
   const probe = `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(module)}) else 1)`;
-  return candidates.filter((p): p is string => Boolean(p)).find((py) => spawnSync(py, ["-c", probe], { stdio: "ignore" }).status === 0);
+  return candidates
+    .filter((p): p is string => Boolean(p))
+    .find((py) => spawnSync(py, ["-c", probe], { stdio: "ignore" }).status === 0);
 }
 
 /** Runs a command with its output shown; throws naming it and the fix when it fails. */
-export function step(tag: string, what: string, command: string, args: string[], fix: string): void {
+export function step(
+  tag: string,
+  what: string,
+  command: string,
+  args: string[],
+  fix: string,
+): void {
   console.log(`${tag}: ${what}: ${command} ${args.join(" ")}`);
   const r = spawnSync(command, args, { stdio: "inherit" });
-  if (r.status !== 0) throw new Error(`${what} failed (${r.error ? r.error.message : `exit code ${r.status}`}). ${fix}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${what} failed (${r.error ? r.error.message : `exit code ${r.status}`}). ${fix}`,
+    );
 }
 
 /**
@@ -30,11 +44,27 @@ export function step(tag: string, what: string, command: string, args: string[],
  */
 export function pipInstallIntoVenv(tag: string, requirements: string[]): string {
   if (!fs.existsSync(VENV_PYTHON)) {
-    const base = SYSTEM_PYTHONS.find((py) => spawnSync(py, ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status === 0);
-    if (!base) throw new Error(`no python3 with the venv module found. Install Python 3.9 or newer (Debian/Ubuntu: apt-get install python3-venv), then run the command again.`);
-    step(tag, "making the project's Python environment", base, ["-m", "venv", VENV], `Remove ${VENV} and try again.`);
+    const base = SYSTEM_PYTHONS.find(
+      (py) => spawnSync(py, ["-c", "import venv, ensurepip"], { stdio: "ignore" }).status === 0,
+    );
+    if (!base)
+      throw new Error(
+        `no python3 with the venv module found. Install Python 3.9 or newer (Debian/Ubuntu: apt-get install python3-venv), then run the command again.`,
+      );
+    step(
+      tag,
+      "making the project's Python environment",
+      base,
+      ["-m", "venv", VENV],
+      `Remove ${VENV} and try again.`,
+    );
   }
-  step(tag, `installing ${requirements.join(" ")} into .venv`, VENV_PYTHON, ["-m", "pip", "install", "--disable-pip-version-check", ...requirements],
-    `pip needs a package index (PyPI or the one pip is configured with); the log above says why it failed. PIP_RETRIES=0 makes an unreachable index fail fast.`);
+  step(
+    tag,
+    `installing ${requirements.join(" ")} into .venv`,
+    VENV_PYTHON,
+    ["-m", "pip", "install", "--disable-pip-version-check", ...requirements],
+    `pip needs a package index (PyPI or the one pip is configured with); the log above says why it failed. PIP_RETRIES=0 makes an unreachable index fail fast.`,
+  );
   return VENV_PYTHON;
 }

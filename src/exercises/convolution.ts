@@ -16,21 +16,34 @@ import { checkExercise } from "../notebook/exercise";
 /** 01 · 1: a 3x3 kernel that responds to the white square's vertical edges and gives exactly 0 on its horizontal ones. */
 export function checkVerticalEdgeKernel(kernel: Matrix): void {
   const response = conv2dValid(whiteSquare(40, 20), kernel);
-  const vertical = Math.abs(at(response, 19, 9)), horizontal = Math.abs(at(response, 9, 19));
-  checkExercise("Exercise 1", vertical > 0.5 && horizontal < 1e-9, `response on the vertical edge = ${vertical}, on the horizontal edge = ${horizontal}; want > 0.5 and 0.`);
+  const vertical = Math.abs(at(response, 19, 9)),
+    horizontal = Math.abs(at(response, 9, 19));
+  checkExercise(
+    "Exercise 1",
+    vertical > 0.5 && horizontal < 1e-9,
+    `response on the vertical edge = ${vertical}, on the horizontal edge = ${horizontal}; want > 0.5 and 0.`,
+  );
 }
 
 /** 01 · 2: the valid output size of a 5x7 kernel on a 100x100 image. */
 export function checkValidOutputSize(answer: [number, number]): void {
   const truth = conv2dValid(zeros(100, 100), zeros(5, 7));
-  checkExercise("Exercise 2", answer[0] === truth.rows && answer[1] === truth.cols, "each axis loses (kernel size − 1) pixels: (w − n + 1) × (h − m + 1).");
+  checkExercise(
+    "Exercise 2",
+    answer[0] === truth.rows && answer[1] === truth.cols,
+    "each axis loses (kernel size − 1) pixels: (w − n + 1) × (h − m + 1).",
+  );
 }
 
 /** 02 · 1: strides that, with same padding, make `image` a quarter as tall and half as wide. */
 export function checkQuarterHalfStrides(strides: [number, number], image: Matrix): void {
   const y = conv2d(image, zeros(3, 3), { strides, padding: "same" });
   const want = [Math.ceil(image.rows / 4), Math.ceil(image.cols / 2)];
-  checkExercise("Exercise 1", y.rows === want[0] && y.cols === want[1], `got ${y.rows}×${y.cols}, want ${want[0]}×${want[1]}: same padding gives ⌈w/s⌉ per axis.`);
+  checkExercise(
+    "Exercise 1",
+    y.rows === want[0] && y.cols === want[1],
+    `got ${y.rows}×${y.cols}, want ${want[0]}×${want[1]}: same padding gives ⌈w/s⌉ per axis.`,
+  );
 }
 
 /** 02 · 2: rings of zeros that make a valid 5x5 convolution reproduce same padding. */
@@ -38,11 +51,20 @@ export function checkSamePaddingRings(rings: number, image: Matrix): void {
   const box5 = { rows: 5, cols: 5, data: new Float64Array(25).fill(1 / 25) };
   const padded = conv2d(zeroPad(image, rings), box5, { padding: "valid" });
   const reference = conv2d(image, box5, { padding: "same" });
-  checkExercise("Exercise 2", padded.rows === reference.rows && padded.cols === reference.cols && maxAbsDiff(padded, reference) < 1e-12,
-    `with ${rings} ring(s) the output is ${padded.rows}×${padded.cols}; same padding adds n−1 = 4 rows in total.`);
+  checkExercise(
+    "Exercise 2",
+    padded.rows === reference.rows &&
+      padded.cols === reference.cols &&
+      maxAbsDiff(padded, reference) < 1e-12,
+    `with ${rings} ring(s) the output is ${padded.rows}×${padded.cols}; same padding adds n−1 = 4 rows in total.`,
+  );
 }
 
-const ONES3 = fromRows([[1, 1, 1], [1, 1, 1], [1, 1, 1]]);
+const ONES3 = fromRows([
+  [1, 1, 1],
+  [1, 1, 1],
+  [1, 1, 1],
+]);
 
 /** Width of the non-zero columns of a map (the receptive field an impulse reveals). */
 function span(m: Matrix): number {
@@ -58,7 +80,11 @@ export function checkDilationFor7(rate: number): void {
   const impulse = zeros(21, 21);
   impulse.data[10 * 21 + 10] = 1;
   const reach = span(conv2d(impulse, ONES3, { padding: "same", dilation: rate }));
-  checkExercise("Exercise 1", reach === 7, `rate ${rate} covers ${reach}×${reach}; use k + (k−1)(d−1) = 7.`);
+  checkExercise(
+    "Exercise 1",
+    reach === 7,
+    `rate ${rate} covers ${reach}×${reach}; use k + (k−1)(d−1) = 7.`,
+  );
 }
 
 /** 03 · 2: a separable (rank-1) 3x3 kernel that is not a multiple of Sobel or of the box blur. */
@@ -69,45 +95,76 @@ export function checkSeparableKernel(kernel: Matrix): void {
     return Array.from(k.data, (v) => v / norm);
   };
   const parallel = (a: Matrix, b: Matrix) => {
-    const ua = unit(a), ub = unit(b);
+    const ua = unit(a),
+      ub = unit(b);
     return [1, -1].some((sign) => ua.every((v, i) => Math.abs(v - sign * ub[i]) < 1e-9));
   };
   const boxOrSobel = [SOBEL_X, ONES3].some((k) => parallel(kernel, k));
-  checkExercise("Exercise 2", split.separable && !boxOrSobel, `singular values ${split.singularValues.map((v) => v.toFixed(3)).join(", ")}${boxOrSobel ? " (a multiple of Sobel or the box)" : ""}: a separable kernel has only one non-zero; try the outer product of [1, 2, 1] with itself.`);
+  checkExercise(
+    "Exercise 2",
+    split.separable && !boxOrSobel,
+    `singular values ${split.singularValues.map((v) => v.toFixed(3)).join(", ")}${boxOrSobel ? " (a multiple of Sobel or the box)" : ""}: a separable kernel has only one non-zero; try the outer product of [1, 2, 1] with itself.`,
+  );
 }
 
 /** 03 · 3: the smallest q for which a 3x3 depthwise-separable layer needs < 20% of a standard layer's weights. */
 export function checkSmallestQ(q: number): void {
-  const smallest = Array.from({ length: 64 }, (_, i) => i + 1).find((n) => depthwiseSeparableRatio(3, 3, n) < 0.2)!;
-  checkExercise("Exercise 3", q === smallest, `ratio at q = ${q} is ${depthwiseSeparableRatio(3, 3, q).toFixed(3)}; solve 1/q + 1/9 < 0.2.`);
+  const smallest = Array.from({ length: 64 }, (_, i) => i + 1).find(
+    (n) => depthwiseSeparableRatio(3, 3, n) < 0.2,
+  )!;
+  checkExercise(
+    "Exercise 3",
+    q === smallest,
+    `ratio at q = ${q} is ${depthwiseSeparableRatio(3, 3, q).toFixed(3)}; solve 1/q + 1/9 < 0.2.`,
+  );
 }
 
 /** 04 · 1: the pool size (stride = size) among 2, 4, 5, 10 that makes the max-pooled crosses closest after one step. */
 export function checkBestPoolSize(size: number): void {
-  const cross = crossImage(64, 16, 6), moved = translate(cross, 10, 10);
-  const afterOne = (k: number) => relativeDistance(pool2d(cross, "max", { size: k }), pool2d(moved, "max", { size: k }));
+  const cross = crossImage(64, 16, 6),
+    moved = translate(cross, 10, 10);
+  const afterOne = (k: number) =>
+    relativeDistance(pool2d(cross, "max", { size: k }), pool2d(moved, "max", { size: k }));
   const best = [2, 4, 5, 10].reduce((a, k) => (afterOne(k) < afterOne(a) ? k : a), 2);
-  checkExercise("Exercise 1", size === best, `distance with pool ${size}: ${afterOne(size).toFixed(3)}; compute it for the other sizes and compare.`);
+  checkExercise(
+    "Exercise 1",
+    size === best,
+    `distance with pool ${size}: ${afterOne(size).toFixed(3)}; compute it for the other sizes and compare.`,
+  );
 }
 
 /** 04 · 2: the output size of a 3x3, stride-2, same max pooling on 28x28. */
 export function checkPoolOutputSize(answer: number): void {
   const truth = pool2d(zeros(28, 28), "max", { size: 3, strides: 2, padding: "same" });
-  checkExercise("Exercise 2", answer === truth.rows, "with same padding the output is ⌈w / s⌉ whatever the pool size.");
+  checkExercise(
+    "Exercise 2",
+    answer === truth.rows,
+    "with same padding the output is ⌈w / s⌉ whatever the pool size.",
+  );
 }
 
 /** 05 · 1: the MNIST network with 2x2 same max pooling in place of its three average poolings. */
 export function checkMaxPoolingVariant(model: tf.LayersModel): void {
   const types = model.layers.map((l) => l.getClassName());
-  const avg = types.filter((t) => t === "AveragePooling2D").length, max = types.filter((t) => t === "MaxPooling2D").length;
-  checkExercise("Exercise 1", avg === 0 && max === 3 && model.countParams() === 1120074,
-    `your model has ${avg} AveragePooling2D and ${max} MaxPooling2D layers and ${model.countParams()} parameters; want 0, 3 and 1,120,074 (pooling has no weights).`);
+  const avg = types.filter((t) => t === "AveragePooling2D").length,
+    max = types.filter((t) => t === "MaxPooling2D").length;
+  checkExercise(
+    "Exercise 1",
+    avg === 0 && max === 3 && model.countParams() === 1120074,
+    `your model has ${avg} AveragePooling2D and ${max} MaxPooling2D layers and ${model.countParams()} parameters; want 0, 3 and 1,120,074 (pooling has no weights).`,
+  );
 }
 
 /** 05 · 2: the parameters of the MNIST network's dense layers. */
 export function checkDenseParams(count: number): void {
   const model = mnistCnn();
-  const truth = model.layers.filter((l) => l.getClassName() === "Dense").reduce((s, l) => s + l.countParams(), 0);
+  const truth = model.layers
+    .filter((l) => l.getClassName() === "Dense")
+    .reduce((s, l) => s + l.countParams(), 0);
   model.dispose();
-  checkExercise("Exercise 2", count === truth, "a Dense layer from n inputs to m units has n·m + m parameters.");
+  checkExercise(
+    "Exercise 2",
+    count === truth,
+    "a Dense layer from n inputs to m units has n·m + m parameters.",
+  );
 }

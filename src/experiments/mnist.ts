@@ -26,10 +26,21 @@ export interface MnistSettings {
 }
 
 /** The book's settings (dcn.py): 200 epochs of batch 256, Adam 1e-3 with decay 1e-5. */
-export const MNIST_BOOK: MnistSettings = { trainSamples: 60000, testSamples: 10000, epochs: 200, batchSize: 256, learningRate: 1e-3, decay: 1e-5, seed: 1000 };
+export const MNIST_BOOK: MnistSettings = {
+  trainSamples: 60000,
+  testSamples: 10000,
+  epochs: 200,
+  batchSize: 256,
+  learningRate: 1e-3,
+  decay: 1e-5,
+  seed: 1000,
+};
 
 /** The book's validation accuracy after epochs 1, 2, 3 and 200. */
-export const MNIST_BOOK_ACCURACY = { 1: 0.9693, 2: 0.978, 3: 0.9839, 200: 0.995 } as Record<number, number>;
+export const MNIST_BOOK_ACCURACY = { 1: 0.9693, 2: 0.978, 3: 0.9839, 200: 0.995 } as Record<
+  number,
+  number
+>;
 
 /** Settings per run mode: `default` trains one epoch on 45,000 images (about 8 minutes on 2 CPU cores). */
 export function mnistSettings(mode: RunModeName): MnistSettings {
@@ -54,42 +65,81 @@ export interface MnistOutcome {
  * and writes results.json plus the history and confusion-matrix charts to `run.out` when given.
  * The caller disposes `xTest` and `yTest`.
  */
-export async function runMnistExperiment(settings: MnistSettings, run: RunOptions = {}): Promise<MnistOutcome> {
-  const trainSet = loadMnist("train"), test = loadMnist("test");
-  if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count)) throw new Error(`mnist: trainSamples must be 1..${trainSet.count}, got ${settings.trainSamples}`);
-  if (!(settings.testSamples >= 1 && settings.testSamples <= test.count)) throw new Error(`mnist: testSamples must be 1..${test.count}, got ${settings.testSamples}`);
+export async function runMnistExperiment(
+  settings: MnistSettings,
+  run: RunOptions = {},
+): Promise<MnistOutcome> {
+  const trainSet = loadMnist("train"),
+    test = loadMnist("test");
+  if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))
+    throw new Error(
+      `mnist: trainSamples must be 1..${trainSet.count}, got ${settings.trainSamples}`,
+    );
+  if (!(settings.testSamples >= 1 && settings.testSamples <= test.count))
+    throw new Error(`mnist: testSamples must be 1..${test.count}, got ${settings.testSamples}`);
   const prepared = await prepareRun("mnist", settings, run, mnistCnn, (m) =>
-    m.compile({ optimizer: new DecayedAdam(settings.learningRate, settings.decay), loss: "categoricalCrossentropy", metrics: ["accuracy"] }));
+    m.compile({
+      optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+      loss: "categoricalCrossentropy",
+      metrics: ["accuracy"],
+    }),
+  );
   const { model } = prepared;
   const [xTrain, yTrain] = toTensors(trainSet, 0, settings.trainSamples);
   const [xTest, yTest] = toTensors(test, 0, settings.testSamples);
   try {
-    const result = await prepared.training(() => train(model, xTrain, yTrain, {
-      epochs: settings.epochs, initialEpoch: prepared.initialEpoch, batchSize: settings.batchSize, validationData: [xTest, yTest],
-      callbacks: prepared.callbacks, progress: run.progress, title: "MNIST CNN",
-    }));
+    const result = await prepared.training(() =>
+      train(model, xTrain, yTrain, {
+        epochs: settings.epochs,
+        initialEpoch: prepared.initialEpoch,
+        batchSize: settings.batchSize,
+        validationData: [xTest, yTest],
+        callbacks: prepared.callbacks,
+        progress: run.progress,
+        title: "MNIST CNN",
+      }),
+    );
     const history = mergeHistory(prepared.previousHistory, result.history);
     const predicted = predictClasses(model, xTest);
     const truth = test.labels.subarray(0, settings.testSamples);
     const valAcc = historySeries({ history }, "val_acc");
-    const metrics: Record<string, number> = { test_accuracy: accuracy(truth, predicted), epochs: valAcc.length };
+    const metrics: Record<string, number> = {
+      test_accuracy: accuracy(truth, predicted),
+      epochs: valAcc.length,
+    };
     const book: Record<string, number> = {};
     for (const [epoch, value] of Object.entries(MNIST_BOOK_ACCURACY)) {
       book[`val_accuracy_epoch_${epoch}`] = value;
-      if (valAcc.length >= Number(epoch)) metrics[`val_accuracy_epoch_${epoch}`] = valAcc[Number(epoch) - 1];
+      if (valAcc.length >= Number(epoch))
+        metrics[`val_accuracy_epoch_${epoch}`] = valAcc[Number(epoch) - 1];
     }
     const record: Omit<ExperimentRecord, "charts"> = {
-      experiment: "mnist", mode: run.mode ?? "cli", settings, seed: settings.seed, backend: currentBackend()?.line ?? tf.getBackend(),
-      date: new Date().toISOString(), versions: versions(), split: `${trainSet.source}: first ${settings.trainSamples} training and first ${settings.testSamples} test images`,
-      metrics, book, history,
+      experiment: "mnist",
+      mode: run.mode ?? "cli",
+      settings,
+      seed: settings.seed,
+      backend: currentBackend()?.line ?? tf.getBackend(),
+      date: new Date().toISOString(),
+      versions: versions(),
+      split: `${trainSet.source}: first ${settings.trainSamples} training and first ${settings.testSamples} test images`,
+      metrics,
+      book,
+      history,
       timings: timingsOf(result),
     };
     if (run.out) {
       const digits = Array.from({ length: 10 }, (_, i) => String(i));
-      await writeRecord(run.out, record, {
-        history: historyChart(history, { title: "MNIST CNN history" }),
-        confusion: confusionMatrixChart(confusionMatrix(truth, predicted, 10), digits, { title: "MNIST confusion matrix (rows: true digit)" }),
-      }, { charts: run.charts });
+      await writeRecord(
+        run.out,
+        record,
+        {
+          history: historyChart(history, { title: "MNIST CNN history" }),
+          confusion: confusionMatrixChart(confusionMatrix(truth, predicted, 10), digits, {
+            title: "MNIST confusion matrix (rows: true digit)",
+          }),
+        },
+        { charts: run.charts },
+      );
     }
     return { model, record, test, xTest, yTest, predicted };
   } catch (e) {

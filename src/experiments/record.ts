@@ -30,7 +30,12 @@ export interface ExperimentRecord {
   /** One value per epoch, Keras's `history.history`. */
   history: Record<string, number[]>;
   /** Training time; `threads`: data-parallel threads (absent in records made before they existed). */
-  timings: { totalSeconds: number; epochSeconds: number[]; samplesPerSecond: number; threads?: number };
+  timings: {
+    totalSeconds: number;
+    epochSeconds: number[];
+    samplesPerSecond: number;
+    threads?: number;
+  };
   /** Chart files written beside results.json (SVG and PNG of each). */
   charts: string[];
   /** The model's weights before training (small models only): another engine can start from the same point. */
@@ -48,7 +53,12 @@ export interface RecordedWeight {
 
 /** The weights of `model` as {@link ExperimentRecord.initialWeights}, keyed by weight name. */
 export function recordWeights(model: tf.LayersModel): Record<string, RecordedWeight> {
-  return Object.fromEntries(model.weights.map((w, order) => [w.originalName, { order, shape: w.shape as number[], values: Array.from(w.read().dataSync()) }]));
+  return Object.fromEntries(
+    model.weights.map((w, order) => [
+      w.originalName,
+      { order, shape: w.shape as number[], values: Array.from(w.read().dataSync()) },
+    ]),
+  );
 }
 
 /** The results folder: `$CH10_RESULTS`, else `results/` at the package root. */
@@ -58,7 +68,9 @@ export function resultsRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Versions recorded with every result. */
 export function versions(): ExperimentRecord["versions"] {
-  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+  const pkg = JSON.parse(
+    fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"),
+  ) as { version: string };
   return { node: process.version, tfjs: tf.version.tfjs, package: pkg.version };
 }
 
@@ -67,20 +79,31 @@ export function versions(): ExperimentRecord["versions"] {
  * results.json is written to a temporary file and renamed, so a crash never leaves half a file.
  * @returns the paths written.
  */
-export async function writeRecord(dir: string, record: Omit<ExperimentRecord, "charts">, charts: Record<string, VegaLiteSpec> = {}, options: { charts?: boolean } = {}): Promise<string[]> {
+export async function writeRecord(
+  dir: string,
+  record: Omit<ExperimentRecord, "charts">,
+  charts: Record<string, VegaLiteSpec> = {},
+  options: { charts?: boolean } = {},
+): Promise<string[]> {
   if (options.charts === false) charts = {};
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   for (const [name, spec] of Object.entries(charts)) {
     const svg = await toSvg(spec);
-    for (const [ext, content] of [["svg", svg], ["png", await svgToPng(svg)]] as const) {
+    for (const [ext, content] of [
+      ["svg", svg],
+      ["png", await svgToPng(svg)],
+    ] as const) {
       const file = path.join(dir, `${name}.${ext}`);
       fs.writeFileSync(file, content);
       written.push(file);
     }
   }
   const file = path.join(dir, "results.json");
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify({ ...record, charts: Object.keys(charts) }, null, 1));
+  fs.writeFileSync(
+    `${file}.tmp`,
+    JSON.stringify({ ...record, charts: Object.keys(charts) }, null, 1),
+  );
   fs.renameSync(`${file}.tmp`, file);
   return [file, ...written];
 }
@@ -99,19 +122,32 @@ export function readRecord(dir: string): ExperimentRecord | undefined {
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  const missing = (["experiment", "mode", "date", "backend", "metrics", "history", "settings"] as const).filter((k) => value[k] === undefined);
-  if (missing.length) throw new Error(`${file}: not an experiment record (missing ${missing.join(", ")})`);
+  const missing = (
+    ["experiment", "mode", "date", "backend", "metrics", "history", "settings"] as const
+  ).filter((k) => value[k] === undefined);
+  if (missing.length)
+    throw new Error(`${file}: not an experiment record (missing ${missing.join(", ")})`);
   return value as ExperimentRecord;
 }
 
 /** The `timings` of a record, from what `train()` returned. */
 export function timingsOf(result: TrainResult): ExperimentRecord["timings"] {
-  return { totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0), epochSeconds: result.epochSeconds, samplesPerSecond: result.samplesPerSecond, threads: result.threads.count };
+  return {
+    totalSeconds: result.epochSeconds.reduce((a, b) => a + b, 0),
+    epochSeconds: result.epochSeconds,
+    samplesPerSecond: result.samplesPerSecond,
+    threads: result.threads.count,
+  };
 }
 
 /** One history series of a record; `val_acc` and `acc` also find Keras 3's `val_accuracy` / `accuracy`. Empty when absent. */
 export function historySeries(record: Pick<ExperimentRecord, "history">, key: string): number[] {
-  const alias: Record<string, string> = { val_acc: "val_accuracy", acc: "accuracy", val_accuracy: "val_acc", accuracy: "acc" };
+  const alias: Record<string, string> = {
+    val_acc: "val_accuracy",
+    acc: "accuracy",
+    val_accuracy: "val_acc",
+    accuracy: "acc",
+  };
   return record.history[key] ?? record.history[alias[key]] ?? [];
 }
 

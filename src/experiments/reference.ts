@@ -26,7 +26,10 @@ export const SUNSPOT_ENGINE_LABELS: Record<SunspotEngine, string> = {
  * The shipped reference run of `name` (`reference/<name>/results.json`).
  * @throws naming the file when it exists but is not a valid record; undefined when there is none.
  */
-export function referenceRecord(name: (typeof REFERENCE_EXPERIMENTS)[number], root = REFERENCE_DIR): ExperimentRecord | undefined {
+export function referenceRecord(
+  name: (typeof REFERENCE_EXPERIMENTS)[number],
+  root = REFERENCE_DIR,
+): ExperimentRecord | undefined {
   return readRecord(path.join(root, name));
 }
 
@@ -34,7 +37,8 @@ export function referenceRecord(name: (typeof REFERENCE_EXPERIMENTS)[number], ro
 export function sunspotRuns(engine: SunspotEngine, root = REFERENCE_DIR): ExperimentRecord[] {
   const dir = path.join(root, "sunspots", engine);
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir)
+  return fs
+    .readdirSync(dir)
     .filter((d) => /^seed-\d+$/.test(d))
     .map((d) => readRecord(path.join(dir, d))!)
     .filter((r) => r !== undefined)
@@ -64,12 +68,24 @@ export function sunspotDistributions(root = REFERENCE_DIR): SunspotDistribution[
     if (runs.length === 0) return [];
     const curves = runs.map((r) => r.history.val_loss);
     const epochs = Math.min(...curves.map((c) => c.length));
-    return [{
-      engine, label: SUNSPOT_ENGINE_LABELS[engine], seeds: runs.map((r) => r.seed), finals: runs.map((r) => r.metrics.val_mse),
-      summary: summarize(runs.map((r) => r.metrics.val_mse)),
-      medianCurve: Array.from({ length: epochs }, (_, e) => summarize(curves.map((c) => c[e])).median),
-      backend: runs[0].backend, date: runs.map((r) => r.date).sort().at(-1)!,
-    }];
+    return [
+      {
+        engine,
+        label: SUNSPOT_ENGINE_LABELS[engine],
+        seeds: runs.map((r) => r.seed),
+        finals: runs.map((r) => r.metrics.val_mse),
+        summary: summarize(runs.map((r) => r.metrics.val_mse)),
+        medianCurve: Array.from(
+          { length: epochs },
+          (_, e) => summarize(curves.map((c) => c[e])).median,
+        ),
+        backend: runs[0].backend,
+        date: runs
+          .map((r) => r.date)
+          .sort()
+          .at(-1)!,
+      },
+    ];
   });
 }
 
@@ -78,14 +94,21 @@ export function sunspotDistributions(root = REFERENCE_DIR): SunspotDistribution[
  * the shipped record's settings, and for sunspots the seeds of the native runs.
  * @throws when the pack has no such reference run.
  */
-export function referenceSettings(name: "mnist" | "fashion" | "sunspots", root = REFERENCE_DIR): { settings: Record<string, unknown>; seeds: number[] } {
+export function referenceSettings(
+  name: "mnist" | "fashion" | "sunspots",
+  root = REFERENCE_DIR,
+): { settings: Record<string, unknown>; seeds: number[] } {
   if (name === "sunspots") {
     const runs = sunspotRuns("tensorflow", root);
-    if (runs.length === 0) throw new Error(`${path.join(root, "sunspots", "tensorflow")}: no shipped sunspot runs to repeat`);
+    if (runs.length === 0)
+      throw new Error(
+        `${path.join(root, "sunspots", "tensorflow")}: no shipped sunspot runs to repeat`,
+      );
     return { settings: runs[0].settings, seeds: runs.map((r) => r.seed) };
   }
   const record = referenceRecord(name, root);
-  if (!record) throw new Error(`${path.join(root, name, "results.json")}: no shipped ${name} run to repeat`);
+  if (!record)
+    throw new Error(`${path.join(root, name, "results.json")}: no shipped ${name} run to repeat`);
   return { settings: record.settings, seeds: [record.seed] };
 }
 
@@ -102,14 +125,37 @@ export type EpochRow = {
  * run, then the reference's best and last epochs: what the notebooks show under "the reference run".
  * @param better `max` for accuracies, `min` for losses.
  */
-export function epochComparison(reference: number[], run: number[], book: Record<number, number>, better: "max" | "min"): EpochRow[] {
+export function epochComparison(
+  reference: number[],
+  run: number[],
+  book: Record<number, number>,
+  better: "max" | "min",
+): EpochRow[] {
   if (reference.length === 0) throw new Error("epochComparison: the reference curve is empty");
-  const at = (curve: number[], e: number) => (e <= curve.length ? curve[e - 1] : e <= 1 ? "-" : "not reached");
-  const rows: EpochRow[] = Object.keys(book).map(Number).sort((a, b) => a - b)
-    .map((e) => ({ epoch: String(e), reference: at(reference, e), "this run": run.length >= e ? run[e - 1] : "-", book: book[e] }));
+  const at = (curve: number[], e: number) =>
+    e <= curve.length ? curve[e - 1] : e <= 1 ? "-" : "not reached";
+  const rows: EpochRow[] = Object.keys(book)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map((e) => ({
+      epoch: String(e),
+      reference: at(reference, e),
+      "this run": run.length >= e ? run[e - 1] : "-",
+      book: book[e],
+    }));
   const pick = better === "max" ? Math.max(...reference) : Math.min(...reference);
-  rows.push({ epoch: `best (${reference.indexOf(pick) + 1})`, reference: pick, "this run": run.length ? (better === "max" ? Math.max(...run) : Math.min(...run)) : "-", book: "-" });
-  rows.push({ epoch: `last (${reference.length})`, reference: reference[reference.length - 1], "this run": run.length ? run[run.length - 1] : "-", book: "-" });
+  rows.push({
+    epoch: `best (${reference.indexOf(pick) + 1})`,
+    reference: pick,
+    "this run": run.length ? (better === "max" ? Math.max(...run) : Math.min(...run)) : "-",
+    book: "-",
+  });
+  rows.push({
+    epoch: `last (${reference.length})`,
+    reference: reference[reference.length - 1],
+    "this run": run.length ? run[run.length - 1] : "-",
+    book: "-",
+  });
   return rows;
 }
 
@@ -126,11 +172,14 @@ export interface PairedRun {
 /** The seeds shipped both as `wasm` and `keras-paired` runs, epoch by epoch. */
 export function pairedRuns(root = REFERENCE_DIR): PairedRun[] {
   const keras = new Map(sunspotRuns("keras-paired", root).map((r) => [r.seed, r.history.val_loss]));
-  return sunspotRuns("wasm", root).filter((r) => keras.has(r.seed)).map((r) => {
-    const pack = r.history.val_loss, k = keras.get(r.seed)!;
-    const n = Math.min(pack.length, k.length);
-    let worst = 0;
-    for (let e = 0; e < n; e++) worst = Math.max(worst, Math.abs(pack[e] / k[e] - 1));
-    return { seed: r.seed, pack, keras: k, maxRelativeDifference: worst };
-  });
+  return sunspotRuns("wasm", root)
+    .filter((r) => keras.has(r.seed))
+    .map((r) => {
+      const pack = r.history.val_loss,
+        k = keras.get(r.seed)!;
+      const n = Math.min(pack.length, k.length);
+      let worst = 0;
+      for (let e = 0; e < n; e++) worst = Math.max(worst, Math.abs(pack[e] / k[e] - 1));
+      return { seed: r.seed, pack, keras: k, maxRelativeDifference: worst };
+    });
 }

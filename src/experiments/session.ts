@@ -89,23 +89,45 @@ export const checkpointDir = (out: string) => path.join(out, "checkpoint");
  * (plus the epoch when resuming). Refuses, before any work, to write into a folder that holds
  * another run's results unless `force` is set, and to resume a run with different settings.
  */
-export async function prepareRun(name: string, settings: Record<string, unknown> & { epochs: number; seed: number }, run: RunOptions,
-  build: () => tf.LayersModel, compile: (model: tf.LayersModel) => void): Promise<PreparedRun> {
+export async function prepareRun(
+  name: string,
+  settings: Record<string, unknown> & { epochs: number; seed: number },
+  run: RunOptions,
+  build: () => tf.LayersModel,
+  compile: (model: tf.LayersModel) => void,
+): Promise<PreparedRun> {
   const out = run.out;
-  if (run.resume && !out) throw new Error(`${name}: --resume needs the output folder of the run to continue`);
+  if (run.resume && !out)
+    throw new Error(`${name}: --resume needs the output folder of the run to continue`);
   const ckpt = out ? checkpointDir(out) : undefined;
   const meta = ckpt ? readMeta(ckpt) : undefined;
   if (out && !run.resume && !run.force) {
     const record = readRecord(out);
     if (meta || record) {
-      const what = meta ? `a checkpoint of run ${meta.runId} (epoch ${meta.epoch})` : `results of a ${record!.experiment} run from ${record!.date}`;
-      throw new Error(`${out} already holds ${what}; resume it (--resume), choose another folder (--out), or replace it (--force)`);
+      const what = meta
+        ? `a checkpoint of run ${meta.runId} (epoch ${meta.epoch})`
+        : `results of a ${record!.experiment} run from ${record!.date}`;
+      throw new Error(
+        `${out} already holds ${what}; resume it (--resume), choose another folder (--out), or replace it (--force)`,
+      );
     }
   }
   const restore = seedGlobalRandom(settings.seed + (run.resume && meta ? meta.epoch : 0));
-  let start: { model: tf.LayersModel; initialEpoch: number; previousHistory: Record<string, number[]>; runId: string };
+  let start: {
+    model: tf.LayersModel;
+    initialEpoch: number;
+    previousHistory: Record<string, number[]>;
+    runId: string;
+  };
   try {
-    start = run.resume ? await resumeFrom(ckpt!, meta, name, settings, compile) : { model: build(), initialEpoch: 0, previousHistory: {}, runId: `${name}-${new Date().toISOString()}` };
+    start = run.resume
+      ? await resumeFrom(ckpt!, meta, name, settings, compile)
+      : {
+          model: build(),
+          initialEpoch: 0,
+          previousHistory: {},
+          runId: `${name}-${new Date().toISOString()}`,
+        };
     if (!run.resume) compile(start.model);
   } catch (e) {
     restore();
@@ -113,43 +135,94 @@ export async function prepareRun(name: string, settings: Record<string, unknown>
   }
   if (run.force && !run.resume && ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
   const { model, initialEpoch, previousHistory, runId } = start;
-  latest = { experiment: name, settings, model, history: mergeHistory(previousHistory, {}), finished: false };
+  latest = {
+    experiment: name,
+    settings,
+    model,
+    history: mergeHistory(previousHistory, {}),
+    finished: false,
+  };
   const callbacks: tf.Callback[] = [new RecordEpochs(latest)];
-  if (ckpt && (run.checkpoints || run.resume)) callbacks.push(new ModelCheckpoint(ckpt, { runId, seed: settings.seed, settings: { experiment: name, ...settings }, previousHistory }));
+  if (ckpt && (run.checkpoints || run.resume))
+    callbacks.push(
+      new ModelCheckpoint(ckpt, {
+        runId,
+        seed: settings.seed,
+        settings: { experiment: name, ...settings },
+        previousHistory,
+      }),
+    );
   const training = async <T>(fit: () => Promise<T>): Promise<T> => {
     try {
       return await fit();
     } catch (e) {
-      if (e instanceof TrainingInterrupted) throw new TrainingInterrupted(e.position, ` (lastRun() holds it and the ${name} history of the finished epochs)`);
+      if (e instanceof TrainingInterrupted)
+        throw new TrainingInterrupted(
+          e.position,
+          ` (lastRun() holds it and the ${name} history of the finished epochs)`,
+        );
       throw e;
     }
   };
   return { model, initialEpoch, previousHistory, callbacks, finish: restore, training };
 }
 
-async function resumeFrom(ckpt: string, meta: CheckpointMeta | undefined, name: string, settings: Record<string, unknown> & { epochs: number }, compile: (model: tf.LayersModel) => void) {
-  if (!meta) throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
+async function resumeFrom(
+  ckpt: string,
+  meta: CheckpointMeta | undefined,
+  name: string,
+  settings: Record<string, unknown> & { epochs: number },
+  compile: (model: tf.LayersModel) => void,
+) {
+  if (!meta)
+    throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
   const saved = meta.settings ?? {};
   const wanted: Record<string, unknown> = { experiment: name, ...settings };
-  const differing = Object.keys({ ...saved, ...wanted }).filter((k) => k !== "epochs" && JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]));
-  if (differing.length) throw new Error(`${ckpt}: the checkpoint was made with other settings (${differing.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); resume with the same ones`);
-  if (meta.epoch >= settings.epochs) throw new Error(`${ckpt}: the run already has ${meta.epoch} epochs; ask for more than that with --epochs`);
+  const differing = Object.keys({ ...saved, ...wanted }).filter(
+    (k) => k !== "epochs" && JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]),
+  );
+  if (differing.length)
+    throw new Error(
+      `${ckpt}: the checkpoint was made with other settings (${differing.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); resume with the same ones`,
+    );
+  if (meta.epoch >= settings.epochs)
+    throw new Error(
+      `${ckpt}: the run already has ${meta.epoch} epochs; ask for more than that with --epochs`,
+    );
   const loaded = await loadCheckpoint(ckpt);
   compile(loaded.model);
   await loaded.restoreOptimizer(loaded.model.optimizer);
-  return { model: loaded.model, initialEpoch: meta.epoch, previousHistory: meta.history, runId: meta.runId };
+  return {
+    model: loaded.model,
+    initialEpoch: meta.epoch,
+    previousHistory: meta.history,
+    runId: meta.runId,
+  };
 }
 
 /** Joins the history of resumed epochs and this run's. */
-export function mergeHistory(previous: Record<string, number[]>, current: Record<string, number[]>): Record<string, number[]> {
+export function mergeHistory(
+  previous: Record<string, number[]>,
+  current: Record<string, number[]>,
+): Record<string, number[]> {
   const keys = new Set([...Object.keys(previous), ...Object.keys(current)]);
-  return Object.fromEntries([...keys].map((k) => [k, [...(previous[k] ?? []), ...(current[k] ?? [])]]));
+  return Object.fromEntries(
+    [...keys].map((k) => [k, [...(previous[k] ?? []), ...(current[k] ?? [])]]),
+  );
 }
 
 /**
  * How a notebook stores its run: results.json and charts in `results/notebook-runs/<name>` (replacing
  * that notebook's previous run, never a CLI run's), nothing in smoke mode so that tests leave no trace.
  */
-export function notebookRun(name: string, mode: { name: string }, root = resultsRoot()): RunOptions {
-  return { out: mode.name === "smoke" ? undefined : path.join(root, "notebook-runs", name), force: true, mode: mode.name };
+export function notebookRun(
+  name: string,
+  mode: { name: string },
+  root = resultsRoot(),
+): RunOptions {
+  return {
+    out: mode.name === "smoke" ? undefined : path.join(root, "notebook-runs", name),
+    force: true,
+    mode: mode.name,
+  };
 }

@@ -35,16 +35,35 @@ export interface SunspotsSettings {
 }
 
 /** The book's settings (recurrent.py). */
-export const SUNSPOTS_BOOK: SunspotsSettings = { cell: "lstm", stacked: false, protocol: "book", epochs: 100, units: 4, window: 15, batchSize: 20, trainEnd: 2300, testEnd: 2800, learningRate: 1e-3, decay: 1e-4, seed: 1000 };
+export const SUNSPOTS_BOOK: SunspotsSettings = {
+  cell: "lstm",
+  stacked: false,
+  protocol: "book",
+  epochs: 100,
+  units: 4,
+  window: 15,
+  batchSize: 20,
+  trainEnd: 2300,
+  testEnd: 2800,
+  learningRate: 1e-3,
+  decay: 1e-4,
+  seed: 1000,
+};
 
 /** The book's validation MSE (scaled series) after epochs 1, 2, 3 and 100. */
-export const SUNSPOTS_BOOK_MSE = { 1: 0.1827, 2: 0.1522, 3: 0.1154, 100: 0.0247 } as Record<number, number>;
+export const SUNSPOTS_BOOK_MSE = { 1: 0.1827, 2: 0.1522, 3: 0.1154, 100: 0.0247 } as Record<
+  number,
+  number
+>;
 
 /**
  * Settings per run mode: the book's in `default` and `full` (100 epochs take about 25 s with the
  * fused recurrent layer on one CPU core), one epoch in `smoke`.
  */
-export function sunspotsSettings(mode: RunModeName, variant: Partial<Pick<SunspotsSettings, "cell" | "stacked" | "protocol">> = {}): SunspotsSettings {
+export function sunspotsSettings(
+  mode: RunModeName,
+  variant: Partial<Pick<SunspotsSettings, "cell" | "stacked" | "protocol">> = {},
+): SunspotsSettings {
   return { ...SUNSPOTS_BOOK, ...variant, epochs: mode === "smoke" ? 1 : SUNSPOTS_BOOK.epochs };
 }
 
@@ -61,7 +80,8 @@ export interface SunspotsOutcome {
 }
 
 /** Short name of a variant, e.g. `lstm book` or `gru stacked clean`. */
-export const variantName = (s: SunspotsSettings) => `${s.cell}${s.stacked ? " stacked" : ""} ${s.protocol}`;
+export const variantName = (s: SunspotsSettings) =>
+  `${s.cell}${s.stacked ? " stacked" : ""} ${s.protocol}`;
 
 /**
  * Trains the sunspot forecaster with `settings` (windows of 15 months predicting the next, Adam
@@ -69,61 +89,136 @@ export const variantName = (s: SunspotsSettings) => `${s.cell}${s.stacked ? " st
  * scaled series (the book's number) and the test RMSE in sunspot numbers (comparable across
  * scalers); writes results.json and the charts to `run.out` when given.
  */
-export async function runSunspotsExperiment(settings: SunspotsSettings, run: RunOptions = {}): Promise<SunspotsOutcome> {
+export async function runSunspotsExperiment(
+  settings: SunspotsSettings,
+  run: RunOptions = {},
+): Promise<SunspotsOutcome> {
   const series = loadSunspots();
   const windows0 = series.values.length - settings.window;
-  if (!(settings.trainEnd % settings.batchSize === 0 && (settings.testEnd - settings.trainEnd) % settings.batchSize === 0)) {
-    throw new Error(`sunspots: trainEnd ${settings.trainEnd} and the test size ${settings.testEnd - settings.trainEnd} must be multiples of the batch size ${settings.batchSize} (stateful batches are fixed)`);
+  if (!(
+    settings.trainEnd % settings.batchSize === 0 &&
+    (settings.testEnd - settings.trainEnd) % settings.batchSize === 0
+  )) {
+    throw new Error(
+      `sunspots: trainEnd ${settings.trainEnd} and the test size ${settings.testEnd - settings.trainEnd} must be multiples of the batch size ${settings.batchSize} (stateful batches are fixed)`,
+    );
   }
-  if (!(settings.trainEnd > 0 && settings.testEnd > settings.trainEnd && settings.testEnd <= windows0)) throw new Error(`sunspots: need 0 < trainEnd < testEnd <= ${windows0}`);
-  const scaler = new MinMaxScaler([-1, 1]).fit(settings.protocol === "book" ? series.values : series.values.subarray(0, settings.trainEnd + settings.window));
+  if (!(
+    settings.trainEnd > 0 &&
+    settings.testEnd > settings.trainEnd &&
+    settings.testEnd <= windows0
+  ))
+    throw new Error(`sunspots: need 0 < trainEnd < testEnd <= ${windows0}`);
+  const scaler = new MinMaxScaler([-1, 1]).fit(
+    settings.protocol === "book"
+      ? series.values
+      : series.values.subarray(0, settings.trainEnd + settings.window),
+  );
   const windows = makeWindows(scaler.transform(series.values), settings.window);
   const stateful = settings.protocol === "book";
-  const prepared = await prepareRun(`sunspots-${variantName(settings).replace(/ /g, "-")}`, settings, run,
-    () => sunspotRnn({ cell: settings.cell, units: settings.units, timesteps: settings.window, batchSize: settings.batchSize, stateful, stacked: settings.stacked }),
-    (m) => m.compile({ optimizer: new DecayedAdam(settings.learningRate, settings.decay), loss: "meanSquaredError" }));
+  const prepared = await prepareRun(
+    `sunspots-${variantName(settings).replace(/ /g, "-")}`,
+    settings,
+    run,
+    () =>
+      sunspotRnn({
+        cell: settings.cell,
+        units: settings.units,
+        timesteps: settings.window,
+        batchSize: settings.batchSize,
+        stateful,
+        stacked: settings.stacked,
+      }),
+    (m) =>
+      m.compile({
+        optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+        loss: "meanSquaredError",
+      }),
+  );
   const { model } = prepared;
   const initialWeights = prepared.initialEpoch === 0 ? recordWeights(model) : undefined;
   const [xTrain, yTrain] = windowTensors(windows, 0, settings.trainEnd);
   const [xTest, yTest] = windowTensors(windows, settings.trainEnd, settings.testEnd);
   try {
-    const result = await prepared.training(() => train(model, xTrain, yTrain, {
-      epochs: settings.epochs, initialEpoch: prepared.initialEpoch, batchSize: settings.batchSize, validationData: [xTest, yTest], shuffle: !stateful,
-      callbacks: prepared.callbacks, progress: run.progress, title: `Sunspots ${variantName(settings)}`,
-    }));
+    const result = await prepared.training(() =>
+      train(model, xTrain, yTrain, {
+        epochs: settings.epochs,
+        initialEpoch: prepared.initialEpoch,
+        batchSize: settings.batchSize,
+        validationData: [xTest, yTest],
+        shuffle: !stateful,
+        callbacks: prepared.callbacks,
+        progress: run.progress,
+        title: `Sunspots ${variantName(settings)}`,
+      }),
+    );
     const history = mergeHistory(prepared.previousHistory, result.history);
-    const scaled = tf.tidy(() => (model.predict(xTest, { batchSize: settings.batchSize }) as tf.Tensor).dataSync());
+    const scaled = tf.tidy(() =>
+      (model.predict(xTest, { batchSize: settings.batchSize }) as tf.Tensor).dataSync(),
+    );
     const predicted = scaler.inverse(scaled);
-    const truth = series.values.slice(settings.trainEnd + settings.window, settings.testEnd + settings.window);
-    const testMonths = series.months.slice(settings.trainEnd + settings.window, settings.testEnd + settings.window);
+    const truth = series.values.slice(
+      settings.trainEnd + settings.window,
+      settings.testEnd + settings.window,
+    );
+    const testMonths = series.months.slice(
+      settings.trainEnd + settings.window,
+      settings.testEnd + settings.window,
+    );
     const valLoss = history.val_loss ?? [];
     const metrics: Record<string, number> = {
       val_mse: valLoss[valLoss.length - 1],
-      test_rmse_sunspots: Math.sqrt(truth.reduce((s, v, i) => s + (v - predicted[i]) ** 2, 0) / truth.length),
+      test_rmse_sunspots: Math.sqrt(
+        truth.reduce((s, v, i) => s + (v - predicted[i]) ** 2, 0) / truth.length,
+      ),
       epochs: valLoss.length,
-      seconds_per_epoch: result.epochSeconds.reduce((a, b) => a + b, 0) / Math.max(1, result.epochSeconds.length),
+      seconds_per_epoch:
+        result.epochSeconds.reduce((a, b) => a + b, 0) / Math.max(1, result.epochSeconds.length),
     };
     const book: Record<string, number> = {};
     if (settings.protocol === "book" && settings.cell === "lstm" && !settings.stacked) {
       book.val_mse = SUNSPOTS_BOOK_MSE[100];
       for (const [epoch, value] of Object.entries(SUNSPOTS_BOOK_MSE)) {
         book[`val_mse_epoch_${epoch}`] = value;
-        if (valLoss.length >= Number(epoch)) metrics[`val_mse_epoch_${epoch}`] = valLoss[Number(epoch) - 1];
+        if (valLoss.length >= Number(epoch))
+          metrics[`val_mse_epoch_${epoch}`] = valLoss[Number(epoch) - 1];
       }
     }
     const record: Omit<ExperimentRecord, "charts"> = {
-      experiment: `sunspots ${variantName(settings)}`, mode: run.mode ?? "cli", settings, seed: settings.seed, backend: currentBackend()?.line ?? tf.getBackend(),
-      date: new Date().toISOString(), versions: versions(),
+      experiment: `sunspots ${variantName(settings)}`,
+      mode: run.mode ?? "cli",
+      settings,
+      seed: settings.seed,
+      backend: currentBackend()?.line ?? tf.getBackend(),
+      date: new Date().toISOString(),
+      versions: versions(),
       split: `R datasets::sunspots (${series.values.length} months ${series.months[0]}..${series.months[series.months.length - 1]}); windows of ${settings.window}: train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); scaler fitted on ${settings.protocol === "book" ? "the whole series" : "the training part"}`,
-      metrics, book, history,
+      metrics,
+      book,
+      history,
       timings: timingsOf(result),
       ...(initialWeights ? { initialWeights } : {}),
     };
     if (run.out) {
-      await writeRecord(run.out, record, {
-        history: historyChart(history, { title: `Sunspots ${variantName(settings)}: MSE per epoch` }),
-        forecast: seriesWithPredictions(truth, { predicted }, { title: `Test months ${testMonths[0]}..${testMonths[testMonths.length - 1]}: observed and predicted`, xTitle: "test month", yTitle: "sunspot number" }),
-      }, { charts: run.charts });
+      await writeRecord(
+        run.out,
+        record,
+        {
+          history: historyChart(history, {
+            title: `Sunspots ${variantName(settings)}: MSE per epoch`,
+          }),
+          forecast: seriesWithPredictions(
+            truth,
+            { predicted },
+            {
+              title: `Test months ${testMonths[0]}..${testMonths[testMonths.length - 1]}: observed and predicted`,
+              xTitle: "test month",
+              yTitle: "sunspot number",
+            },
+          ),
+        },
+        { charts: run.charts },
+      );
     }
     return { model, record, series, testMonths, truth, predicted };
   } finally {

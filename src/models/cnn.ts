@@ -10,7 +10,14 @@ import { KERAS_KERNEL_INITIALIZER } from "./keras-defaults";
  */
 export function mnistCnn(): tf.Sequential {
   const conv = (filters: number, inputShape?: number[]) =>
-    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", kernelInitializer: KERAS_KERNEL_INITIALIZER, ...(inputShape ? { inputShape } : {}) });
+    tf.layers.conv2d({
+      filters,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+      kernelInitializer: KERAS_KERNEL_INITIALIZER,
+      ...(inputShape ? { inputShape } : {}),
+    });
   const pool = () => tf.layers.averagePooling2d({ poolSize: 2, padding: "same" });
   return tf.sequential({
     name: "mnist_cnn",
@@ -27,9 +34,17 @@ export function mnistCnn(): tf.Sequential {
       tf.layers.dropout({ rate: 0.5 }),
       pool(),
       tf.layers.flatten(),
-      tf.layers.dense({ units: 1024, activation: "relu", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
+      tf.layers.dense({
+        units: 1024,
+        activation: "relu",
+        kernelInitializer: KERAS_KERNEL_INITIALIZER,
+      }),
       tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
+      tf.layers.dense({
+        units: 10,
+        activation: "softmax",
+        kernelInitializer: KERAS_KERNEL_INITIALIZER,
+      }),
     ],
   });
 }
@@ -48,9 +63,19 @@ export function mnistCnn(): tf.Sequential {
  */
 export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Sequential {
   const momentum = options.batchNormMomentum ?? 0.99;
-  const block = (layer: tf.layers.Layer): tf.layers.Layer[] => [layer, tf.layers.batchNormalization({ momentum }), tf.layers.leakyReLU({ alpha: 0.1 })];
+  const block = (layer: tf.layers.Layer): tf.layers.Layer[] => [
+    layer,
+    tf.layers.batchNormalization({ momentum }),
+    tf.layers.leakyReLU({ alpha: 0.1 }),
+  ];
   const conv = (filters: number, inputShape?: number[]) =>
-    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", kernelInitializer: KERAS_KERNEL_INITIALIZER, ...(inputShape ? { inputShape } : {}) });
+    tf.layers.conv2d({
+      filters,
+      kernelSize: 3,
+      padding: "same",
+      kernelInitializer: KERAS_KERNEL_INITIALIZER,
+      ...(inputShape ? { inputShape } : {}),
+    });
   return tf.sequential({
     name: "fashion_cnn",
     layers: [
@@ -64,7 +89,11 @@ export function fashionCnn(options: { batchNormMomentum?: number } = {}): tf.Seq
       tf.layers.flatten(),
       ...block(tf.layers.dense({ units: 1024, kernelInitializer: KERAS_KERNEL_INITIALIZER })),
       ...block(tf.layers.dense({ units: 1024, kernelInitializer: KERAS_KERNEL_INITIALIZER })),
-      tf.layers.dense({ units: 10, activation: "softmax", kernelInitializer: KERAS_KERNEL_INITIALIZER }),
+      tf.layers.dense({
+        units: 10,
+        activation: "softmax",
+        kernelInitializer: KERAS_KERNEL_INITIALIZER,
+      }),
     ],
   });
 }

@@ -31,17 +31,43 @@ export interface SunspotRnnOptions {
  * gates of slope 0.2, Glorot-uniform kernels, orthogonal recurrent kernel, forget-gate bias 1.
  */
 export function sunspotRnn(options: SunspotRnnOptions = {}): tf.Sequential {
-  const { cell = "lstm", units = 4, timesteps = 15, batchSize = 20, stateful = true, stacked = false, implementation = "fused" } = options;
-  const make = (args: { units: number; stateful: boolean; returnSequences?: boolean; batchInputShape?: number[]; inputShape?: number[] }): tf.layers.Layer =>
+  const {
+    cell = "lstm",
+    units = 4,
+    timesteps = 15,
+    batchSize = 20,
+    stateful = true,
+    stacked = false,
+    implementation = "fused",
+  } = options;
+  const make = (args: {
+    units: number;
+    stateful: boolean;
+    returnSequences?: boolean;
+    batchInputShape?: number[];
+    inputShape?: number[];
+  }): tf.layers.Layer =>
     implementation === "fused"
       ? fusedRecurrent({ cell, ...args, unitForgetBias: cell === "lstm" })
-      : cell === "gru" ? tf.layers.gru({ ...args, kernelInitializer: KERAS_KERNEL_INITIALIZER }) : tf.layers.lstm({ ...args, kernelInitializer: KERAS_KERNEL_INITIALIZER, unitForgetBias: true });
-  const shape = stateful ? { batchInputShape: [batchSize, timesteps, 1] } : { inputShape: [timesteps, 1] };
+      : cell === "gru"
+        ? tf.layers.gru({ ...args, kernelInitializer: KERAS_KERNEL_INITIALIZER })
+        : tf.layers.lstm({
+            ...args,
+            kernelInitializer: KERAS_KERNEL_INITIALIZER,
+            unitForgetBias: true,
+          });
+  const shape = stateful
+    ? { batchInputShape: [batchSize, timesteps, 1] }
+    : { inputShape: [timesteps, 1] };
   const recurrent = stacked
     ? [make({ units, stateful, returnSequences: true, ...shape }), make({ units, stateful })]
     : [make({ units, stateful, ...shape })];
   return tf.sequential({
     name: `sunspot_${cell}${stacked ? "_stacked" : ""}`,
-    layers: [...recurrent, tf.layers.dense({ units: 1, kernelInitializer: KERAS_KERNEL_INITIALIZER }), tf.layers.activation({ activation: "tanh" })],
+    layers: [
+      ...recurrent,
+      tf.layers.dense({ units: 1, kernelInitializer: KERAS_KERNEL_INITIALIZER }),
+      tf.layers.activation({ activation: "tanh" }),
+    ],
   });
 }

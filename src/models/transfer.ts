@@ -7,10 +7,25 @@ import * as tf from "@tensorflow/tfjs";
  */
 export function convBase(): tf.Sequential {
   const block = (filters: number, first = false): tf.layers.Layer[] => [
-    tf.layers.conv2d({ filters, kernelSize: 3, padding: "same", activation: "relu", name: `conv_${filters}`, ...(first ? { inputShape: [28, 28, 1] } : {}) }),
+    tf.layers.conv2d({
+      filters,
+      kernelSize: 3,
+      padding: "same",
+      activation: "relu",
+      name: `conv_${filters}`,
+      ...(first ? { inputShape: [28, 28, 1] } : {}),
+    }),
     tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${filters}` }),
   ];
-  return tf.sequential({ name: "conv_base", layers: [...block(16, true), ...block(32), ...block(64), tf.layers.flatten({ name: "features" })] });
+  return tf.sequential({
+    name: "conv_base",
+    layers: [
+      ...block(16, true),
+      ...block(32),
+      ...block(64),
+      tf.layers.flatten({ name: "features" }),
+    ],
+  });
 }
 
 /**
@@ -20,6 +35,11 @@ export function convBase(): tf.Sequential {
 export function withHead(base: tf.LayersModel, classes: number): tf.Sequential {
   return tf.sequential({
     name: "classifier",
-    layers: [base as unknown as tf.layers.Layer, tf.layers.dense({ units: 64, activation: "relu" }), tf.layers.dropout({ rate: 0.25 }), tf.layers.dense({ units: classes, activation: "softmax" })],
+    layers: [
+      base as unknown as tf.layers.Layer,
+      tf.layers.dense({ units: 64, activation: "relu" }),
+      tf.layers.dropout({ rate: 0.25 }),
+      tf.layers.dense({ units: classes, activation: "softmax" }),
+    ],
   });
 }

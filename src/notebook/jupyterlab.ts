@@ -32,14 +32,23 @@ export function installKernels(): void {
     const dir = path.join(DATA_DIR, "kernels", js ? "jslab" : "tslab");
     fs.mkdirSync(dir, { recursive: true });
     const spec = {
-      argv: [process.execPath, tslab, "kernel", "--config-path", "{connection_file}", ...(js ? ["--js"] : [])],
+      argv: [
+        process.execPath,
+        tslab,
+        "kernel",
+        "--config-path",
+        "{connection_file}",
+        ...(js ? ["--js"] : []),
+      ],
       display_name: js ? "JavaScript" : "TypeScript",
       language: js ? "javascript" : "typescript",
     };
     fs.writeFileSync(path.join(dir, "kernel.json"), JSON.stringify(spec, null, 1) + "\n");
     console.log(`kernel: wrote ${path.relative(ROOT, path.join(dir, "kernel.json"))}`);
   }
-  console.log(`kernel: JupyterLab finds them when JUPYTER_PATH includes ${DATA_DIR} ("npm run lab" sets it).`);
+  console.log(
+    `kernel: JupyterLab finds them when JUPYTER_PATH includes ${DATA_DIR} ("npm run lab" sets it).`,
+  );
 }
 
 /** The first Python that can import `module`, among $JUPYTER_PYTHON, .venv, python3 and /usr/bin/python3. */
@@ -57,5 +66,8 @@ export function installJupyterLab(): string {
 
 /** The environment in which JupyterLab finds the project's kernels. */
 export function labEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, JUPYTER_PATH: [DATA_DIR, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) };
+  return {
+    ...process.env,
+    JUPYTER_PATH: [DATA_DIR, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter),
+  };
 }

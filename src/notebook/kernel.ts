@@ -86,7 +86,11 @@ export class Kernel {
     fs.writeFileSync(connFile, JSON.stringify(conn));
     const args = [require.resolve("tslab/bin/tslab"), "kernel", "--config-path", connFile];
     if (options.kind === "jslab") args.push("--js");
-    const proc = spawn(process.execPath, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const proc = spawn(process.execPath, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const url = (port: number) => `tcp://${conn.ip}:${port}`;
     const shell = new zmq.Dealer({ linger: 0 });
     const control = new zmq.Dealer({ linger: 0 });
@@ -124,7 +128,11 @@ export class Kernel {
    * (e.g. to act while the cell still runs).
    * @throws when the kernel dies or `timeoutMs` passes first.
    */
-  async execute(code: string, timeoutMs = 0, onMessage?: (msg: Message) => void): Promise<ExecuteResult> {
+  async execute(
+    code: string,
+    timeoutMs = 0,
+    onMessage?: (msg: Message) => void,
+  ): Promise<ExecuteResult> {
     const msg = newMessage("execute_request", this.session, {
       code,
       silent: false,
@@ -142,12 +150,13 @@ export class Kernel {
       const check = () => {
         if (reply && idle) resolve();
       };
-      const graceAfterReply = () => setTimeout(() => {
-        if (!idle) {
-          outputDropped = true;
-          resolve();
-        }
-      }, IDLE_GRACE_MS).unref();
+      const graceAfterReply = () =>
+        setTimeout(() => {
+          if (!idle) {
+            outputDropped = true;
+            resolve();
+          }
+        }, IDLE_GRACE_MS).unref();
       this.iopubListeners.set(id, (m) => {
         if (m.header.msg_type === "status") {
           if (m.content.execution_state === "idle") idle = true;
@@ -162,9 +171,13 @@ export class Kernel {
         check();
         if (!idle) graceAfterReply();
       });
-      this.onExit = (why) => reject(new Error(`kernel died while running the cell: ${why}\n${this.processLog()}`));
+      this.onExit = (why) =>
+        reject(new Error(`kernel died while running the cell: ${why}\n${this.processLog()}`));
       if (timeoutMs > 0) {
-        setTimeout(() => reject(new Error(`cell did not finish within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs).unref();
+        setTimeout(
+          () => reject(new Error(`cell did not finish within ${Math.round(timeoutMs / 1000)} s`)),
+          timeoutMs,
+        ).unref();
       }
     });
     await this.shell.send(encode(msg, this.conn.key));
@@ -178,13 +191,23 @@ export class Kernel {
       this.shellListeners.delete(id);
     }
     const content = reply!.content;
-    return { msgId: id, status: String(content.status), executionCount: (content.execution_count as number) ?? null, messages, outputDropped };
+    return {
+      msgId: id,
+      status: String(content.status),
+      executionCount: (content.execution_count as number) ?? null,
+      messages,
+      outputDropped,
+    };
   }
 
   /** Asks the kernel to shut down, then makes sure the process is gone and the sockets closed. */
   async shutdown(): Promise<void> {
     if (!this.exited) {
-      await this.control.send(encode(newMessage("shutdown_request", this.session, { restart: false }), this.conn.key)).catch(() => undefined);
+      await this.control
+        .send(
+          encode(newMessage("shutdown_request", this.session, { restart: false }), this.conn.key),
+        )
+        .catch(() => undefined);
       const gone = await Promise.race([
         new Promise<boolean>((r) => this.proc.once("exit", () => r(true))),
         new Promise<boolean>((r) => setTimeout(() => r(false), 3000).unref()),
@@ -229,7 +252,8 @@ export class Kernel {
   private async handshake(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`kernel exited during start-up (${this.exited}):\n${this.processLog()}`);
+      if (this.exited)
+        throw new Error(`kernel exited during start-up (${this.exited}):\n${this.processLog()}`);
       const msg = newMessage("kernel_info_request", this.session, {});
       const id = msg.header.msg_id;
       const seen = new Promise<boolean>((resolve) => {
@@ -247,18 +271,24 @@ export class Kernel {
       if (ok) return;
     }
     this.proc.kill("SIGKILL");
-    throw new Error(`kernel did not answer within ${Math.round(timeoutMs / 1000)} s:\n${this.processLog()}`);
+    throw new Error(
+      `kernel did not answer within ${Math.round(timeoutMs / 1000)} s:\n${this.processLog()}`,
+    );
   }
 }
 
 /** Asks the OS for `n` free TCP ports on the loopback interface. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once("error", reject);
-      s.listen(0, "127.0.0.1", () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once("error", reject);
+          s.listen(0, "127.0.0.1", () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

@@ -3,8 +3,17 @@ import * as fs from "fs";
 /** One output of a code cell, as nbformat 4 stores it. */
 export type Output =
   | { output_type: "stream"; name: "stdout" | "stderr"; text: string }
-  | { output_type: "display_data"; data: Record<string, unknown>; metadata: Record<string, unknown> }
-  | { output_type: "execute_result"; data: Record<string, unknown>; metadata: Record<string, unknown>; execution_count: number | null }
+  | {
+      output_type: "display_data";
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+    }
+  | {
+      output_type: "execute_result";
+      data: Record<string, unknown>;
+      metadata: Record<string, unknown>;
+      execution_count: number | null;
+    }
   | { output_type: "error"; ename: string; evalue: string; traceback: string[] };
 
 /** A notebook cell (nbformat 4). */
@@ -21,7 +30,10 @@ export interface Cell {
 export interface Notebook {
   nbformat: number;
   nbformat_minor: number;
-  metadata: { kernelspec?: { name: string; display_name?: string; language?: string }; [k: string]: unknown };
+  metadata: {
+    kernelspec?: { name: string; display_name?: string; language?: string };
+    [k: string]: unknown;
+  };
   cells: Cell[];
 }
 
@@ -51,8 +63,13 @@ export function readNotebook(file: string): Notebook {
     throw new Error(`${file}: expected an nbformat 4 notebook with a "cells" array`);
   }
   nb.cells.forEach((c, i) => {
-    if (!["code", "markdown", "raw"].includes(c.cell_type) || (typeof c.source !== "string" && !Array.isArray(c.source))) {
-      throw new Error(`${file}: cell ${i + 1} is malformed (needs cell_type code|markdown|raw and a source)`);
+    if (
+      !["code", "markdown", "raw"].includes(c.cell_type) ||
+      (typeof c.source !== "string" && !Array.isArray(c.source))
+    ) {
+      throw new Error(
+        `${file}: cell ${i + 1} is malformed (needs cell_type code|markdown|raw and a source)`,
+      );
     }
   });
   return nb;

@@ -44,7 +44,10 @@ const ESCAPED = /^(UncaughtException|UnhandledPromiseRejection):/m;
  * execute_reply is an error, or any cell that lets an exception or rejection escape (also one
  * reported after the cell finished). The source file is not modified.
  */
-export async function runNotebook(file: string, options: RunNotebookOptions = {}): Promise<NotebookRunResult> {
+export async function runNotebook(
+  file: string,
+  options: RunNotebookOptions = {},
+): Promise<NotebookRunResult> {
   const started = Date.now();
   const notebook = readNotebook(file);
   const kind: KernelKind = notebook.metadata.kernelspec?.name === "jslab" ? "jslab" : "tslab";
@@ -53,13 +56,28 @@ export async function runNotebook(file: string, options: RunNotebookOptions = {}
     cell.outputs = [];
     cell.execution_count = null;
   }
-  const result: NotebookRunResult = { file, notebook, codeCells: codeCells.length, executedCells: 0, seconds: 0, stderr: "" };
-  const kernel = await Kernel.start({ kind, cwd: path.dirname(path.resolve(file)), env: options.env });
+  const result: NotebookRunResult = {
+    file,
+    notebook,
+    codeCells: codeCells.length,
+    executedCells: 0,
+    seconds: 0,
+    stderr: "",
+  };
+  const kernel = await Kernel.start({
+    kind,
+    cwd: path.dirname(path.resolve(file)),
+    env: options.env,
+  });
   const displays = new Map<string, Output & { output_type: "display_data" }>();
   const cellOfRequest = new Map<string, number>();
   const fail = (cellNumber: number, error: string) => {
     const cell = notebook.cells[cellNumber - 1];
-    result.failure ??= { cellNumber, source: cell ? cellSource(cell) : "", error: cleanErrorText(error) };
+    result.failure ??= {
+      cellNumber,
+      source: cell ? cellSource(cell) : "",
+      error: cleanErrorText(error),
+    };
   };
   try {
     for (let k = 0; k < notebook.cells.length && !result.failure; k++) {
@@ -78,9 +96,11 @@ export async function runNotebook(file: string, options: RunNotebookOptions = {}
       cell.execution_count = run.executionCount;
       const stderr = collectOutputs(cell, run.messages, displays);
       result.executedCells++;
-      if (run.status !== "ok" || ESCAPED.test(stderr)) fail(k + 1, stderr.trim() || `execute_reply status "${run.status}" with no error text`);
+      if (run.status !== "ok" || ESCAPED.test(stderr))
+        fail(k + 1, stderr.trim() || `execute_reply status "${run.status}" with no error text`);
       else result.stderr += stderr;
-      if (run.outputDropped) result.stderr += `[runner] cell ${k + 1} printed faster than ZeroMQ delivers (over 1,000 queued messages): some of its output may be missing\n`;
+      if (run.outputDropped)
+        result.stderr += `[runner] cell ${k + 1} printed faster than ZeroMQ delivers (over 1,000 queued messages): some of its output may be missing\n`;
       // Rejections and timer exceptions surface just after the reply; give them a moment and blame the right cell.
       await settle(SETTLE_MS);
       checkLate(kernel, cellOfRequest, fail);
@@ -92,13 +112,18 @@ export async function runNotebook(file: string, options: RunNotebookOptions = {}
   } finally {
     await kernel.shutdown();
   }
-  if (result.failure) markFailure(notebook.cells[result.failure.cellNumber - 1], result.failure.error);
+  if (result.failure)
+    markFailure(notebook.cells[result.failure.cellNumber - 1], result.failure.error);
   result.seconds = (Date.now() - started) / 1000;
   return result;
 }
 
 /** Appends the iopub messages of one execution to the cell as nbformat outputs; returns the stderr text. */
-function collectOutputs(cell: Cell, messages: Message[], displays: Map<string, Output & { output_type: "display_data" }>): string {
+function collectOutputs(
+  cell: Cell,
+  messages: Message[],
+  displays: Map<string, Output & { output_type: "display_data" }>,
+): string {
   const outputs = cell.outputs!;
   let stderr = "";
   for (const m of messages) {
@@ -112,7 +137,11 @@ function collectOutputs(cell: Cell, messages: Message[], displays: Map<string, O
         break;
       }
       case "display_data": {
-        const out = { output_type: "display_data" as const, data: c.data, metadata: c.metadata ?? {} };
+        const out = {
+          output_type: "display_data" as const,
+          data: c.data,
+          metadata: c.metadata ?? {},
+        };
         outputs.push(out);
         const id = c.transient?.display_id;
         if (id) displays.set(id, out);
@@ -127,18 +156,29 @@ function collectOutputs(cell: Cell, messages: Message[], displays: Map<string, O
         break;
       }
       case "execute_result":
-        outputs.push({ output_type: "execute_result", data: c.data, metadata: c.metadata ?? {}, execution_count: c.execution_count ?? null });
+        outputs.push({
+          output_type: "execute_result",
+          data: c.data,
+          metadata: c.metadata ?? {},
+          execution_count: c.execution_count ?? null,
+        });
         break;
       case "error":
         stderr += `${c.ename}: ${c.evalue}\n${(c.traceback ?? []).join("\n")}\n`;
-        outputs.push({ output_type: "error", ename: c.ename, evalue: c.evalue, traceback: c.traceback ?? [] });
+        outputs.push({
+          output_type: "error",
+          ename: c.ename,
+          evalue: c.evalue,
+          traceback: c.traceback ?? [],
+        });
         break;
       case "clear_output":
         outputs.length = 0;
         break;
     }
   }
-  for (const o of outputs) if (o.output_type === "stream") (o as { text: unknown }).text = toLines(o.text);
+  for (const o of outputs)
+    if (o.output_type === "stream") (o as { text: unknown }).text = toLines(o.text);
   return stderr;
 }
 
@@ -151,10 +191,18 @@ function settle(ms: number): Promise<void> {
 }
 
 /** Fails the cell whose request an escaped error reported after its reply belongs to. */
-function checkLate(kernel: Kernel, cellOfRequest: Map<string, number>, fail: (cell: number, error: string) => void): void {
+function checkLate(
+  kernel: Kernel,
+  cellOfRequest: Map<string, number>,
+  fail: (cell: number, error: string) => void,
+): void {
   for (const m of kernel.late.splice(0)) {
     const text = m.header.msg_type === "stream" ? String(m.content.text) : "";
-    if (ESCAPED.test(text)) fail(cellOfRequest.get(m.parent_header.msg_id ?? "") ?? 0, `after the cell finished: ${text.trim()}`);
+    if (ESCAPED.test(text))
+      fail(
+        cellOfRequest.get(m.parent_header.msg_id ?? "") ?? 0,
+        `after the cell finished: ${text.trim()}`,
+      );
   }
 }
 
@@ -171,5 +219,10 @@ function cleanErrorText(text: string): string {
 function markFailure(cell: Cell | undefined, error: string): void {
   if (!cell || cell.cell_type !== "code") return;
   const lines = error.split("\n");
-  (cell.outputs ??= []).push({ output_type: "error", ename: "CellError", evalue: lines[0], traceback: lines });
+  (cell.outputs ??= []).push({
+    output_type: "error",
+    ename: "CellError",
+    evalue: lines[0],
+    traceback: lines,
+  });
 }

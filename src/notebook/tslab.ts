@@ -11,7 +11,10 @@
 export function currentCellWriter<T = unknown>(): T | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    return (require("tslab/dist/jupyter") as { lastWriteDisplayData?: T }).lastWriteDisplayData ?? undefined;
+    return (
+      (require("tslab/dist/jupyter") as { lastWriteDisplayData?: T }).lastWriteDisplayData ??
+      undefined
+    );
   } catch {
     return undefined;
   }

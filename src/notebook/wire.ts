@@ -16,7 +16,14 @@ export interface ConnectionInfo {
 
 /** A decoded Jupyter message. */
 export interface Message {
-  header: { msg_id: string; msg_type: string; session: string; username: string; date: string; version: string };
+  header: {
+    msg_id: string;
+    msg_type: string;
+    session: string;
+    username: string;
+    date: string;
+    version: string;
+  };
   parent_header: { msg_id?: string; [k: string]: unknown };
   metadata: Record<string, unknown>;
   content: Record<string, unknown>;
@@ -25,9 +32,20 @@ export interface Message {
 const DELIMITER = "<IDS|MSG>";
 
 /** Builds a new request message of the given type. */
-export function newMessage(msgType: string, session: string, content: Record<string, unknown>): Message {
+export function newMessage(
+  msgType: string,
+  session: string,
+  content: Record<string, unknown>,
+): Message {
   return {
-    header: { msg_id: randomUUID(), msg_type: msgType, session, username: "runner", date: new Date().toISOString(), version: "5.3" },
+    header: {
+      msg_id: randomUUID(),
+      msg_type: msgType,
+      session,
+      username: "runner",
+      date: new Date().toISOString(),
+      version: "5.3",
+    },
     parent_header: {},
     metadata: {},
     content,
@@ -42,7 +60,9 @@ function sign(key: string, parts: string[]): string {
 
 /** Serialises a message into the frames a DEALER socket sends (delimiter, signature, four JSON parts). */
 export function encode(msg: Message, key: string): string[] {
-  const parts = [msg.header, msg.parent_header, msg.metadata, msg.content].map((p) => JSON.stringify(p));
+  const parts = [msg.header, msg.parent_header, msg.metadata, msg.content].map((p) =>
+    JSON.stringify(p),
+  );
   return [DELIMITER, sign(key, parts), ...parts];
 }
 
@@ -55,7 +75,8 @@ export function decode(frames: Buffer[], key: string): Message {
   if (at < 0) throw new Error("Jupyter message without <IDS|MSG> delimiter");
   const [signature, ...rest] = frames.slice(at + 1).map((f) => f.toString("utf8"));
   const parts = rest.slice(0, 4);
-  if (key && sign(key, parts) !== signature) throw new Error("Jupyter message with a bad HMAC signature");
+  if (key && sign(key, parts) !== signature)
+    throw new Error("Jupyter message with a bad HMAC signature");
   const [header, parent_header, metadata, content] = parts.map((p) => JSON.parse(p));
   return { header, parent_header, metadata, content };
 }

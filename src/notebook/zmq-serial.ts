@@ -15,19 +15,29 @@ export function serializeKernelSends(): void {
   } catch {
     return;
   }
-  const base = (zmq.Socket as { prototype?: object } | undefined)?.prototype as ({ send?: unknown } & object) | undefined;
+  const base = (zmq.Socket as { prototype?: object } | undefined)?.prototype as
+    ({ send?: unknown } & object) | undefined;
   const original = base?.send as ((this: object, msg: unknown) => Promise<void>) | undefined;
   if (!original || (base as Record<string, unknown>).__ch10SerialSend) return;
   const queues = new WeakMap<object, Promise<void>>();
   const send = function (this: object, msg: unknown): Promise<void> {
     const next = (queues.get(this) ?? Promise.resolve()).then(() => original.call(this, msg));
-    queues.set(this, next.catch(() => undefined));
+    queues.set(
+      this,
+      next.catch(() => undefined),
+    );
     return next;
   };
   // The native prototype's `send` is read-only; each socket class gets its own property instead.
   for (const cls of Object.values(zmq)) {
     const proto = (cls as { prototype?: object } | undefined)?.prototype;
-    if (typeof cls === "function" && proto && proto !== base && base!.isPrototypeOf(proto) && (proto as { send?: unknown }).send === original) {
+    if (
+      typeof cls === "function" &&
+      proto &&
+      proto !== base &&
+      base!.isPrototypeOf(proto) &&
+      (proto as { send?: unknown }).send === original
+    ) {
       Object.defineProperty(proto, "send", { value: send, writable: true, configurable: true });
     }
   }

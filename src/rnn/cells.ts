@@ -3,7 +3,10 @@ import * as tf from "@tensorflow/tfjs";
 /** Gate activation: Keras 2 and tfjs default to `hardSigmoid` (clip(0.2·x + 0.5, 0, 1)); Keras ≥ 2.3 uses `sigmoid`. */
 export type GateActivation = "hardSigmoid" | "sigmoid";
 
-const gate = (kind: GateActivation) => (kind === "sigmoid" ? (x: number) => 1 / (1 + Math.exp(-x)) : (x: number) => Math.min(1, Math.max(0, 0.2 * x + 0.5)));
+const gate = (kind: GateActivation) =>
+  kind === "sigmoid"
+    ? (x: number) => 1 / (1 + Math.exp(-x))
+    : (x: number) => Math.min(1, Math.max(0, 0.2 * x + 0.5));
 
 /**
  * Weights of a recurrent layer in tfjs/Keras layout. `kernel` is `inputs x (gates·units)`,
@@ -28,14 +31,31 @@ export interface Peepholes {
 /** The weights of a tfjs `lstm` or `gru` layer (built) as float64 arrays. */
 export function recurrentWeightsOf(layer: tf.layers.Layer): RecurrentWeights {
   const [k, r, b] = layer.getWeights();
-  if (!k || !r || k.shape.length !== 2) throw new Error(`recurrentWeightsOf: layer "${layer.name}" has no kernel/recurrent kernel (build it first)`);
+  if (!k || !r || k.shape.length !== 2)
+    throw new Error(
+      `recurrentWeightsOf: layer "${layer.name}" has no kernel/recurrent kernel (build it first)`,
+    );
   const units = r.shape[0];
-  return { inputs: k.shape[0], units, kernel: Float64Array.from(k.dataSync()), recurrent: Float64Array.from(r.dataSync()), bias: b ? Float64Array.from(b.dataSync()) : new Float64Array(k.shape[1]) };
+  return {
+    inputs: k.shape[0],
+    units,
+    kernel: Float64Array.from(k.dataSync()),
+    recurrent: Float64Array.from(r.dataSync()),
+    bias: b ? Float64Array.from(b.dataSync()) : new Float64Array(k.shape[1]),
+  };
 }
 
 /** Pre-activation of gate `g` for unit `j`: Σ x_k W[k, g·u+j] + Σ h_k U[k, g·u+j] + b[g·u+j]. */
-function preActivation(w: RecurrentWeights, gates: number, g: number, j: number, x: ArrayLike<number>, h: ArrayLike<number>): number {
-  const cols = gates * w.units, col = g * w.units + j;
+function preActivation(
+  w: RecurrentWeights,
+  gates: number,
+  g: number,
+  j: number,
+  x: ArrayLike<number>,
+  h: ArrayLike<number>,
+): number {
+  const cols = gates * w.units,
+    col = g * w.units + j;
   let s = w.bias[col];
   for (let k = 0; k < w.inputs; k++) s += x[k] * w.kernel[k * cols + col];
   for (let k = 0; k < w.units; k++) s += h[k] * w.recurrent[k * cols + col];
@@ -58,11 +78,24 @@ export interface LstmStep {
  *   C = f ⊙ C₋₁ + i ⊙ ĉ,  o = σ(W_o·x + U_o·h + b_o),  h = o ⊙ tanh(C);
  * with `peepholes`, f and i also add p ⊙ C₋₁ and o adds p_o ⊙ C.
  */
-export function lstmStep(w: RecurrentWeights, x: ArrayLike<number>, hPrev: Float64Array, cPrev: Float64Array, options: { gate?: GateActivation; peepholes?: Peepholes } = {}): LstmStep {
+export function lstmStep(
+  w: RecurrentWeights,
+  x: ArrayLike<number>,
+  hPrev: Float64Array,
+  cPrev: Float64Array,
+  options: { gate?: GateActivation; peepholes?: Peepholes } = {},
+): LstmStep {
   const sigma = gate(options.gate ?? "hardSigmoid");
   const p = options.peepholes;
   const u = w.units;
-  const s: LstmStep = { h: new Float64Array(u), c: new Float64Array(u), input: new Float64Array(u), forget: new Float64Array(u), candidate: new Float64Array(u), output: new Float64Array(u) };
+  const s: LstmStep = {
+    h: new Float64Array(u),
+    c: new Float64Array(u),
+    input: new Float64Array(u),
+    forget: new Float64Array(u),
+    candidate: new Float64Array(u),
+    output: new Float64Array(u),
+  };
   for (let j = 0; j < u; j++) {
     s.input[j] = sigma(preActivation(w, 4, 0, j, x, hPrev) + (p ? p.input[j] * cPrev[j] : 0));
     s.forget[j] = sigma(preActivation(w, 4, 1, j, x, hPrev) + (p ? p.forget[j] * cPrev[j] : 0));
@@ -90,10 +123,20 @@ export interface GruStep {
  * (r ⊙ (U_h·h + b'_h), a second bias), which tfjs does not implement: a GRU(4) on one input has
  * 3·(4·1 + 4·4 + 2·4) = 84 parameters in Keras 2.2+, 3·(4·1 + 4·4 + 4) = 72 in tfjs and Keras 2.1.
  */
-export function gruStep(w: RecurrentWeights, x: ArrayLike<number>, hPrev: Float64Array, options: { gate?: GateActivation } = {}): GruStep {
+export function gruStep(
+  w: RecurrentWeights,
+  x: ArrayLike<number>,
+  hPrev: Float64Array,
+  options: { gate?: GateActivation } = {},
+): GruStep {
   const sigma = gate(options.gate ?? "hardSigmoid");
   const u = w.units;
-  const s: GruStep = { h: new Float64Array(u), update: new Float64Array(u), reset: new Float64Array(u), candidate: new Float64Array(u) };
+  const s: GruStep = {
+    h: new Float64Array(u),
+    update: new Float64Array(u),
+    reset: new Float64Array(u),
+    candidate: new Float64Array(u),
+  };
   for (let j = 0; j < u; j++) {
     s.update[j] = sigma(preActivation(w, 3, 0, j, x, hPrev));
     s.reset[j] = sigma(preActivation(w, 3, 1, j, x, hPrev));
@@ -110,9 +153,14 @@ export function gruStep(w: RecurrentWeights, x: ArrayLike<number>, hPrev: Float6
 }
 
 /** Runs {@link lstmStep} over a sequence (one input vector per step) from zero state. */
-export function runLstm(w: RecurrentWeights, xs: ArrayLike<number>[], options: { gate?: GateActivation; peepholes?: Peepholes } = {}): LstmStep[] {
+export function runLstm(
+  w: RecurrentWeights,
+  xs: ArrayLike<number>[],
+  options: { gate?: GateActivation; peepholes?: Peepholes } = {},
+): LstmStep[] {
   const steps: LstmStep[] = [];
-  let h = new Float64Array(w.units), c = new Float64Array(w.units);
+  let h = new Float64Array(w.units),
+    c = new Float64Array(w.units);
   for (const x of xs) {
     const s = lstmStep(w, x, h, c, options);
     steps.push(s);
@@ -122,7 +170,11 @@ export function runLstm(w: RecurrentWeights, xs: ArrayLike<number>[], options: {
 }
 
 /** Runs {@link gruStep} over a sequence from zero state. */
-export function runGru(w: RecurrentWeights, xs: ArrayLike<number>[], options: { gate?: GateActivation } = {}): GruStep[] {
+export function runGru(
+  w: RecurrentWeights,
+  xs: ArrayLike<number>[],
+  options: { gate?: GateActivation } = {},
+): GruStep[] {
   const steps: GruStep[] = [];
   let h = new Float64Array(w.units);
   for (const x of xs) {

@@ -1,6 +1,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { GateActivation } from "./cells";
-import { FusedWeights, RecurrentDims, gruBackward, gruForward, lstmBackward, lstmForward } from "./fused-math";
+import {
+  FusedWeights,
+  RecurrentDims,
+  gruBackward,
+  gruForward,
+  lstmBackward,
+  lstmForward,
+} from "./fused-math";
 
 /** Arguments of {@link FusedRecurrent}: those of `tf.layers.lstm` / `gru` that the chapter uses. */
 export interface FusedRecurrentArgs {
@@ -44,8 +51,13 @@ export class FusedRecurrent extends tf.layers.Layer {
   private carried: tf.Tensor[] | null = null;
 
   constructor(args: FusedRecurrentArgs) {
-    super({ name: args.name, inputShape: args.inputShape, batchInputShape: args.batchInputShape } as tf.serialization.ConfigDict);
-    if (!(Number.isInteger(args.units) && args.units >= 1)) throw new Error(`FusedRecurrent: units must be a positive integer, got ${args.units}`);
+    super({
+      name: args.name,
+      inputShape: args.inputShape,
+      batchInputShape: args.batchInputShape,
+    } as tf.serialization.ConfigDict);
+    if (!(Number.isInteger(args.units) && args.units >= 1))
+      throw new Error(`FusedRecurrent: units must be a positive integer, got ${args.units}`);
     this.cell = args.cell;
     this.units = args.units;
     this.returnSequences = args.returnSequences ?? false;
@@ -62,12 +74,24 @@ export class FusedRecurrent extends tf.layers.Layer {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const inputs = shape[shape.length - 1] as number;
     const cols = this.gates * this.units;
-    this.kernel = this.addWeight("kernel", [inputs, cols], "float32", tf.initializers.glorotUniform({}));
-    this.recurrentKernel = this.addWeight("recurrent_kernel", [this.units, cols], "float32", tf.initializers.orthogonal({}));
+    this.kernel = this.addWeight(
+      "kernel",
+      [inputs, cols],
+      "float32",
+      tf.initializers.glorotUniform({}),
+    );
+    this.recurrentKernel = this.addWeight(
+      "recurrent_kernel",
+      [this.units, cols],
+      "float32",
+      tf.initializers.orthogonal({}),
+    );
     const u = this.units;
     this.bias = this.addWeight("bias", [cols], "float32", tf.initializers.zeros());
     if (this.unitForgetBias && this.cell === "lstm") {
-      const ones = tf.tensor1d(Array.from({ length: cols }, (_, j) => (j >= u && j < 2 * u ? 1 : 0)));
+      const ones = tf.tensor1d(
+        Array.from({ length: cols }, (_, j) => (j >= u && j < 2 * u ? 1 : 0)),
+      );
       this.bias.write(ones);
       ones.dispose();
     }
@@ -83,12 +107,20 @@ export class FusedRecurrent extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
       const [B, T] = x.shape;
-      const U = this.units, lstm = this.cell === "lstm";
-      const initial = this.stateful && this.carried && this.carried[0].shape[0] === B ? this.carried : (lstm ? [tf.zeros([B, U]), tf.zeros([B, U])] : [tf.zeros([B, U])]);
+      const U = this.units,
+        lstm = this.cell === "lstm";
+      const initial =
+        this.stateful && this.carried && this.carried[0].shape[0] === B
+          ? this.carried
+          : lstm
+            ? [tf.zeros([B, U]), tf.zeros([B, U])]
+            : [tf.zeros([B, U])];
       const out = this.fused(x, initial);
       const hs = tf.reshape(tf.slice(out, [0, 0], [B, T * U]), [B, T, U]);
       if (this.stateful) {
-        const next = lstm ? [tf.slice(out, [0, T * U], [B, U]), tf.slice(out, [0, T * U + U], [B, U])] : [tf.slice(out, [0, T * U], [B, U])];
+        const next = lstm
+          ? [tf.slice(out, [0, T * U], [B, U]), tf.slice(out, [0, T * U + U], [B, U])]
+          : [tf.slice(out, [0, T * U], [B, U])];
         const previous = this.carried;
         this.carried = next.map((t) => tf.keep(t.clone()));
         if (previous) tf.dispose(previous);
@@ -104,7 +136,14 @@ export class FusedRecurrent extends tf.layers.Layer {
     const [B, T, D] = x.shape;
     const U = this.units;
     const d: RecurrentDims = { batch: B, steps: T, inputs: D, units: U };
-    const op = tf.customGrad(((xs: tf.Tensor, k: tf.Tensor, r: tf.Tensor, b: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor) => {
+    const op = tf.customGrad(((
+      xs: tf.Tensor,
+      k: tf.Tensor,
+      r: tf.Tensor,
+      b: tf.Tensor,
+      h0: tf.Tensor,
+      c0: tf.Tensor,
+    ) => {
       const w: FusedWeights = { kernel: floats(k), recurrent: floats(r), bias: floats(b) };
       const xv = floats(xs);
       const width = T * U + (lstm ? 2 : 1) * U;
@@ -115,7 +154,11 @@ export class FusedRecurrent extends tf.layers.Layer {
       for (let bi = 0; bi < B; bi++) {
         value.set(hAll.subarray(bi * T * U, (bi + 1) * T * U), bi * width);
         value.set(hAll.subarray(bi * T * U + (T - 1) * U, (bi + 1) * T * U), bi * width + T * U);
-        if (lstmTrace) value.set(lstmTrace.c.subarray(bi * T * U + (T - 1) * U, (bi + 1) * T * U), bi * width + T * U + U);
+        if (lstmTrace)
+          value.set(
+            lstmTrace.c.subarray(bi * T * U + (T - 1) * U, (bi + 1) * T * U),
+            bi * width + T * U + U,
+          );
       }
       const gradFunc = (dy: tf.Tensor) => {
         const dv = floats(dy);
@@ -123,16 +166,37 @@ export class FusedRecurrent extends tf.layers.Layer {
         const dLastC = new Float32Array(B * U);
         for (let bi = 0; bi < B; bi++) {
           dh.set(dv.subarray(bi * width, bi * width + T * U), bi * T * U);
-          for (let j = 0; j < U; j++) dh[bi * T * U + (T - 1) * U + j] += dv[bi * width + T * U + j];
-          if (lstm) dLastC.set(dv.subarray(bi * width + T * U + U, bi * width + T * U + 2 * U), bi * U);
+          for (let j = 0; j < U; j++)
+            dh[bi * T * U + (T - 1) * U + j] += dv[bi * width + T * U + j];
+          if (lstm)
+            dLastC.set(dv.subarray(bi * width + T * U + U, bi * width + T * U + 2 * U), bi * U);
         }
-        if (lstm && dLastC.some((v) => v !== 0)) throw new Error("FusedRecurrent: gradients through the final cell state are not supported (it only carries state between batches)");
-        const g = lstm ? lstmBackward(d, w, xv, lstmTrace!, dh, gate) : gruBackward(d, w, xv, gruTrace!, dh, gate);
-        return [tf.tensor3d(g.dx, [B, T, D]), tf.tensor2d(g.dKernel, k.shape as [number, number]), tf.tensor2d(g.dRecurrent, r.shape as [number, number]), tf.tensor1d(g.dBias), tf.tensor2d(g.dh0, [B, U]), tf.zeros(c0.shape)]; // c0 itself may be released by now: only its shape is used
+        if (lstm && dLastC.some((v) => v !== 0))
+          throw new Error(
+            "FusedRecurrent: gradients through the final cell state are not supported (it only carries state between batches)",
+          );
+        const g = lstm
+          ? lstmBackward(d, w, xv, lstmTrace!, dh, gate)
+          : gruBackward(d, w, xv, gruTrace!, dh, gate);
+        return [
+          tf.tensor3d(g.dx, [B, T, D]),
+          tf.tensor2d(g.dKernel, k.shape as [number, number]),
+          tf.tensor2d(g.dRecurrent, r.shape as [number, number]),
+          tf.tensor1d(g.dBias),
+          tf.tensor2d(g.dh0, [B, U]),
+          tf.zeros(c0.shape),
+        ]; // c0 itself may be released by now: only its shape is used
       };
       return { value: tf.tensor2d(value, [B, width]), gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return op(x, this.kernel!.read(), this.recurrentKernel!.read(), this.bias!.read(), initial[0], initial[1] ?? tf.zeros([B, U])) as tf.Tensor2D;
+    return op(
+      x,
+      this.kernel!.read(),
+      this.recurrentKernel!.read(),
+      this.bias!.read(),
+      initial[0],
+      initial[1] ?? tf.zeros([B, U]),
+    ) as tf.Tensor2D;
   }
 
   override resetStates(): void {
@@ -146,7 +210,15 @@ export class FusedRecurrent extends tf.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), cell: this.cell, units: this.units, returnSequences: this.returnSequences, stateful: this.stateful, recurrentActivation: this.recurrentActivation, unitForgetBias: this.unitForgetBias };
+    return {
+      ...super.getConfig(),
+      cell: this.cell,
+      units: this.units,
+      returnSequences: this.returnSequences,
+      stateful: this.stateful,
+      recurrentActivation: this.recurrentActivation,
+      unitForgetBias: this.unitForgetBias,
+    };
   }
 }
 tf.serialization.registerClass(FusedRecurrent);

@@ -3,7 +3,10 @@ import { gaussian, seededRandom } from "../core/random";
 
 /** y = M·x for a `rows x cols` matrix and a vector of length cols. */
 export function matVec(m: Matrix, x: ArrayLike<number>): Float64Array {
-  if (x.length !== m.cols) throw new Error(`matVec: a ${m.rows}x${m.cols} matrix cannot multiply a vector of length ${x.length}`);
+  if (x.length !== m.cols)
+    throw new Error(
+      `matVec: a ${m.rows}x${m.cols} matrix cannot multiply a vector of length ${x.length}`,
+    );
   const y = new Float64Array(m.rows);
   for (let i = 0; i < m.rows; i++) {
     let s = 0;
@@ -15,9 +18,13 @@ export function matVec(m: Matrix, x: ArrayLike<number>): Float64Array {
 
 /** y = Mᵀ·x (back-propagating through a matrix product). */
 export function matTVec(m: Matrix, x: ArrayLike<number>): Float64Array {
-  if (x.length !== m.rows) throw new Error(`matTVec: the transpose of a ${m.rows}x${m.cols} matrix cannot multiply a vector of length ${x.length}`);
+  if (x.length !== m.rows)
+    throw new Error(
+      `matTVec: the transpose of a ${m.rows}x${m.cols} matrix cannot multiply a vector of length ${x.length}`,
+    );
   const y = new Float64Array(m.cols);
-  for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) y[j] += m.data[i * m.cols + j] * x[i];
+  for (let i = 0; i < m.rows; i++)
+    for (let j = 0; j < m.cols; j++) y[j] += m.data[i * m.cols + j] * x[i];
   return y;
 }
 
@@ -45,5 +52,9 @@ export function scaledOrthogonal(n: number, radius: number, seed = 1): Matrix {
     const len = norm(v);
     cols.push(v.map((x) => x / len));
   }
-  return { rows: n, cols: n, data: Float64Array.from({ length: n * n }, (_, k) => radius * cols[k % n][Math.floor(k / n)]) };
+  return {
+    rows: n,
+    cols: n,
+    data: Float64Array.from({ length: n * n }, (_, k) => radius * cols[k % n][Math.floor(k / n)]),
+  };
 }

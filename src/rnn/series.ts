@@ -7,13 +7,15 @@ export class MinMaxScaler {
   private fitted = false;
 
   constructor(readonly range: [number, number] = [0, 1]) {
-    if (!(range[1] > range[0])) throw new Error(`MinMaxScaler: range [${range}] must be increasing`);
+    if (!(range[1] > range[0]))
+      throw new Error(`MinMaxScaler: range [${range}] must be increasing`);
   }
 
   /** Learns min and max from `values` (the book fits the whole series; fit the training part to avoid leakage). */
   fit(values: ArrayLike<number>): this {
     if (values.length === 0) throw new Error("MinMaxScaler.fit: no values");
-    let min = Infinity, max = -Infinity;
+    let min = Infinity,
+      max = -Infinity;
     for (let i = 0; i < values.length; i++) {
       min = Math.min(min, values[i]);
       max = Math.max(max, values[i]);
@@ -50,9 +52,11 @@ export interface Windows {
 
 /** All `series.length − length` windows of `length` consecutive values and the value after each (the book: 2,820 − 15 = 2,805). */
 export function makeWindows(series: ArrayLike<number>, length: number): Windows {
-  if (!(Number.isInteger(length) && length >= 1 && length < series.length)) throw new Error(`makeWindows: window length ${length} must be 1..${series.length - 1}`);
+  if (!(Number.isInteger(length) && length >= 1 && length < series.length))
+    throw new Error(`makeWindows: window length ${length} must be 1..${series.length - 1}`);
   const count = series.length - length;
-  const x = new Float32Array(count * length), y = new Float32Array(count);
+  const x = new Float32Array(count * length),
+    y = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     for (let t = 0; t < length; t++) x[i * length + t] = series[i + t];
     y[i] = series[i + length];
@@ -61,10 +65,17 @@ export function makeWindows(series: ArrayLike<number>, length: number): Windows 
 }
 
 /** Windows `from..to−1` (in the given order when `order` is passed) as `[n, length, 1]` inputs and `[n, 1]` targets. */
-export function windowTensors(w: Windows, from: number, to: number, order?: ArrayLike<number>): [tf.Tensor3D, tf.Tensor2D] {
-  if (!(from >= 0 && to <= w.count && to > from)) throw new Error(`windowTensors: range ${from}..${to} is outside the ${w.count} windows`);
+export function windowTensors(
+  w: Windows,
+  from: number,
+  to: number,
+  order?: ArrayLike<number>,
+): [tf.Tensor3D, tf.Tensor2D] {
+  if (!(from >= 0 && to <= w.count && to > from))
+    throw new Error(`windowTensors: range ${from}..${to} is outside the ${w.count} windows`);
   const n = to - from;
-  const x = new Float32Array(n * w.length), y = new Float32Array(n);
+  const x = new Float32Array(n * w.length),
+    y = new Float32Array(n);
   for (let k = 0; k < n; k++) {
     const i = order ? order[from + k] : from + k;
     x.set(w.x.subarray(i * w.length, (i + 1) * w.length), k * w.length);
@@ -81,7 +92,9 @@ export function windowTensors(w: Windows, from: number, to: number, order?: Arra
  * @returns `starts[k][i]`, the first month of slot i in batch k.
  */
 export function statefulStarts(batchSize: number, batches: number): number[][] {
-  return Array.from({ length: batches }, (_, k) => Array.from({ length: batchSize }, (_, i) => k * batchSize + i));
+  return Array.from({ length: batches }, (_, k) =>
+    Array.from({ length: batchSize }, (_, i) => k * batchSize + i),
+  );
 }
 
 /**
@@ -94,8 +107,12 @@ export function statefulStarts(batchSize: number, batches: number): number[][] {
 export function continuousOrder(windowCount: number, length: number, batchSize: number): number[] {
   const streamLength = Math.floor((windowCount + length - 1) / batchSize);
   const perStream = Math.floor((streamLength - 1) / length);
-  if (perStream < 1) throw new Error(`continuousOrder: ${windowCount} windows cannot make ${batchSize} streams of at least one window of ${length}`);
+  if (perStream < 1)
+    throw new Error(
+      `continuousOrder: ${windowCount} windows cannot make ${batchSize} streams of at least one window of ${length}`,
+    );
   const order: number[] = [];
-  for (let k = 0; k < perStream; k++) for (let i = 0; i < batchSize; i++) order.push(i * streamLength + k * length);
+  for (let k = 0; k < perStream; k++)
+    for (let i = 0; i < batchSize; i++) order.push(i * streamLength + k * length);
   return order;
 }

@@ -34,10 +34,12 @@ export interface RnnTrace {
 export function rnnForward(p: SimpleRnnParams, xs: Float64Array[], h0?: Float64Array): RnnTrace {
   const units = p.U.rows;
   const h = [h0 ?? new Float64Array(units)];
-  const a: Float64Array[] = [], y: Float64Array[] = [];
+  const a: Float64Array[] = [],
+    y: Float64Array[] = [];
   const { f } = ACT[p.activation];
   for (const x of xs) {
-    const wx = matVec(p.W, x), uh = matVec(p.U, h[h.length - 1]);
+    const wx = matVec(p.W, x),
+      uh = matVec(p.U, h[h.length - 1]);
     const at = wx.map((v, i) => v + uh[i] + p.b[i]);
     const ht = at.map(f);
     a.push(at);
@@ -69,10 +71,24 @@ export interface BpttOptions {
  * back through the unrolled network, multiplied at every step by diag(f′(a_t))·Uᵀ; with
  * `truncate = k` it stops after k steps (the approximation TBPTT makes).
  */
-export function rnnBptt(p: SimpleRnnParams, xs: Float64Array[], targets: (Float64Array | undefined)[], options: BpttOptions = {}): { loss: number; grads: RnnGradients; trace: RnnTrace } {
+export function rnnBptt(
+  p: SimpleRnnParams,
+  xs: Float64Array[],
+  targets: (Float64Array | undefined)[],
+  options: BpttOptions = {},
+): { loss: number; grads: RnnGradients; trace: RnnTrace } {
   const trace = rnnForward(p, xs, options.h0);
-  const T = xs.length, units = p.U.rows, inputs = p.W.cols, outs = p.V.rows;
-  const g: RnnGradients = { W: new Float64Array(units * inputs), U: new Float64Array(units * units), b: new Float64Array(units), V: new Float64Array(outs * units), c: new Float64Array(outs) };
+  const T = xs.length,
+    units = p.U.rows,
+    inputs = p.W.cols,
+    outs = p.V.rows;
+  const g: RnnGradients = {
+    W: new Float64Array(units * inputs),
+    U: new Float64Array(units * units),
+    b: new Float64Array(units),
+    V: new Float64Array(outs * units),
+    c: new Float64Array(outs),
+  };
   const { df } = ACT[p.activation];
   const k = options.truncate ?? T;
   let loss = 0;
@@ -107,10 +123,15 @@ export function rnnBptt(p: SimpleRnnParams, xs: Float64Array[], targets: (Float6
  * diag(f′(a_t))·U that BPTT multiplies the error by. For a linear neuron and U = ρ·orthogonal it
  * is exactly ρᵗ: vanishing for ρ < 1, exploding for ρ > 1.
  */
-export function gradientNormThroughTime(p: SimpleRnnParams, xs: Float64Array[], direction?: Float64Array): number[] {
+export function gradientNormThroughTime(
+  p: SimpleRnnParams,
+  xs: Float64Array[],
+  direction?: Float64Array,
+): number[] {
   const trace = rnnForward(p, xs);
   const { df } = ACT[p.activation];
-  let v: Float64Array = direction ?? Float64Array.from({ length: p.U.rows }, (_, i) => (i === 0 ? 1 : 0));
+  let v: Float64Array =
+    direction ?? Float64Array.from({ length: p.U.rows }, (_, i) => (i === 0 ? 1 : 0));
   v = v.map((x) => x / norm(v));
   const out: number[] = [];
   for (let t = 0; t < xs.length; t++) {
@@ -139,8 +160,14 @@ export interface TbpttOptions {
  * back-propagated k₂ steps and the weights updated by gradient descent.
  * @returns the loss over the whole sequence after each epoch, and the number of step-gradients computed (the cost).
  */
-export function trainTbptt(p: SimpleRnnParams, xs: Float64Array[], targets: (Float64Array | undefined)[], o: TbpttOptions): { losses: number[]; backwardSteps: number } {
-  if (!(o.k1 >= 1) || !(o.k2 >= 1)) throw new Error(`trainTbptt: k1 and k2 must be at least 1, got ${o.k1} and ${o.k2}`);
+export function trainTbptt(
+  p: SimpleRnnParams,
+  xs: Float64Array[],
+  targets: (Float64Array | undefined)[],
+  o: TbpttOptions,
+): { losses: number[]; backwardSteps: number } {
+  if (!(o.k1 >= 1) || !(o.k2 >= 1))
+    throw new Error(`trainTbptt: k1 and k2 must be at least 1, got ${o.k1} and ${o.k2}`);
   const losses: number[] = [];
   let backwardSteps = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
@@ -148,8 +175,13 @@ export function trainTbptt(p: SimpleRnnParams, xs: Float64Array[], targets: (Flo
     for (let chunk = 0; chunk < xs.length; chunk += o.k1) {
       const stop = Math.min(chunk + o.k1, xs.length);
       const from = Number.isFinite(o.k2) ? Math.max(0, chunk - o.k2 + 1) : 0;
-      const chunkTargets = targets.slice(from, stop).map((t, i) => (from + i >= chunk ? t : undefined));
-      const { grads, trace } = rnnBptt(p, xs.slice(from, stop), chunkTargets, { truncate: o.k2, h0: entering[from] });
+      const chunkTargets = targets
+        .slice(from, stop)
+        .map((t, i) => (from + i >= chunk ? t : undefined));
+      const { grads, trace } = rnnBptt(p, xs.slice(from, stop), chunkTargets, {
+        truncate: o.k2,
+        h0: entering[from],
+      });
       for (let t = chunk; t < stop; t++) {
         entering[t + 1] = trace.h[t - from + 1];
         if (targets[t]) backwardSteps += Math.min(o.k2, t - from + 1);
@@ -162,15 +194,25 @@ export function trainTbptt(p: SimpleRnnParams, xs: Float64Array[], targets: (Flo
 }
 
 /** L = ½ Σ_t ‖ŷ_t − y_t‖² over the steps with a target. */
-export function sequenceLoss(p: SimpleRnnParams, xs: Float64Array[], targets: (Float64Array | undefined)[]): number {
+export function sequenceLoss(
+  p: SimpleRnnParams,
+  xs: Float64Array[],
+  targets: (Float64Array | undefined)[],
+): number {
   const { y } = rnnForward(p, xs);
-  return targets.reduce((s, t, i) => (t ? s + 0.5 * t.reduce((q, v, j) => q + (y[i][j] - v) ** 2, 0) : s), 0);
+  return targets.reduce(
+    (s, t, i) => (t ? s + 0.5 * t.reduce((q, v, j) => q + (y[i][j] - v) ** 2, 0) : s),
+    0,
+  );
 }
 
 function applyGradients(p: SimpleRnnParams, g: RnnGradients, lr: number, clipNorm?: number): void {
-  const total = Math.sqrt([g.W, g.U, g.b, g.V, g.c].reduce((s, a) => s + a.reduce((q, v) => q + v * v, 0), 0));
+  const total = Math.sqrt(
+    [g.W, g.U, g.b, g.V, g.c].reduce((s, a) => s + a.reduce((q, v) => q + v * v, 0), 0),
+  );
   const scale = clipNorm && total > clipNorm ? clipNorm / total : 1;
-  const step = (target: Float64Array, grad: Float64Array) => grad.forEach((v, i) => (target[i] -= lr * scale * v));
+  const step = (target: Float64Array, grad: Float64Array) =>
+    grad.forEach((v, i) => (target[i] -= lr * scale * v));
   step(p.W.data, g.W);
   step(p.U.data, g.U);
   step(p.b, g.b);

@@ -7,7 +7,9 @@ interface StatefulRnn {
 
 /** The stateful recurrent layers of a model (including those wrapped by Bidirectional). */
 function statefulLayers(model: tf.LayersModel): StatefulRnn[] {
-  return model.layers.map((l) => l as unknown as StatefulRnn).filter((l) => l.stateful && Array.isArray(l.keptStates));
+  return model.layers
+    .map((l) => l as unknown as StatefulRnn)
+    .filter((l) => l.stateful && Array.isArray(l.keptStates));
 }
 
 /**

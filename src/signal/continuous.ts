@@ -26,7 +26,12 @@ export interface IntegrationOptions {
  * The continuous convolution `(f * k)(t) = integral f(tau) k(t - tau) dtau`, evaluated with the
  * composite Simpson rule over `[from, to]` (both functions are assumed negligible outside it).
  */
-export function convolve(f: RealFn, k: RealFn, t: number, options: IntegrationOptions = {}): number {
+export function convolve(
+  f: RealFn,
+  k: RealFn,
+  t: number,
+  options: IntegrationOptions = {},
+): number {
   const { from = -10, to = 10, intervals = 2000 } = options;
   if (!(to > from)) throw new Error(`convolve: need from < to, got [${from}, ${to}]`);
   if (!Number.isInteger(intervals) || intervals < 2 || intervals % 2 !== 0) {
@@ -44,7 +49,8 @@ export function convolve(f: RealFn, k: RealFn, t: number, options: IntegrationOp
 
 /** `n` evenly spaced points from `a` to `b` inclusive. */
 export function linspace(a: number, b: number, n: number): number[] {
-  if (!Number.isInteger(n) || n < 2) throw new Error(`linspace: n must be an integer >= 2, got ${n}`);
+  if (!Number.isInteger(n) || n < 2)
+    throw new Error(`linspace: n must be an integer >= 2, got ${n}`);
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 }
 

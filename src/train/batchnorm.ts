@@ -26,11 +26,20 @@ const isBatchNorm = (l: tf.layers.Layer) => l.getClassName() === "BatchNormaliza
  * @returns the statistics written, one entry per BatchNormalization layer.
  * @throws when the model is not a plain chain of single-input layers or has no BatchNormalization.
  */
-export function recalibrateBatchNorm(model: tf.LayersModel, x: tf.Tensor, batchSize = 128): BatchNormStats[] {
+export function recalibrateBatchNorm(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  batchSize = 128,
+): BatchNormStats[] {
   const layers = model.layers.filter((l) => l.getClassName() !== "InputLayer");
-  if (!layers.some(isBatchNorm)) throw new Error(`recalibrateBatchNorm: model "${model.name}" has no BatchNormalization layer`);
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new Error(`recalibrateBatchNorm: model "${model.name}" must have one input and one output (a sequential chain)`);
-  if (!(batchSize >= 1)) throw new Error(`recalibrateBatchNorm: batchSize must be at least 1, got ${batchSize}`);
+  if (!layers.some(isBatchNorm))
+    throw new Error(`recalibrateBatchNorm: model "${model.name}" has no BatchNormalization layer`);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    throw new Error(
+      `recalibrateBatchNorm: model "${model.name}" must have one input and one output (a sequential chain)`,
+    );
+  if (!(batchSize >= 1))
+    throw new Error(`recalibrateBatchNorm: batchSize must be at least 1, got ${batchSize}`);
   const n = x.shape[0];
   const sums = new Map<tf.layers.Layer, { sum: Float64Array; sumSq: Float64Array }>();
   for (let start = 0; start < n; start += batchSize) {
@@ -41,8 +50,12 @@ export function recalibrateBatchNorm(model: tf.LayersModel, x: tf.Tensor, batchS
         if (isBatchNorm(layer)) {
           const axes = h.shape.map((_, i) => i).slice(0, -1);
           const channels = h.shape[h.shape.length - 1];
-          const s = tf.sum(h, axes).dataSync(), s2 = tf.sum(tf.square(h), axes).dataSync();
-          const acc = sums.get(layer) ?? { sum: new Float64Array(channels), sumSq: new Float64Array(channels) };
+          const s = tf.sum(h, axes).dataSync(),
+            s2 = tf.sum(tf.square(h), axes).dataSync();
+          const acc = sums.get(layer) ?? {
+            sum: new Float64Array(channels),
+            sumSq: new Float64Array(channels),
+          };
           for (let c = 0; c < channels; c++) {
             acc.sum[c] += s[c];
             acc.sumSq[c] += s2[c];
@@ -59,7 +72,9 @@ export function recalibrateBatchNorm(model: tf.LayersModel, x: tf.Tensor, batchS
     const inputShape = layer.input as tf.SymbolicTensor;
     const count = n * inputShape.shape.slice(1, -1).reduce((p: number, d) => p * (d ?? 1), 1);
     const mean = Float32Array.from(acc.sum, (s) => s / count);
-    const variance = Float32Array.from(acc.sumSq, (s2, c) => Math.max(0, s2 / count - (acc.sum[c] / count) ** 2));
+    const variance = Float32Array.from(acc.sumSq, (s2, c) =>
+      Math.max(0, s2 / count - (acc.sum[c] / count) ** 2),
+    );
     const weights = layer.getWeights();
     // Keras order: gamma, beta (when present), moving_mean, moving_variance.
     const fresh = [tf.tensor1d(mean), tf.tensor1d(variance)];

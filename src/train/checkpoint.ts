@@ -35,11 +35,18 @@ export interface SaveCheckpointOptions {
  * checkpoint of **another** run is never overwritten unless `overwrite` is set.
  * @throws naming the folder and the run it holds.
  */
-export async function saveCheckpoint(dir: string, model: tf.LayersModel, meta: Omit<CheckpointMeta, "savedAt">, options: SaveCheckpointOptions = {}): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: tf.LayersModel,
+  meta: Omit<CheckpointMeta, "savedAt">,
+  options: SaveCheckpointOptions = {},
+): Promise<void> {
   const existing = readMeta(dir);
   if (existing && existing.runId !== meta.runId && !options.overwrite) {
-    throw new Error(`${dir} holds a checkpoint of another run (${existing.runId}, epoch ${existing.epoch}, saved ${existing.savedAt}); ` +
-      "resume that run, choose another output folder, or allow overwriting explicitly");
+    throw new Error(
+      `${dir} holds a checkpoint of another run (${existing.runId}, epoch ${existing.epoch}, saved ${existing.savedAt}); ` +
+        "resume that run, choose another output folder, or allow overwriting explicitly",
+    );
   }
   const staging = `${dir}.saving-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
@@ -47,10 +54,20 @@ export async function saveCheckpoint(dir: string, model: tf.LayersModel, meta: O
   if (model.optimizer) {
     const weights = await model.optimizer.getWeights();
     const { data, specs } = await tf.io.encodeWeights(weights);
-    fs.writeFileSync(path.join(staging, OPTIMIZER_JSON), JSON.stringify({ className: model.optimizer.getClassName(), config: model.optimizer.getConfig(), specs }));
+    fs.writeFileSync(
+      path.join(staging, OPTIMIZER_JSON),
+      JSON.stringify({
+        className: model.optimizer.getClassName(),
+        config: model.optimizer.getConfig(),
+        specs,
+      }),
+    );
     fs.writeFileSync(path.join(staging, OPTIMIZER_BIN), Buffer.from(data));
   }
-  fs.writeFileSync(path.join(staging, META), JSON.stringify({ ...meta, savedAt: new Date().toISOString() }, null, 1));
+  fs.writeFileSync(
+    path.join(staging, META),
+    JSON.stringify({ ...meta, savedAt: new Date().toISOString() }, null, 1),
+  );
   const old = `${dir}.old-${process.pid}`;
   if (fs.existsSync(dir)) fs.renameSync(dir, old);
   fs.renameSync(staging, dir);
@@ -90,13 +107,23 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     restoreOptimizer: async (optimizer) => {
       const jsonFile = path.join(dir, OPTIMIZER_JSON);
       if (!fs.existsSync(jsonFile)) return;
-      const saved = JSON.parse(fs.readFileSync(jsonFile, "utf8")) as { className: string; specs: tf.io.WeightsManifestEntry[] };
+      const saved = JSON.parse(fs.readFileSync(jsonFile, "utf8")) as {
+        className: string;
+        specs: tf.io.WeightsManifestEntry[];
+      };
       if (saved.className !== optimizer.getClassName()) {
-        throw new Error(`${jsonFile}: saved state of a ${saved.className} optimizer cannot be loaded into a ${optimizer.getClassName()}`);
+        throw new Error(
+          `${jsonFile}: saved state of a ${saved.className} optimizer cannot be loaded into a ${optimizer.getClassName()}`,
+        );
       }
       const bin = fs.readFileSync(path.join(dir, OPTIMIZER_BIN));
-      const tensors = tf.io.decodeWeights(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength), saved.specs);
-      await optimizer.setWeights(saved.specs.map((s) => ({ name: s.name, tensor: tensors[s.name] })));
+      const tensors = tf.io.decodeWeights(
+        bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength),
+        saved.specs,
+      );
+      await optimizer.setWeights(
+        saved.specs.map((s) => ({ name: s.name, tensor: tensors[s.name] })),
+      );
       tf.dispose(Object.values(tensors)); // the optimizer's variables keep their own references
     },
   };
@@ -111,13 +138,29 @@ export class ModelCheckpoint extends tf.Callback {
   /** The history saved with the latest checkpoint. */
   readonly history: Record<string, number[]>;
 
-  constructor(private readonly dir: string, private readonly run: { runId: string; seed: number; settings?: Record<string, unknown>; previousHistory?: Record<string, number[]> }) {
+  constructor(
+    private readonly dir: string,
+    private readonly run: {
+      runId: string;
+      seed: number;
+      settings?: Record<string, unknown>;
+      previousHistory?: Record<string, number[]>;
+    },
+  ) {
     super();
-    this.history = Object.fromEntries(Object.entries(run.previousHistory ?? {}).map(([k, v]) => [k, [...v]]));
+    this.history = Object.fromEntries(
+      Object.entries(run.previousHistory ?? {}).map(([k, v]) => [k, [...v]]),
+    );
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     appendToHistory(this.history, await logValues(logs));
-    await saveCheckpoint(this.dir, this.model as unknown as tf.LayersModel, { runId: this.run.runId, epoch: epoch + 1, history: this.history, seed: this.run.seed, settings: this.run.settings });
+    await saveCheckpoint(this.dir, this.model as unknown as tf.LayersModel, {
+      runId: this.run.runId,
+      epoch: epoch + 1,
+      history: this.history,
+      seed: this.run.seed,
+      settings: this.run.settings,
+    });
   }
 }

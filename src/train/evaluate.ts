@@ -7,15 +7,22 @@ export function predictClasses(model: tf.LayersModel, x: tf.Tensor, batchSize = 
   const out = new Int32Array(n);
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    const classes = tf.tidy(() => tf.argMax(model.predict(tf.slice(x, start, size)) as tf.Tensor, -1).dataSync());
+    const classes = tf.tidy(() =>
+      tf.argMax(model.predict(tf.slice(x, start, size)) as tf.Tensor, -1).dataSync(),
+    );
     out.set(classes, start);
   }
   return out;
 }
 
 /** Counts `[true class][predicted class]`. */
-export function confusionMatrix(truth: ArrayLike<number>, predicted: ArrayLike<number>, classes: number): Matrix {
-  if (truth.length !== predicted.length) throw new Error(`confusionMatrix: ${truth.length} labels but ${predicted.length} predictions`);
+export function confusionMatrix(
+  truth: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  classes: number,
+): Matrix {
+  if (truth.length !== predicted.length)
+    throw new Error(`confusionMatrix: ${truth.length} labels but ${predicted.length} predictions`);
   const m = zeros(classes, classes);
   for (let i = 0; i < truth.length; i++) m.data[truth[i] * classes + predicted[i]]++;
   return m;
@@ -29,7 +36,9 @@ export function accuracy(truth: ArrayLike<number>, predicted: ArrayLike<number>)
 }
 
 /** One row per layer: name, class, output shape and parameters (Keras's `model.summary()`). */
-export function modelSummary(model: tf.LayersModel): { layer: string; type: string; output: string; params: number }[] {
+export function modelSummary(
+  model: tf.LayersModel,
+): { layer: string; type: string; output: string; params: number }[] {
   return model.layers.map((l) => ({
     layer: l.name,
     type: l.getClassName(),
@@ -42,16 +51,27 @@ export function modelSummary(model: tf.LayersModel): { layer: string; type: stri
  * The output of every layer whose class is in `classes` for one input, as lists of feature maps
  * (`[layer][channel]` matrices), for looking inside a CNN.
  */
-export function featureMaps(model: tf.LayersModel, input: tf.Tensor4D, classes = ["Conv2D"]): { layer: string; maps: Matrix[] }[] {
+export function featureMaps(
+  model: tf.LayersModel,
+  input: tf.Tensor4D,
+  classes = ["Conv2D"],
+): { layer: string; maps: Matrix[] }[] {
   const picked = model.layers.filter((l) => classes.includes(l.getClassName()));
-  const probe = tf.model({ inputs: model.inputs, outputs: picked.map((l) => l.output as tf.SymbolicTensor) });
+  const probe = tf.model({
+    inputs: model.inputs,
+    outputs: picked.map((l) => l.output as tf.SymbolicTensor),
+  });
   const outputs = tf.tidy(() => {
     const o = probe.predict(input);
     return (Array.isArray(o) ? o : [o]).map((t) => ({ shape: t.shape, data: t.dataSync() }));
   });
   return picked.map((l, k) => {
     const [, rows, cols, ch] = outputs[k].shape;
-    const maps = Array.from({ length: ch }, (_, c) => ({ rows, cols, data: Float64Array.from({ length: rows * cols }, (_, p) => outputs[k].data[p * ch + c]) }));
+    const maps = Array.from({ length: ch }, (_, c) => ({
+      rows,
+      cols,
+      data: Float64Array.from({ length: rows * cols }, (_, p) => outputs[k].data[p * ch + c]),
+    }));
     return { layer: l.name, maps };
   });
 }

@@ -16,9 +16,10 @@ export function fileHandler(dir: string): tf.io.IOHandler {
   return {
     save: async (artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> => {
       fs.mkdirSync(dir, { recursive: true });
-      const weightData = artifacts.weightData instanceof ArrayBuffer || artifacts.weightData === undefined
-        ? artifacts.weightData
-        : tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer[]);
+      const weightData =
+        artifacts.weightData instanceof ArrayBuffer || artifacts.weightData === undefined
+          ? artifacts.weightData
+          : tf.io.concatenateArrayBuffers(artifacts.weightData as ArrayBuffer[]);
       const modelJson = {
         modelTopology: artifacts.modelTopology,
         format: artifacts.format ?? "layers-model",
@@ -40,23 +41,31 @@ export function fileHandler(dir: string): tf.io.IOHandler {
         throw new Error(`${jsonPath}: cannot read a tfjs model (${(e as Error).message})`);
       }
       if (!modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest)) {
-        throw new Error(`${jsonPath}: not a tfjs Layers model (needs modelTopology and weightsManifest)`);
+        throw new Error(
+          `${jsonPath}: not a tfjs Layers model (needs modelTopology and weightsManifest)`,
+        );
       }
       return tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
         const specs = manifest.flatMap((group) => group.weights);
-        const buffers = manifest.flatMap((group) => group.paths.map((p) => {
-          const file = path.join(dir, p);
-          try {
-            const b = fs.readFileSync(file);
-            return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-          } catch (e) {
-            throw new Error(`${file}: cannot read model weights (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-          }
-        }));
+        const buffers = manifest.flatMap((group) =>
+          group.paths.map((p) => {
+            const file = path.join(dir, p);
+            try {
+              const b = fs.readFileSync(file);
+              return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+            } catch (e) {
+              throw new Error(
+                `${file}: cannot read model weights (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+              );
+            }
+          }),
+        );
         const data = tf.io.concatenateArrayBuffers(buffers);
         const expected = specs.reduce((n, s) => n + s.shape.reduce((a, d) => a * d, 1) * 4, 0);
         if (data.byteLength !== expected) {
-          throw new Error(`${path.join(dir, WEIGHTS_BIN)}: holds ${data.byteLength} bytes, ${MODEL_JSON} describes ${expected}`);
+          throw new Error(
+            `${path.join(dir, WEIGHTS_BIN)}: holds ${data.byteLength} bytes, ${MODEL_JSON} describes ${expected}`,
+          );
         }
         return [specs, data];
       });

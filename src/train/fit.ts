@@ -27,7 +27,9 @@ class EpochBookkeeping extends tf.Callback {
   }
 
   override async onEpochEnd(): Promise<void> {
-    await (this.model as unknown as { history?: { syncData(): Promise<void> } }).history?.syncData();
+    await (
+      this.model as unknown as { history?: { syncData(): Promise<void> } }
+    ).history?.syncData();
     this.seconds.push((Date.now() - this.start) / 1000);
   }
 }
@@ -80,28 +82,66 @@ export interface TrainResult {
  * no tensor growth across batches and epochs (history resolved, stateful RNNs' old states freed),
  * and data-parallel threads on the wasm/cpu backends (see `threads`). The model must be compiled.
  */
-export async function train(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, options: TrainOptions): Promise<TrainResult> {
+export async function train(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: TrainOptions,
+): Promise<TrainResult> {
   const samples = x.shape[0];
   if (y.shape[0] !== samples) throw new Error(`train: ${samples} inputs but ${y.shape[0]} targets`);
   return run(model, options, Math.ceil(samples / options.batchSize), samples, (callbacks) =>
-    model.fit(x, y, { epochs: options.epochs, initialEpoch: options.initialEpoch, batchSize: options.batchSize, validationData: options.validationData, shuffle: options.shuffle ?? true, verbose: 0, callbacks }));
+    model.fit(x, y, {
+      epochs: options.epochs,
+      initialEpoch: options.initialEpoch,
+      batchSize: options.batchSize,
+      validationData: options.validationData,
+      shuffle: options.shuffle ?? true,
+      verbose: 0,
+      callbacks,
+    }),
+  );
 }
 
 /**
  * {@link train} for data that comes as a dataset of `{xs, ys}` batches, such as
  * `ImageDataGenerator.flow` (Keras's `fit_generator`).
  */
-export async function trainOnDataset(model: tf.LayersModel, data: tf.data.Dataset<tf.TensorContainer>, options: DatasetTrainOptions): Promise<TrainResult> {
-  if (!(options.batchesPerEpoch >= 1)) throw new Error(`trainOnDataset: batchesPerEpoch must be at least 1, got ${options.batchesPerEpoch}`);
-  return run(model, options, options.batchesPerEpoch, options.batchesPerEpoch * options.batchSize, (callbacks) =>
-    model.fitDataset(data, { epochs: options.epochs, initialEpoch: options.initialEpoch, batchesPerEpoch: options.batchesPerEpoch, validationData: options.validationData, verbose: 0, callbacks }));
+export async function trainOnDataset(
+  model: tf.LayersModel,
+  data: tf.data.Dataset<tf.TensorContainer>,
+  options: DatasetTrainOptions,
+): Promise<TrainResult> {
+  if (!(options.batchesPerEpoch >= 1))
+    throw new Error(
+      `trainOnDataset: batchesPerEpoch must be at least 1, got ${options.batchesPerEpoch}`,
+    );
+  return run(
+    model,
+    options,
+    options.batchesPerEpoch,
+    options.batchesPerEpoch * options.batchSize,
+    (callbacks) =>
+      model.fitDataset(data, {
+        epochs: options.epochs,
+        initialEpoch: options.initialEpoch,
+        batchesPerEpoch: options.batchesPerEpoch,
+        validationData: options.validationData,
+        verbose: 0,
+        callbacks,
+      }),
+  );
 }
 
 /**
  * Starts the data-parallel workers; if they cannot start (e.g. a layer class the worker cannot
  * rebuild), trains on one thread instead and says why on stderr.
  */
-async function startParallel(model: tf.LayersModel, plan: { threads: number; reason: string }, batchSize: number): Promise<DataParallel | undefined> {
+async function startParallel(
+  model: tf.LayersModel,
+  plan: { threads: number; reason: string },
+  batchSize: number,
+): Promise<DataParallel | undefined> {
   try {
     return await DataParallel.start(model, plan.threads, batchSize, tf.getBackend() as BackendName);
   } catch (e) {
@@ -121,34 +161,65 @@ export function gpuTrainingError(e: Error, model: tf.LayersModel, batchSize: num
   const advice = /out of GPU memory/.test(e.message)
     ? `restart the kernel or process (the GPU's results are no longer trusted), then use a smaller batch (batchSize: ${half}) or close other programs using the GPU`
     : `restart the kernel or process, then try a smaller batch (batchSize: ${half}) or another backend (CH10_BACKEND=tensorflow, wasm or cpu)`;
-  return new Error(`train: ${e.message} while training "${model.name}" with batchSize ${batchSize} on webgpu; ${advice}`);
+  return new Error(
+    `train: ${e.message} while training "${model.name}" with batchSize ${batchSize} on webgpu; ${advice}`,
+  );
 }
 
-async function run(model: tf.LayersModel, options: TrainOptions, batchesPerEpoch: number, samplesPerEpoch: number, fit: (callbacks: tf.Callback[]) => Promise<tf.History>): Promise<TrainResult> {
-  if (!model.optimizer) throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
+async function run(
+  model: tf.LayersModel,
+  options: TrainOptions,
+  batchesPerEpoch: number,
+  samplesPerEpoch: number,
+  fit: (callbacks: tf.Callback[]) => Promise<tf.History>,
+): Promise<TrainResult> {
+  if (!model.optimizer)
+    throw new Error("train: compile the model first (model.compile({ optimizer, loss, metrics }))");
   const initialEpoch = options.initialEpoch ?? 0;
-  if (!(initialEpoch >= 0 && initialEpoch <= options.epochs)) throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
+  if (!(initialEpoch >= 0 && initialEpoch <= options.epochs))
+    throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
   const batch = Math.min(options.batchSize, samplesPerEpoch);
   const plan = planThreads(model, batch, options.threads);
   checkBatchFits(model, batch, tf.getBackend(), plan.threads);
   const started = Date.now();
-  const parallel = plan.threads > 1 ? await startParallel(model, plan, options.batchSize) : undefined;
+  const parallel =
+    plan.threads > 1 ? await startParallel(model, plan, options.batchSize) : undefined;
   if (plan.threads === 1) checkBatchFits(model, batch); // after a fallback, the whole batch is on one heap
-  const progress = new TrainingProgress({ batchesPerEpoch, epochs: options.epochs, batchSize: options.batchSize, title: options.title, threads: plan.threads });
+  const progress = new TrainingProgress({
+    batchesPerEpoch,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    title: options.title,
+    threads: plan.threads,
+  });
   const bookkeeping = new EpochBookkeeping();
-  const callbacks = [new NaNGuard(), bookkeeping, new ReleaseKeptStates(), ...(options.progress === false ? [] : [progress]), ...(options.callbacks ?? [])];
+  const callbacks = [
+    new NaNGuard(),
+    bookkeeping,
+    new ReleaseKeptStates(),
+    ...(options.progress === false ? [] : [progress]),
+    ...(options.callbacks ?? []),
+  ];
   let h: tf.History;
   try {
     const fitting = fit(callbacks);
-    h = tf.getBackend() === "webgpu" ? await raceWebGpuFailure(fitting, (e) => gpuTrainingError(e, model, options.batchSize)) : await fitting;
+    h =
+      tf.getBackend() === "webgpu"
+        ? await raceWebGpuFailure(fitting, (e) => gpuTrainingError(e, model, options.batchSize))
+        : await fitting;
   } finally {
     await parallel?.close();
   }
   const seconds = (Date.now() - started) / 1000;
   const history: History = {};
-  for (const [k, v] of Object.entries(h.history)) history[k] = (v as (number | tf.Tensor)[]).map((e) => (typeof e === "number" ? e : e.dataSync()[0]));
+  for (const [k, v] of Object.entries(h.history))
+    history[k] = (v as (number | tf.Tensor)[]).map((e) =>
+      typeof e === "number" ? e : e.dataSync()[0],
+    );
   return {
-    history, epochSeconds: bookkeeping.seconds, samplesPerSecond: (samplesPerEpoch * (options.epochs - initialEpoch)) / Math.max(seconds, 1e-9),
+    history,
+    epochSeconds: bookkeeping.seconds,
+    samplesPerSecond: (samplesPerEpoch * (options.epochs - initialEpoch)) / Math.max(seconds, 1e-9),
     threads: { count: plan.threads, reason: plan.reason },
   };
 }

@@ -23,7 +23,9 @@ export class TrainingInterrupted extends Error {
 
   constructor(position: StopPosition, hint = "") {
     const batch = position.batches ? `${position.batch}/${position.batches}` : `${position.batch}`;
-    super(`training stopped by interrupt at epoch ${position.epoch}/${position.epochs}, batch ${batch}; the model keeps the weights of the last finished batch${hint}`);
+    super(
+      `training stopped by interrupt at epoch ${position.epoch}/${position.epochs}, batch ${batch}; the model keeps the weights of the last finished batch${hint}`,
+    );
     Object.defineProperty(this, "position", { value: position });
   }
 
@@ -59,7 +61,8 @@ export function trainingInProgress(): boolean {
   return running > 0;
 }
 
-type CallbackArg = tf.CustomCallbackArgs | tf.Callback | (tf.CustomCallbackArgs | tf.Callback)[] | undefined;
+type CallbackArg =
+  tf.CustomCallbackArgs | tf.Callback | (tf.CustomCallbackArgs | tf.Callback)[] | undefined;
 type EpochEnd = (epoch: number, logs?: tf.Logs) => Promise<void> | void;
 
 /**
@@ -71,7 +74,11 @@ class StopOnRequest extends tf.Callback {
   private epoch = 0;
   stoppedAt: StopPosition | undefined;
 
-  constructor(private readonly target: { stopTraining: boolean }, private readonly epochs: number, private readonly batches: number | undefined) {
+  constructor(
+    private readonly target: { stopTraining: boolean },
+    private readonly epochs: number,
+    private readonly batches: number | undefined,
+  ) {
     super();
   }
 
@@ -82,7 +89,12 @@ class StopOnRequest extends tf.Callback {
   override async onBatchEnd(batch: number): Promise<void> {
     if (sigintHooked) await nextTurn();
     if (stopRequested && !this.stoppedAt) {
-      this.stoppedAt = { epoch: this.epoch + 1, epochs: this.epochs, batch: batch + 1, batches: this.batches };
+      this.stoppedAt = {
+        epoch: this.epoch + 1,
+        epochs: this.epochs,
+        batch: batch + 1,
+        batches: this.batches,
+      };
       this.target.stopTraining = true;
     }
   }
@@ -95,7 +107,12 @@ class StopOnRequest extends tf.Callback {
   wrap(callbacks: CallbackArg): { callbacks: tf.Callback[]; restore: () => void } {
     const list = callbacks === undefined ? [] : Array.isArray(callbacks) ? callbacks : [callbacks];
     // tfjs takes either callback objects or plain configs, not a mix: configs become callbacks here.
-    const objects = list.map((c) => (c instanceof tf.Callback ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs)) as unknown as tf.Callback);
+    const objects = list.map(
+      (c) =>
+        (c instanceof tf.Callback
+          ? c
+          : new tf.CustomCallback(c as tf.CustomCallbackArgs)) as unknown as tf.Callback,
+    );
     const restores = objects.map((c) => this.skipCutEpoch(c));
     return { callbacks: [...objects, this], restore: () => restores.forEach((r) => r()) };
   }
@@ -104,7 +121,8 @@ class StopOnRequest extends tf.Callback {
     const own = callback as unknown as { onEpochEnd: EpochEnd };
     const hadOwn = Object.prototype.hasOwnProperty.call(own, "onEpochEnd");
     const original = own.onEpochEnd;
-    own.onEpochEnd = (epoch, logs) => (this.stoppedAt ? undefined : original.call(callback, epoch, logs));
+    own.onEpochEnd = (epoch, logs) =>
+      this.stoppedAt ? undefined : original.call(callback, epoch, logs);
     return () => {
       if (hadOwn) own.onEpochEnd = original;
       else delete (own as Partial<typeof own>).onEpochEnd;
@@ -119,7 +137,14 @@ class StopOnRequest extends tf.Callback {
 
 /** Number of samples in fit's `x` (a tensor, an array of tensors, or a name → tensor map). */
 function samplesOf(x: unknown): number | undefined {
-  const first = x instanceof tf.Tensor ? x : Array.isArray(x) ? x[0] : x && typeof x === "object" ? Object.values(x)[0] : undefined;
+  const first =
+    x instanceof tf.Tensor
+      ? x
+      : Array.isArray(x)
+        ? x[0]
+        : x && typeof x === "object"
+          ? Object.values(x)[0]
+          : undefined;
   return first instanceof tf.Tensor ? first.shape[0] : undefined;
 }
 
@@ -133,8 +158,18 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-async function watched<T>(model: { stopTraining: boolean }, epochs: number, batches: number | undefined, callbacks: CallbackArg, fit: (callbacks: tf.Callback[]) => Promise<T>): Promise<T> {
-  if (inAbandonedCell()) throw new TrainingInterrupted({ epoch: 1, epochs, batch: 0, batches }, " (the cell was interrupted before training began)");
+async function watched<T>(
+  model: { stopTraining: boolean },
+  epochs: number,
+  batches: number | undefined,
+  callbacks: CallbackArg,
+  fit: (callbacks: tf.Callback[]) => Promise<T>,
+): Promise<T> {
+  if (inAbandonedCell())
+    throw new TrainingInterrupted(
+      { epoch: 1, epochs, batch: 0, batches },
+      " (the cell was interrupted before training began)",
+    );
   if (sigintHooked) hookSigint();
   const watch = new StopOnRequest(model, epochs, batches);
   const wrapped = watch.wrap(callbacks);
@@ -164,17 +199,31 @@ export function stopTrainingOnRequest(): void {
   type Model = tf.LayersModel & { stopTraining: boolean };
   const proto = tf.LayersModel.prototype as unknown as {
     fit: (this: Model, x: unknown, y: unknown, args?: tf.ModelFitArgs) => Promise<tf.History>;
-    fitDataset: (this: Model, data: unknown, args: tf.ModelFitDatasetArgs<unknown>) => Promise<tf.History>;
+    fitDataset: (
+      this: Model,
+      data: unknown,
+      args: tf.ModelFitDatasetArgs<unknown>,
+    ) => Promise<tf.History>;
     trainOnBatch: (this: Model, x: unknown, y: unknown) => Promise<number | number[]>;
   };
-  const fit = proto.fit, fitDataset = proto.fitDataset, trainOnBatch = proto.trainOnBatch;
+  const fit = proto.fit,
+    fitDataset = proto.fitDataset,
+    trainOnBatch = proto.trainOnBatch;
   proto.fit = function (x, y, args = {}) {
     const n = samplesOf(x);
     const batches = n === undefined ? undefined : Math.ceil(n / (args.batchSize ?? 32));
-    return watched(this, args.epochs ?? 1, batches, args.callbacks as CallbackArg, (callbacks) => fit.call(this, x, y, { ...args, callbacks }));
+    return watched(this, args.epochs ?? 1, batches, args.callbacks as CallbackArg, (callbacks) =>
+      fit.call(this, x, y, { ...args, callbacks }),
+    );
   };
   proto.fitDataset = function (data, args) {
-    return watched(this, args.epochs, args.batchesPerEpoch, args.callbacks as CallbackArg, (callbacks) => fitDataset.call(this, data, { ...args, callbacks }));
+    return watched(
+      this,
+      args.epochs,
+      args.batchesPerEpoch,
+      args.callbacks as CallbackArg,
+      (callbacks) => fitDataset.call(this, data, { ...args, callbacks }),
+    );
   };
   // A cell's own loop of `await model.trainOnBatch(...)` runs on promise jobs alone and would never let
   // the interrupt's signal handler run: in a kernel each step first lets pending events in (at most
@@ -187,7 +236,10 @@ export function stopTrainingOnRequest(): void {
         lastYield = Date.now();
       }
       if (inAbandonedCell()) {
-        throw new TrainingInterrupted({ epoch: 1, epochs: 1, batch: 0 }, " (the cell was interrupted; its trainOnBatch loop ends here)");
+        throw new TrainingInterrupted(
+          { epoch: 1, epochs: 1, batch: 0 },
+          " (the cell was interrupted; its trainOnBatch loop ends here)",
+        );
       }
     }
     return trainOnBatch.call(this, x, y);
@@ -213,7 +265,10 @@ function hookSigint(): void {
   setImmediate(() => {
     const current = process.listeners("SIGINT") as ((signal: string) => void)[];
     if (current.length === 1 && current[0] === onInterrupt) return;
-    kernelListeners = [...kernelListeners, ...current.filter((l) => l !== onInterrupt && !kernelListeners.includes(l))];
+    kernelListeners = [
+      ...kernelListeners,
+      ...current.filter((l) => l !== onInterrupt && !kernelListeners.includes(l)),
+    ];
     process.removeAllListeners("SIGINT");
     process.on("SIGINT", onInterrupt);
   });

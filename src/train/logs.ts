@@ -5,7 +5,10 @@ import * as tf from "@tensorflow/tfjs";
  * whose values may still be scalar tensors (only CustomCallback resolves them first).
  * @returns undefined when the metric is absent.
  */
-export async function logValue(logs: tf.Logs | undefined, key: string): Promise<number | undefined> {
+export async function logValue(
+  logs: tf.Logs | undefined,
+  key: string,
+): Promise<number | undefined> {
   const v = (logs as Record<string, unknown> | undefined)?.[key];
   if (typeof v === "number") return v;
   if (v instanceof tf.Tensor) return (await v.data())[0];
@@ -27,6 +30,9 @@ export async function logValues(logs: tf.Logs | undefined): Promise<Record<strin
 }
 
 /** Appends one epoch's metric values to a Keras-like history (metric name → value per epoch). */
-export function appendToHistory(history: Record<string, number[]>, values: Record<string, number>): void {
+export function appendToHistory(
+  history: Record<string, number[]>,
+  values: Record<string, number>,
+): void {
   for (const [key, value] of Object.entries(values)) (history[key] ??= []).push(value);
 }

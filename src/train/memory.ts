@@ -18,14 +18,22 @@ const SAFE_FRACTION = 0.9;
 export function activationsPerSample(model: tf.LayersModel): number {
   return model.layers.reduce((s, l) => {
     const shape = l.outputShape as (number | null)[] | (number | null)[][];
-    const shapes = Array.isArray(shape[0]) ? (shape as (number | null)[][]) : [shape as (number | null)[]];
-    return s + shapes.reduce((q, sh) => q + sh.slice(1).reduce((p: number, d) => p * (d ?? 1), 1), 0);
+    const shapes = Array.isArray(shape[0])
+      ? (shape as (number | null)[][])
+      : [shape as (number | null)[]];
+    return (
+      s + shapes.reduce((q, sh) => q + sh.slice(1).reduce((p: number, d) => p * (d ?? 1), 1), 0)
+    );
   }, 0);
 }
 
 /** Estimated peak bytes of one training step at `batchSize` on wasm (see ACTIVATION_FACTOR). */
 export function estimateTrainingBytes(model: tf.LayersModel, batchSize: number): number {
-  return RUNTIME_BYTES + 16 * model.countParams() + ACTIVATION_FACTOR * 4 * batchSize * activationsPerSample(model);
+  return (
+    RUNTIME_BYTES +
+    16 * model.countParams() +
+    ACTIVATION_FACTOR * 4 * batchSize * activationsPerSample(model)
+  );
 }
 
 /**
@@ -35,15 +43,24 @@ export function estimateTrainingBytes(model: tf.LayersModel, batchSize: number):
  * holds one shard of the batch. Does nothing on other backends.
  * @throws with the estimate, the limit and the advice.
  */
-export function checkBatchFits(model: tf.LayersModel, batchSize: number, backend = tf.getBackend(), threads = 1): void {
+export function checkBatchFits(
+  model: tf.LayersModel,
+  batchSize: number,
+  backend = tf.getBackend(),
+  threads = 1,
+): void {
   if (backend !== "wasm") return;
   const shard = Math.ceil(batchSize / threads);
   const need = estimateTrainingBytes(model, shard);
   const limit = SAFE_FRACTION * WASM_HEAP_LIMIT_BYTES;
   if (need <= limit) return;
   const perSample = ACTIVATION_FACTOR * 4 * activationsPerSample(model);
-  const fits = threads * Math.max(0, Math.floor((limit - RUNTIME_BYTES - 16 * model.countParams()) / perSample));
+  const fits =
+    threads *
+    Math.max(0, Math.floor((limit - RUNTIME_BYTES - 16 * model.countParams()) / perSample));
   const split = threads > 1 ? ` (${shard} rows on each of ${threads} threads)` : "";
-  throw new Error(`train: a batch of ${batchSize}${split} would need about ${(need / 1e9).toFixed(1)} GB of wasm memory${threads > 1 ? " per thread" : ""} for "${model.name}", ` +
-    `but the wasm heap ends at 4 GiB; use batchSize <= ${fits}, or the tensorflow backend (CH10_BACKEND=tensorflow) or cpu`);
+  throw new Error(
+    `train: a batch of ${batchSize}${split} would need about ${(need / 1e9).toFixed(1)} GB of wasm memory${threads > 1 ? " per thread" : ""} for "${model.name}", ` +
+      `but the wasm heap ends at 4 GiB; use batchSize <= ${fits}, or the tensorflow backend (CH10_BACKEND=tensorflow) or cpu`,
+  );
 }

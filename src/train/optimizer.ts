@@ -25,9 +25,16 @@ export class DecayedAdam extends tf.AdamOptimizer {
   /** Epsilon in Keras's placement. */
   readonly kerasEpsilon: number;
 
-  constructor(public baseLearningRate: number, public decay = 0, beta1 = 0.9, beta2 = 0.999, epsilon = KERAS_EPSILON) {
+  constructor(
+    public baseLearningRate: number,
+    public decay = 0,
+    beta1 = 0.9,
+    beta2 = 0.999,
+    epsilon = KERAS_EPSILON,
+  ) {
     super(baseLearningRate, beta1, beta2, epsilon);
-    if (!(baseLearningRate > 0)) throw new Error(`DecayedAdam: learning rate must be positive, got ${baseLearningRate}`);
+    if (!(baseLearningRate > 0))
+      throw new Error(`DecayedAdam: learning rate must be positive, got ${baseLearningRate}`);
     if (!(decay >= 0)) throw new Error(`DecayedAdam: decay must be >= 0, got ${decay}`);
     if (!(epsilon > 0)) throw new Error(`DecayedAdam: epsilon must be positive, got ${epsilon}`);
     this.kerasEpsilon = epsilon;
@@ -38,24 +45,46 @@ export class DecayedAdam extends tf.AdamOptimizer {
     return this.baseLearningRate / (1 + this.decay * this.iterations);
   }
 
-  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
+  override applyGradients(
+    variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0],
+  ): void {
     const t = this.iterations + 1;
     this.learningRate = this.currentLearningRate();
     if (tf.getBackend() === "tensorflow") {
       this.applyNative(variableGradients, t);
       return;
     }
-    if (this.native) throw new Error(`DecayedAdam: this optimizer's moments live in TensorFlow (it trained on the tensorflow backend); continue on that backend, or compile the model with a new optimizer for "${tf.getBackend()}"`);
+    if (this.native)
+      throw new Error(
+        `DecayedAdam: this optimizer's moments live in TensorFlow (it trained on the tensorflow backend); continue on that backend, or compile the model with a new optimizer for "${tf.getBackend()}"`,
+      );
     this.epsilon = this.kerasEpsilon / Math.sqrt(1 - this.beta2 ** t);
     super.applyGradients(variableGradients);
   }
 
   /** On native TensorFlow: one fused `ResourceApplyAdam` per variable (see {@link NativeAdamMoments}). */
-  private applyNative(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0], step: number): void {
-    const named = Array.isArray(variableGradients) ? variableGradients.map((g) => [g.name, g.tensor] as const) : Object.entries(variableGradients);
-    const updates = named.filter(([, g]) => g != null).map(([name, gradient]) => ({ variable: tf.engine().registeredVariables[name], gradient }));
+  private applyNative(
+    variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0],
+    step: number,
+  ): void {
+    const named = Array.isArray(variableGradients)
+      ? variableGradients.map((g) => [g.name, g.tensor] as const)
+      : Object.entries(variableGradients);
+    const updates = named
+      .filter(([, g]) => g != null)
+      .map(([name, gradient]) => ({ variable: tf.engine().registeredVariables[name], gradient }));
     this.native ??= new NativeAdamMoments();
-    this.native.apply(updates, { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.kerasEpsilon, step }, (i) => this.restoredMoments(i));
+    this.native.apply(
+      updates,
+      {
+        learningRate: this.learningRate,
+        beta1: this.beta1,
+        beta2: this.beta2,
+        epsilon: this.kerasEpsilon,
+        step,
+      },
+      (i) => this.restoredMoments(i),
+    );
     this.incrementIterations();
   }
 
@@ -65,8 +94,12 @@ export class DecayedAdam extends tf.AdamOptimizer {
    */
   private restoredMoments(position: number): { m: tf.Tensor; v: tf.Tensor } | undefined {
     type Slot = { variable: tf.Variable };
-    const own = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
-    const m = own.accumulatedFirstMoment[position], v = own.accumulatedSecondMoment[position];
+    const own = this as unknown as {
+      accumulatedFirstMoment: Slot[];
+      accumulatedSecondMoment: Slot[];
+    };
+    const m = own.accumulatedFirstMoment[position],
+      v = own.accumulatedSecondMoment[position];
     return m && v ? { m: m.variable, v: v.variable } : undefined;
   }
 
@@ -77,7 +110,11 @@ export class DecayedAdam extends tf.AdamOptimizer {
     const names = this.native.names();
     const moments = names.map((n) => this.native!.moments(n));
     this.lastRead = moments.flatMap((x) => [x.m, x.v]);
-    return [await this.saveIterations(), ...names.map((n, i) => ({ name: `${n}/m`, tensor: moments[i].m })), ...names.map((n, i) => ({ name: `${n}/v`, tensor: moments[i].v }))];
+    return [
+      await this.saveIterations(),
+      ...names.map((n, i) => ({ name: `${n}/m`, tensor: moments[i].m })),
+      ...names.map((n, i) => ({ name: `${n}/v`, tensor: moments[i].v })),
+    ];
   }
 
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
@@ -114,7 +151,12 @@ export class DecayedAdam extends tf.AdamOptimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), epsilon: this.kerasEpsilon, baseLearningRate: this.baseLearningRate, decay: this.decay };
+    return {
+      ...super.getConfig(),
+      epsilon: this.kerasEpsilon,
+      baseLearningRate: this.baseLearningRate,
+      decay: this.decay,
+    };
   }
 
   private native?: NativeAdamMoments;
@@ -126,7 +168,8 @@ export class DecayedAdam extends tf.AdamOptimizer {
 export function getLearningRate(optimizer: tf.Optimizer): number {
   if (optimizer instanceof DecayedAdam) return optimizer.baseLearningRate;
   const lr = (optimizer as unknown as { learningRate?: number }).learningRate;
-  if (typeof lr !== "number") throw new Error(`${optimizer.getClassName()} has no learningRate to read`);
+  if (typeof lr !== "number")
+    throw new Error(`${optimizer.getClassName()} has no learningRate to read`);
   return lr;
 }
 

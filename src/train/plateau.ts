@@ -39,7 +39,8 @@ export class PlateauSchedule {
   constructor(options: ReduceLROnPlateauOptions = {}) {
     this.monitor = options.monitor ?? "val_loss";
     this.factor = options.factor ?? 0.1;
-    if (!(this.factor > 0 && this.factor < 1)) throw new Error(`ReduceLROnPlateau: factor must be in (0, 1), got ${this.factor}`);
+    if (!(this.factor > 0 && this.factor < 1))
+      throw new Error(`ReduceLROnPlateau: factor must be in (0, 1), got ${this.factor}`);
     this.patience = options.patience ?? 10;
     this.minDelta = Math.abs(options.minDelta ?? 1e-4);
     this.cooldown = options.cooldown ?? 0;
@@ -58,7 +59,9 @@ export class PlateauSchedule {
       this.cooldownCounter--;
       this.wait = 0;
     }
-    const improved = this.maximise ? value > this.best + this.minDelta : value < this.best - this.minDelta;
+    const improved = this.maximise
+      ? value > this.best + this.minDelta
+      : value < this.best - this.minDelta;
     if (improved) {
       this.best = value;
       this.wait = 0;
@@ -99,7 +102,9 @@ export class ReduceLROnPlateau extends tf.Callback {
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const value = await logValue(logs, this.schedule.monitor);
     if (value === undefined) {
-      throw new Error(`ReduceLROnPlateau: metric "${this.schedule.monitor}" is not in the epoch logs (${Object.keys(logs ?? {}).join(", ")}); pass validation data or choose another monitor`);
+      throw new Error(
+        `ReduceLROnPlateau: metric "${this.schedule.monitor}" is not in the epoch logs (${Object.keys(logs ?? {}).join(", ")}); pass validation data or choose another monitor`,
+      );
     }
     const lr = getLearningRate(this.optimizer());
     if (logs) logs.lr = lr; // as Keras: the epoch's rate goes into the logs (and checkpoints' history)
@@ -112,7 +117,8 @@ export class ReduceLROnPlateau extends tf.Callback {
 
   private optimizer(): tf.Optimizer {
     const model = this.model as unknown as tf.LayersModel | undefined;
-    if (!model?.optimizer) throw new Error("ReduceLROnPlateau: the model has no optimizer (compile it first)");
+    if (!model?.optimizer)
+      throw new Error("ReduceLROnPlateau: the model has no optimizer (compile it first)");
     return model.optimizer;
   }
 }

@@ -7,7 +7,8 @@ import { appendToHistory, logValues } from "./logs";
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
   const s = Math.round(seconds);
-  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  if (s >= 3600)
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
   if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
   return `${s}s`;
 }
@@ -24,8 +25,12 @@ export class CurveRecorder {
   private seen = 0;
 
   /** @param smoothing weight of the past in the moving average (0: none). */
-  constructor(private readonly smoothing = 0.9, private readonly maxPoints = 400) {
-    if (!(smoothing >= 0 && smoothing < 1)) throw new Error(`CurveRecorder: smoothing must be in [0, 1), got ${smoothing}`);
+  constructor(
+    private readonly smoothing = 0.9,
+    private readonly maxPoints = 400,
+  ) {
+    if (!(smoothing >= 0 && smoothing < 1))
+      throw new Error(`CurveRecorder: smoothing must be in [0, 1), got ${smoothing}`);
   }
 
   /** Adds one batch's metrics at position `x` (in epochs). */
@@ -39,7 +44,9 @@ export class CurveRecorder {
     if (this.seen++ % this.stride !== 0) return;
     this.curve.x.push(x);
     for (const [name, a] of Object.entries(this.average)) {
-      const series = (this.curve.smoothed[name] ??= new Array<number>(this.curve.x.length - 1).fill(NaN));
+      const series = (this.curve.smoothed[name] ??= new Array<number>(this.curve.x.length - 1).fill(
+        NaN,
+      ));
       series.push(a.value / (1 - this.smoothing ** a.steps));
     }
     if (this.curve.x.length >= 2 * this.maxPoints) this.thin();
@@ -54,7 +61,8 @@ export class CurveRecorder {
   private thin(): void {
     const keep = (a: number[]) => a.filter((_, i) => i % 2 === 0);
     this.curve.x = keep(this.curve.x);
-    for (const name of Object.keys(this.curve.smoothed)) this.curve.smoothed[name] = keep(this.curve.smoothed[name]);
+    for (const name of Object.keys(this.curve.smoothed))
+      this.curve.smoothed[name] = keep(this.curve.smoothed[name]);
     this.stride *= 2;
   }
 }
@@ -156,9 +164,16 @@ export class TrainingProgress extends tf.Callback {
     const seconds = (Date.now() - this.epochStart) / 1000;
     this.epochSeconds.push(seconds);
     this.recorder.addEpoch(epoch + 1, await logValues(logs));
-    const summary = Object.entries(this.history).map(([k, v]) => `${k} ${v[v.length - 1].toPrecision(4)}`).join(" · ");
-    const remaining = (this.options.epochs - epoch - 1) * (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);
-    this.show(`epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ${summary}${remaining > 0 ? ` · about ${formatDuration(remaining)} left` : ""}`, true);
+    const summary = Object.entries(this.history)
+      .map(([k, v]) => `${k} ${v[v.length - 1].toPrecision(4)}`)
+      .join(" · ");
+    const remaining =
+      (this.options.epochs - epoch - 1) *
+      (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);
+    this.show(
+      `epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ${summary}${remaining > 0 ? ` · about ${formatDuration(remaining)} left` : ""}`,
+      true,
+    );
     if (this.notebook) await this.drawChart();
   }
 
@@ -171,12 +186,15 @@ export class TrainingProgress extends tf.Callback {
     if (names.length === 0) return;
     const metrics = (this.options.metrics ?? names).filter((m) => names.includes(m));
     this.chartShown = this.curve.x.length;
-    await this.chart.chart(trainingCurveChart(this.curve, { title: this.options.title ?? "Training", metrics }));
+    await this.chart.chart(
+      trainingCurveChart(this.curve, { title: this.options.title ?? "Training", metrics }),
+    );
   }
 
   private show(text: string, epochEnd: boolean): void {
     if (this.notebook) this.line.text(text);
-    else if (process.stdout.isTTY) process.stdout.write(`\r${text.padEnd(100)}${epochEnd ? "\n" : ""}`);
+    else if (process.stdout.isTTY)
+      process.stdout.write(`\r${text.padEnd(100)}${epochEnd ? "\n" : ""}`);
     else if (epochEnd) console.log(text);
   }
 }

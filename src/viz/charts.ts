@@ -22,10 +22,16 @@ export interface LineChartOptions extends ChartOptions {
  * only, at most about `maxTicks` of them (steps of 1, 2, 5, 10, 20, 50, ...), printed without
  * decimals. Explicit values, because Vega-Lite 5 drops `tickMinStep` when it compiles.
  */
-export function integerAxis(lo: number, hi: number, maxTicks = 10): { values: number[]; format: string } {
-  const from = Math.ceil(lo), to = Math.floor(hi);
+export function integerAxis(
+  lo: number,
+  hi: number,
+  maxTicks = 10,
+): { values: number[]; format: string } {
+  const from = Math.ceil(lo),
+    to = Math.floor(hi);
   let step = 1;
-  for (let k = 0; (to - from) / step > maxTicks; k++) step = [1, 2, 5][(k + 1) % 3] * 10 ** Math.floor((k + 1) / 3);
+  for (let k = 0; (to - from) / step > maxTicks; k++)
+    step = [1, 2, 5][(k + 1) % 3] * 10 ** Math.floor((k + 1) / 3);
   const values: number[] = [];
   for (let v = Math.ceil(from / step) * step; v <= to; v += step) values.push(v);
   return { values, format: ",d" };
@@ -35,7 +41,11 @@ export function integerAxis(lo: number, hi: number, maxTicks = 10): { values: nu
  * Several named series over a shared x axis as coloured lines with a legend.
  * @throws when a series' length differs from `x`'s.
  */
-export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike<number>>, options: LineChartOptions = {}): VegaLiteSpec {
+export function lineChart(
+  x: ArrayLike<number>,
+  series: Record<string, ArrayLike<number>>,
+  options: LineChartOptions = {},
+): VegaLiteSpec {
   const names = Object.keys(series);
   if (names.length === 0) throw new Error("lineChart: series must name at least one series");
   const xs = Array.from(x);
@@ -47,7 +57,8 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
       throw new Error(`lineChart: series "${name}" has ${ys.length} points but x has ${x.length}`);
     }
     for (let i = 0; i < x.length; i++) {
-      if (Number.isFinite(ys[i])) values.push({ x: round(x[i], 6), y: round(ys[i], 6), series: name });
+      if (Number.isFinite(ys[i]))
+        values.push({ x: round(x[i], 6), y: round(ys[i], 6), series: name });
     }
   }
   const body = {
@@ -56,16 +67,32 @@ export function lineChart(x: ArrayLike<number>, series: Record<string, ArrayLike
     data: { values },
     mark: { type: "line", clip: true, ...(options.points ? { point: true } : {}) },
     encoding: {
-      x: { field: "x", type: "quantitative", title: options.xTitle ?? "x", ...(integerX && xs.length > 0 ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) } : {}) },
+      x: {
+        field: "x",
+        type: "quantitative",
+        title: options.xTitle ?? "x",
+        ...(integerX && xs.length > 0
+          ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) }
+          : {}),
+      },
       y: {
         field: "y",
         type: "quantitative",
         title: options.yTitle ?? "y",
         scale: options.logY ? { type: "log" } : { zero: false },
       },
-      color: { field: "series", type: "nominal", title: null, sort: names, legend: { labelLimit: 400 } },
+      color: {
+        field: "series",
+        type: "nominal",
+        title: null,
+        sort: names,
+        legend: { labelLimit: 400 },
+      },
       strokeDash: {
-        condition: { test: `indexof(${JSON.stringify(options.dashed ?? [])}, datum.series) >= 0`, value: [6, 3] },
+        condition: {
+          test: `indexof(${JSON.stringify(options.dashed ?? [])}, datum.series) >= 0`,
+          value: [6, 3],
+        },
         value: [1, 0],
       },
       tooltip: [{ field: "series" }, { field: "x" }, { field: "y", format: ".4g" }],
@@ -82,12 +109,18 @@ export type History = Record<string, number[]>;
  * Training history as line charts, one panel per metric, training (solid) vs validation
  * (`val_` prefix, dashed) in the same panel.
  */
-export function historyChart(history: History, options: ChartOptions & { metrics?: string[] } = {}): VegaLiteSpec {
+export function historyChart(
+  history: History,
+  options: ChartOptions & { metrics?: string[] } = {},
+): VegaLiteSpec {
   const metrics = options.metrics ?? Object.keys(history).filter((k) => !k.startsWith("val_"));
   if (metrics.length === 0) throw new Error("historyChart: history has no metrics");
   const panels = metrics.map((metric) => {
     const train = history[metric];
-    if (!train) throw new Error(`historyChart: history has no "${metric}" (has ${Object.keys(history).join(", ")})`);
+    if (!train)
+      throw new Error(
+        `historyChart: history has no "${metric}" (has ${Object.keys(history).join(", ")})`,
+      );
     const series: Record<string, number[]> = { [`train ${metric}`]: train };
     const val = history[`val_${metric}`];
     if (val) series[`validation ${metric}`] = val;
@@ -107,7 +140,11 @@ export function historyChart(history: History, options: ChartOptions & { metrics
   });
   const last = metrics.map((m) => `${m} ${fmt(history[m][history[m].length - 1])}`).join(", ");
   const description = `Training history over ${history[metrics[0]].length} epochs; last values: ${last}.`;
-  return topLevel({ hconcat: panels, resolve: { scale: { color: "independent", strokeDash: "independent" } } }, options.title, description);
+  return topLevel(
+    { hconcat: panels, resolve: { scale: { color: "independent", strokeDash: "independent" } } },
+    options.title,
+    description,
+  );
 }
 
 /** Training seen batch by batch, as {@link TrainingProgress} records it for the live view. */
@@ -126,25 +163,63 @@ export interface TrainingCurve {
  * The live training view: per metric, the smoothed training value batch by batch (so even a
  * single epoch shows a curve) and the validation value at each epoch end, on one axis in epochs.
  */
-export function trainingCurveChart(curve: TrainingCurve, options: ChartOptions & { metrics?: string[] } = {}): VegaLiteSpec {
+export function trainingCurveChart(
+  curve: TrainingCurve,
+  options: ChartOptions & { metrics?: string[] } = {},
+): VegaLiteSpec {
   const metrics = options.metrics ?? Object.keys(curve.smoothed);
   if (metrics.length === 0) throw new Error("trainingCurveChart: the curve has no metrics");
-  const from = Math.floor(curve.x[0] ?? 0), to = Math.max(from + 1, Math.ceil(curve.x[curve.x.length - 1] ?? 1));
-  const axis = to - from <= 1 ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" } : integerAxis(from, to, 8);
-  const x = { field: "x", type: "quantitative", title: "epochs", scale: { domain: [from, to], nice: false, padding: 8 }, axis };
+  const from = Math.floor(curve.x[0] ?? 0),
+    to = Math.max(from + 1, Math.ceil(curve.x[curve.x.length - 1] ?? 1));
+  const axis =
+    to - from <= 1
+      ? { values: [0, 0.25, 0.5, 0.75, 1].map((f) => from + f), format: ".2~f" }
+      : integerAxis(from, to, 8);
+  const x = {
+    field: "x",
+    type: "quantitative",
+    title: "epochs",
+    scale: { domain: [from, to], nice: false, padding: 8 },
+    axis,
+  };
   const panels = metrics.map((metric) => {
     const ys = curve.smoothed[metric];
-    if (!ys) throw new Error(`trainingCurveChart: no "${metric}" in the curve (has ${Object.keys(curve.smoothed).join(", ")})`);
-    const train = curve.x.map((xi, i) => ({ x: round(xi, 5), y: round(ys[i], 5) })).filter((p) => Number.isFinite(p.y));
-    const val = (curve.epochs[`val_${metric}`] ?? []).map((y, e) => ({ x: curve.epochX[e], y: round(y, 5) }));
+    if (!ys)
+      throw new Error(
+        `trainingCurveChart: no "${metric}" in the curve (has ${Object.keys(curve.smoothed).join(", ")})`,
+      );
+    const train = curve.x
+      .map((xi, i) => ({ x: round(xi, 5), y: round(ys[i], 5) }))
+      .filter((p) => Number.isFinite(p.y));
+    const val = (curve.epochs[`val_${metric}`] ?? []).map((y, e) => ({
+      x: curve.epochX[e],
+      y: round(y, 5),
+    }));
     const y = { field: "y", type: "quantitative", title: metric, scale: { zero: false } };
-    const layer: VegaLiteSpec[] = [{ data: { values: train }, mark: { type: "line", clip: true }, encoding: { x, y, color: { datum: "training (smoothed, per batch)" } } }];
-    if (val.length) layer.push({ data: { values: val }, mark: { type: "line", point: val.length <= 30, strokeDash: [6, 3] }, encoding: { x, y, color: { datum: "validation (epoch end)" } } });
+    const layer: VegaLiteSpec[] = [
+      {
+        data: { values: train },
+        mark: { type: "line", clip: true },
+        encoding: { x, y, color: { datum: "training (smoothed, per batch)" } },
+      },
+    ];
+    if (val.length)
+      layer.push({
+        data: { values: val },
+        mark: { type: "line", point: val.length <= 30, strokeDash: [6, 3] },
+        encoding: { x, y, color: { datum: "validation (epoch end)" } },
+      });
     return { title: metric, width: options.width ?? 300, height: options.height ?? 180, layer };
   });
-  const last = metrics.map((m) => `${m} ${fmt(curve.smoothed[m][curve.smoothed[m].length - 1])}`).join(", ");
+  const last = metrics
+    .map((m) => `${m} ${fmt(curve.smoothed[m][curve.smoothed[m].length - 1])}`)
+    .join(", ");
   const description = `Training curve over ${curve.x.length} batch points (${fmt(curve.x[curve.x.length - 1] ?? 0)} epochs); smoothed: ${last}.`;
-  return topLevel({ hconcat: panels, config: { legend: { orient: "bottom", title: null, labelLimit: 300 } } }, options.title, description);
+  return topLevel(
+    { hconcat: panels, config: { legend: { orient: "bottom", title: null, labelLimit: 300 } } },
+    options.title,
+    description,
+  );
 }
 
 /**
@@ -161,17 +236,28 @@ export function seriesWithPredictions(
   const series: Record<string, number[]> = { observed: Array.from(actual) };
   for (const [name, p] of Object.entries(predictions)) {
     if (offset + p.length > actual.length) {
-      throw new Error(`seriesWithPredictions: "${name}" (${p.length} values from ${offset}) runs past the series (${actual.length})`);
+      throw new Error(
+        `seriesWithPredictions: "${name}" (${p.length} values from ${offset}) runs past the series (${actual.length})`,
+      );
     }
     const full = new Array<number>(actual.length).fill(NaN);
     for (let i = 0; i < p.length; i++) full[offset + i] = p[i];
     series[name] = full;
   }
-  return lineChart(x, series, { xTitle: "t", yTitle: "value", ...options, dashed: Object.keys(predictions) });
+  return lineChart(x, series, {
+    xTitle: "t",
+    yTitle: "value",
+    ...options,
+    dashed: Object.keys(predictions),
+  });
 }
 
 /** A bar chart of one value per category. */
-export function barChart(categories: string[], values: ArrayLike<number>, options: ChartOptions & { yTitle?: string; xTitle?: string } = {}): VegaLiteSpec {
+export function barChart(
+  categories: string[],
+  values: ArrayLike<number>,
+  options: ChartOptions & { yTitle?: string; xTitle?: string } = {},
+): VegaLiteSpec {
   if (categories.length !== values.length) {
     throw new Error(`barChart: ${categories.length} categories but ${values.length} values`);
   }
@@ -182,10 +268,19 @@ export function barChart(categories: string[], values: ArrayLike<number>, option
     data: { values: data },
     layer: [
       { mark: "bar" },
-      { mark: { type: "text", dy: -6 }, encoding: { text: { field: "value", type: "quantitative", format: ".4g" } } },
+      {
+        mark: { type: "text", dy: -6 },
+        encoding: { text: { field: "value", type: "quantitative", format: ".4g" } },
+      },
     ],
     encoding: {
-      x: { field: "category", type: "nominal", sort: categories, title: options.xTitle ?? null, axis: { labelAngle: categories.length > 6 ? -40 : 0 } },
+      x: {
+        field: "category",
+        type: "nominal",
+        sort: categories,
+        title: options.xTitle ?? null,
+        axis: { labelAngle: categories.length > 6 ? -40 : 0 },
+      },
       y: { field: "value", type: "quantitative", title: options.yTitle ?? "value" },
       tooltip: [{ field: "category" }, { field: "value", format: ".4g" }],
     },
@@ -198,11 +293,25 @@ export function barChart(categories: string[], values: ArrayLike<number>, option
  * A confusion matrix (rows: true class, columns: predicted class) as an annotated heat map.
  * @throws when the matrix is not square or the labels do not match its size.
  */
-export function confusionMatrixChart(counts: Matrix, labels: string[], options: ChartOptions = {}): VegaLiteSpec {
+export function confusionMatrixChart(
+  counts: Matrix,
+  labels: string[],
+  options: ChartOptions = {},
+): VegaLiteSpec {
   if (counts.rows !== counts.cols || labels.length !== counts.rows) {
-    throw new Error(`confusionMatrixChart: need a square matrix with one label per class, got ${counts.rows}x${counts.cols} and ${labels.length} labels`);
+    throw new Error(
+      `confusionMatrixChart: need a square matrix with one label per class, got ${counts.rows}x${counts.cols} and ${labels.length} labels`,
+    );
   }
-  const spec = heatmap(counts, { ...options, scale: "gray", annotate: true, format: "d", render: "rect", legendTitle: "count", cellSize: options.width ? Math.floor(options.width / counts.cols) : 36 });
+  const spec = heatmap(counts, {
+    ...options,
+    scale: "gray",
+    annotate: true,
+    format: "d",
+    render: "rect",
+    legendTitle: "count",
+    cellSize: options.width ? Math.floor(options.width / counts.cols) : 36,
+  });
   const transform = spec.transform as object[];
   spec.transform = [
     ...transform,
@@ -210,10 +319,17 @@ export function confusionMatrixChart(counts: Matrix, labels: string[], options: 
     { calculate: `${JSON.stringify(labels)}[datum.j]`, as: "predicted class" },
   ];
   const relabel = (enc: Record<string, unknown>) => {
-    enc.x = { field: "predicted class", type: "ordinal", sort: labels, title: "predicted", axis: { labelAngle: -40 } };
+    enc.x = {
+      field: "predicted class",
+      type: "ordinal",
+      sort: labels,
+      title: "predicted",
+      axis: { labelAngle: -40 },
+    };
     enc.y = { field: "true class", type: "ordinal", sort: labels, title: "true" };
   };
-  for (const layer of spec.layer as { encoding: Record<string, unknown> }[]) relabel(layer.encoding);
+  for (const layer of spec.layer as { encoding: Record<string, unknown> }[])
+    relabel(layer.encoding);
   let total = 0;
   let correct = 0;
   for (let i = 0; i < counts.rows; i++) {

@@ -35,7 +35,9 @@ let fallbackSink: ((content: DisplayContent, update: boolean) => void) | undefin
  * Redirects displays made outside a kernel (for tests and tools). Pass undefined to restore
  * the default, which prints the `text/plain` part to stdout.
  */
-export function setDisplaySink(sink: ((content: DisplayContent, update: boolean) => void) | undefined): void {
+export function setDisplaySink(
+  sink: ((content: DisplayContent, update: boolean) => void) | undefined,
+): void {
   fallbackSink = sink;
 }
 
@@ -44,8 +46,15 @@ export function setDisplaySink(sink: ((content: DisplayContent, update: boolean)
  * payloads must already be base64). With a `displayId` the output can later be replaced in
  * place by calling again with `update: true`.
  */
-export function publish(data: Record<string, unknown>, options: { displayId?: string; update?: boolean } = {}): void {
-  const content: DisplayContent = { data, metadata: {}, transient: options.displayId ? { display_id: options.displayId } : {} };
+export function publish(
+  data: Record<string, unknown>,
+  options: { displayId?: string; update?: boolean } = {},
+): void {
+  const content: DisplayContent = {
+    data,
+    metadata: {},
+    transient: options.displayId ? { display_id: options.displayId } : {},
+  };
   const update = options.update ?? false;
   if (fallbackSink) return fallbackSink(content, update);
   const write = kernelWriter();

@@ -43,7 +43,8 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const signed = options.scale === "diverging" || (options.scale !== "gray" && lo < 0 && hi > 0);
   const cell = options.cellSize ?? Math.max(2, Math.floor(240 / Math.max(m.rows, m.cols)));
   const format = options.format ?? ".3~g";
-  const annotate = (options.annotate ?? (m.rows <= 8 && m.cols <= 8 && cell >= 28)) && labelsFit(m, cell, format);
+  const annotate =
+    (options.annotate ?? (m.rows <= 8 && m.cols <= 8 && cell >= 28)) && labelsFit(m, cell, format);
   const limit = Math.max(Math.abs(lo), Math.abs(hi));
   const color = {
     field: "v",
@@ -53,7 +54,8 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
       ? { scheme: "redblue", reverse: true, domain: [-limit, limit], domainMid: 0 }
       : { range: ["black", "white"], domain: [lo, hi] },
   };
-  const useImage = options.render === "image" || (options.render !== "rect" && m.rows * m.cols > IMAGE_THRESHOLD);
+  const useImage =
+    options.render === "image" || (options.render !== "rect" && m.rows * m.cols > IMAGE_THRESHOLD);
   const size = { width: m.cols * cell, height: m.rows * cell };
   const body = useImage
     ? imageBody(m, color, signed ? { signed, lo: -limit, hi: limit } : { signed, lo, hi }, size)
@@ -79,7 +81,15 @@ export function labelsFit(m: Matrix, cell: number, format: string): boolean {
 }
 
 /** One rect mark per cell (and the value printed in it when `annotate`). */
-function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, textThreshold: number, size: { width: number; height: number }, format: string): VegaLiteSpec {
+function rectBody(
+  m: Matrix,
+  color: object,
+  annotate: boolean,
+  signed: boolean,
+  textThreshold: number,
+  size: { width: number; height: number },
+  format: string,
+): VegaLiteSpec {
   const axis = (n: number) => ({
     values: ticks(n),
     labelAngle: 0,
@@ -90,8 +100,18 @@ function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, 
   const rect = {
     mark: { type: "rect", strokeWidth: 0 },
     encoding: {
-      x: { field: "j", type: "ordinal", axis: axis(m.cols), scale: { paddingInner: 0, paddingOuter: 0 } },
-      y: { field: "i", type: "ordinal", axis: axis(m.rows), scale: { paddingInner: 0, paddingOuter: 0 } },
+      x: {
+        field: "j",
+        type: "ordinal",
+        axis: axis(m.cols),
+        scale: { paddingInner: 0, paddingOuter: 0 },
+      },
+      y: {
+        field: "i",
+        type: "ordinal",
+        axis: axis(m.rows),
+        scale: { paddingInner: 0, paddingOuter: 0 },
+      },
       color,
       tooltip: [
         { field: "i", title: "row" },
@@ -107,7 +127,10 @@ function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, 
       y: { field: "i", type: "ordinal" },
       text: { field: "v", type: "quantitative", format },
       color: {
-        condition: { test: `${signed ? "abs(datum.v)" : "datum.v"} > ${round(textThreshold)}`, value: signed ? "white" : "black" },
+        condition: {
+          test: `${signed ? "abs(datum.v)" : "datum.v"} > ${round(textThreshold)}`,
+          value: signed ? "white" : "black",
+        },
         value: signed ? "black" : "white",
       },
     },
@@ -129,7 +152,12 @@ function rectBody(m: Matrix, color: object, annotate: boolean, signed: boolean, 
  * The matrix painted into a PNG (one pixel per cell, the same colours Vega would use) shown by an
  * image mark on pixel-coordinate axes, plus an invisible layer that carries the colour legend.
  */
-function imageBody(m: Matrix, color: object, range: { signed: boolean; lo: number; hi: number }, size: { width: number; height: number }): VegaLiteSpec {
+function imageBody(
+  m: Matrix,
+  color: object,
+  range: { signed: boolean; lo: number; hi: number },
+  size: { width: number; height: number },
+): VegaLiteSpec {
   const redblue = vega.scheme("redblue") as (t: number) => string;
   const canvas = createCanvas(m.cols, m.rows);
   const ctx = canvas.getContext("2d");
@@ -148,17 +176,40 @@ function imageBody(m: Matrix, color: object, range: { signed: boolean; lo: numbe
     layer: [
       {
         data: { values: [{ url }] },
-        mark: { type: "image", ...size, align: "left", baseline: "top", smooth: false, aria: false },
+        mark: {
+          type: "image",
+          ...size,
+          align: "left",
+          baseline: "top",
+          smooth: false,
+          aria: false,
+        },
         encoding: {
-          x: { datum: 0, type: "quantitative", scale: { domain: [0, m.cols], nice: false, zero: false }, axis },
-          y: { datum: 0, type: "quantitative", scale: { domain: [0, m.rows], nice: false, zero: false, reverse: true }, axis },
+          x: {
+            datum: 0,
+            type: "quantitative",
+            scale: { domain: [0, m.cols], nice: false, zero: false },
+            axis,
+          },
+          y: {
+            datum: 0,
+            type: "quantitative",
+            scale: { domain: [0, m.rows], nice: false, zero: false, reverse: true },
+            axis,
+          },
           url: { field: "url", type: "nominal" },
         },
       },
       {
         data: { values: [{ v: range.lo }, { v: range.hi }] },
         mark: { type: "rect", opacity: 0 },
-        encoding: { x: { datum: 0, type: "quantitative" }, x2: { datum: 0 }, y: { datum: 0, type: "quantitative" }, y2: { datum: 0 }, color },
+        encoding: {
+          x: { datum: 0, type: "quantitative" },
+          x2: { datum: 0 },
+          y: { datum: 0, type: "quantitative" },
+          y2: { datum: 0 },
+          color,
+        },
       },
     ],
   };
@@ -187,7 +238,10 @@ export interface HeatmapGridOptions extends HeatmapOptions {
 }
 
 /** Room a panel needs beside its cells: the row axis, and its own legend when it has one. */
-const AXIS_PX = 30, LEGEND_PX = 75, GAP_PX = 20, TITLE_CHAR_PX = 7;
+const AXIS_PX = 30,
+  LEGEND_PX = 75,
+  GAP_PX = 20,
+  TITLE_CHAR_PX = 7;
 
 /**
  * A titled grid of heat maps, e.g. 16 feature maps or learned kernels.
@@ -195,7 +249,14 @@ const AXIS_PX = 30, LEGEND_PX = 75, GAP_PX = 20, TITLE_CHAR_PX = 7;
  */
 export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): VegaLiteSpec {
   if (mats.length === 0) throw new Error("heatmapGrid: mats must hold at least one matrix");
-  const { titles, columns = 4, shareScale: share = "auto", maxWidth = 900, title, ...rest } = options;
+  const {
+    titles,
+    columns = 4,
+    shareScale: share = "auto",
+    maxWidth = 900,
+    title,
+    ...rest
+  } = options;
   if (titles && titles.length !== mats.length) {
     throw new Error(`heatmapGrid: got ${titles.length} titles for ${mats.length} matrices`);
   }
@@ -203,7 +264,8 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
   const union = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
   // "the same range": every panel spans at least 75% of the union (images scaled to 0-1, say); a
   // signed (diverging, centred on 0) scale spans ±max|v|, so there the largest magnitudes are compared
-  const signed = rest.scale === "diverging" || (rest.scale !== "gray" && union[0] < 0 && union[1] > 0);
+  const signed =
+    rest.scale === "diverging" || (rest.scale !== "gray" && union[0] < 0 && union[1] > 0);
   const span = (r: number[]) => (signed ? Math.max(-r[0], r[1]) : r[1] - r[0]);
   const sameRange = ranges.every((r) => span(r) >= 0.75 * span(union));
   const shareScale = share === "auto" ? sameRange || rest.domain !== undefined : share;
@@ -212,12 +274,16 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
   const longest = Math.max(...mats.map((m) => Math.max(m.rows, m.cols)));
   const cellSize = rest.cellSize ?? Math.max(2, Math.floor(120 / longest));
   const titleWidth = Math.max(...(titles ?? ["#00"]).map((t) => t.length * TITLE_CHAR_PX));
-  const panelWidth = Math.max(Math.max(...mats.map((m) => m.cols)) * cellSize + AXIS_PX, titleWidth) + GAP_PX + (shareScale ? 0 : LEGEND_PX);
-  const fitted = Math.max(1, Math.min(columns, Math.floor((maxWidth - (shareScale ? LEGEND_PX : 0)) / panelWidth)));
+  const panelWidth =
+    Math.max(Math.max(...mats.map((m) => m.cols)) * cellSize + AXIS_PX, titleWidth) +
+    GAP_PX +
+    (shareScale ? 0 : LEGEND_PX);
+  const fitted = Math.max(
+    1,
+    Math.min(columns, Math.floor((maxWidth - (shareScale ? LEGEND_PX : 0)) / panelWidth)),
+  );
   const panels = mats.map((m, k) => {
-    return asPanel(
-      heatmap(m, { ...rest, domain, cellSize, title: titles ? titles[k] : `#${k}` }),
-    );
+    return asPanel(heatmap(m, { ...rest, domain, cellSize, title: titles ? titles[k] : `#${k}` }));
   });
   const body: VegaLiteSpec = {
     columns: fitted,
@@ -231,7 +297,8 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
 /** About 5-8 evenly spaced tick positions for an axis of `n` cells. */
 function ticks(n: number): number[] {
   if (n <= 10) return Array.from({ length: n }, (_, i) => i);
-  const step = [5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((s) => n / s <= 8) ?? Math.ceil(n / 8);
+  const step =
+    [5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((s) => n / s <= 8) ?? Math.ceil(n / 8);
   const out: number[] = [];
   for (let v = 0; v < n; v += step) out.push(v);
   return out;

@@ -56,8 +56,15 @@ function extractImages(svg: string): { svg: string; images: PlacedImage[] } {
     }
     const href = /(?:xlink:)?href="(data:image\/[^"]+)"/.exec(tag)?.[1];
     if (!href) return tag;
-    const num = (name: string) => Number(new RegExp(`\\b${name}="([-\\d.e]+)"`).exec(tag)?.[1] ?? 0);
-    images.push({ href, x: ox + dx + num("x"), y: oy + dy + num("y"), width: num("width"), height: num("height") });
+    const num = (name: string) =>
+      Number(new RegExp(`\\b${name}="([-\\d.e]+)"`).exec(tag)?.[1] ?? 0);
+    images.push({
+      href,
+      x: ox + dx + num("x"),
+      y: oy + dy + num("y"),
+      width: num("width"),
+      height: num("height"),
+    });
     return "";
   });
   return { svg: stripped, images };
@@ -71,7 +78,12 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   const { svg: vector, images } = extractImages(svg);
   const image = new Image();
   // Our own white background goes first, so the SVG's background rect must not hide the images.
-  image.src = Buffer.from(vector.replace(/^(<svg[^>]*>)<rect width="[\d.]+" height="[\d.]+" fill="white"(?:\/>|><\/rect>)/, "$1"));
+  image.src = Buffer.from(
+    vector.replace(
+      /^(<svg[^>]*>)<rect width="[\d.]+" height="[\d.]+" fill="white"(?:\/>|><\/rect>)/,
+      "$1",
+    ),
+  );
   if (!image.width || !image.height) throw new Error("svgToPng: the SVG has no width/height");
   const canvas = createCanvas(Math.ceil(image.width * scale), Math.ceil(image.height * scale));
   const ctx = canvas.getContext("2d");
@@ -80,7 +92,13 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   ctx.imageSmoothingEnabled = false;
   for (const placed of images) {
     const raster = await loadImage(Buffer.from(placed.href.split(",")[1], "base64"));
-    ctx.drawImage(raster, placed.x * scale, placed.y * scale, placed.width * scale, placed.height * scale);
+    ctx.drawImage(
+      raster,
+      placed.x * scale,
+      placed.y * scale,
+      placed.width * scale,
+      placed.height * scale,
+    );
   }
   ctx.drawImage(image, 0, 0, canvas.width, canvas.height);
   return canvas.toBuffer("image/png");
@@ -88,7 +106,10 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
 
 /** Plain-text alternative of a chart: its title and the description the builders write. */
 export function altText(spec: VegaLiteSpec): string {
-  const title = typeof spec.title === "string" ? spec.title : (spec.title as { text?: string } | undefined)?.text;
+  const title =
+    typeof spec.title === "string"
+      ? spec.title
+      : (spec.title as { text?: string } | undefined)?.text;
   const description = typeof spec.description === "string" ? spec.description : "";
   return [title ? `[chart] ${title}` : "[chart]", description].filter(Boolean).join(": ");
 }

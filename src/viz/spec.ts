@@ -18,7 +18,11 @@ export interface ChartOptions {
 }
 
 /** Wraps a body in a top-level spec with schema, title, description (the alt text) and white background. */
-export function topLevel(body: VegaLiteSpec, title: string | undefined, description: string): VegaLiteSpec {
+export function topLevel(
+  body: VegaLiteSpec,
+  title: string | undefined,
+  description: string,
+): VegaLiteSpec {
   return {
     $schema: VEGA_LITE_SCHEMA,
     ...(title ? { title } : {}),

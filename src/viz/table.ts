@@ -11,7 +11,9 @@ const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").rep
 export function showTable(rows: Row[], options: { title?: string } = {}): void {
   const cols = rows.length ? Object.keys(rows[0]) : [];
   const head = cols.map((c) => `<th>${escape(c)}</th>`).join("");
-  const body = rows.map((r) => `<tr>${cols.map((c) => `<td>${escape(cellText(r[c] ?? ""))}</td>`).join("")}</tr>`).join("");
+  const body = rows
+    .map((r) => `<tr>${cols.map((c) => `<td>${escape(cellText(r[c] ?? ""))}</td>`).join("")}</tr>`)
+    .join("");
   const caption = options.title ? `<caption>${escape(options.title)}</caption>` : "";
   publish({
     "text/html": `<table>${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`,

@@ -20,5 +20,9 @@ export function formatTable(rows: Row[]): string {
   const cells = [cols, ...rows.map((r) => cols.map((c) => cellText(r[c] ?? "")))];
   const widths = cols.map((_, j) => Math.max(...cells.map((r) => r[j].length)));
   const line = (r: string[]) => r.map((v, j) => v.padStart(widths[j])).join("  ");
-  return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+  return [
+    line(cells[0]),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...cells.slice(1).map(line),
+  ].join("\n");
 }

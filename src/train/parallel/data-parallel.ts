@@ -3,8 +3,28 @@ import * as path from "path";
 import { Worker } from "worker_threads";
 import * as tf from "@tensorflow/tfjs";
 import { BackendName } from "../../backend/init";
-import { COMMAND_EXIT, COMMAND_STEP, Channel, ChannelLayout, SLOT, WeightBoard, channel, readError, weightBoard, writeShape } from "./protocol";
-import { ShardStep, floatCount, nonTrainableVariables, packVariables, shardStep, trainableVariables, trainingCore, unpack } from "./shard";
+import {
+  COMMAND_EXIT,
+  COMMAND_STEP,
+  Channel,
+  ChannelLayout,
+  SLOT,
+  WeightBoard,
+  channel,
+  readError,
+  weightBoard,
+  writeShape,
+} from "./protocol";
+import {
+  ShardStep,
+  floatCount,
+  nonTrainableVariables,
+  packVariables,
+  shardStep,
+  trainableVariables,
+  trainingCore,
+  unpack,
+} from "./shard";
 import type { WorkerSetup } from "./worker";
 
 /** The environment variable that sets the number of training threads (`auto`, or a number; `1` turns data parallelism off). */
@@ -29,16 +49,20 @@ function transferableCompile(model: tf.LayersModel): { loss: string; metrics: st
   if (typeof loss !== "string") return "a custom loss function cannot be sent to a worker thread";
   const metrics = (model as unknown as { metrics?: unknown }).metrics ?? [];
   const list = Array.isArray(metrics) ? metrics : [metrics];
-  if (!list.every((m) => typeof m === "string")) return "a custom metric function cannot be sent to a worker thread";
+  if (!list.every((m) => typeof m === "string"))
+    return "a custom metric function cannot be sent to a worker thread";
   return { loss, metrics: list as string[] };
 }
 
 /** Why the model cannot be trained data-parallel, or undefined when it can. */
 function unsuitable(model: tf.LayersModel): string | undefined {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) return "the model has several inputs or outputs";
-  if (model.layers.some((l) => (l as unknown as { stateful?: boolean }).stateful)) return "a stateful RNN needs each batch whole, in order";
+  if (model.inputs.length !== 1 || model.outputs.length !== 1)
+    return "the model has several inputs or outputs";
+  if (model.layers.some((l) => (l as unknown as { stateful?: boolean }).stateful))
+    return "a stateful RNN needs each batch whole, in order";
   const shapes = [model.inputs[0].shape, model.outputs[0].shape];
-  if (shapes.some((s) => s.slice(1).some((d) => d == null))) return "the model's input or output shape is not fully defined";
+  if (shapes.some((s) => s.slice(1).some((d) => d == null)))
+    return "the model's input or output shape is not fully defined";
   const compile = transferableCompile(model);
   return typeof compile === "string" ? compile : undefined;
 }
@@ -49,20 +73,37 @@ function unsuitable(model: tf.LayersModel): string | undefined {
  * computes the gradients of a slice of every batch. `requested` is a number of threads or `auto`
  * (default: the `CH10_THREADS` variable, else `auto`: one per core, up to 4, each shard at least 32 rows).
  */
-export function planThreads(model: tf.LayersModel, batchSize: number, requested?: number | "auto", backend = tf.getBackend()): ThreadPlan {
+export function planThreads(
+  model: tf.LayersModel,
+  batchSize: number,
+  requested?: number | "auto",
+  backend = tf.getBackend(),
+): ThreadPlan {
   const raw = requested ?? process.env[THREADS_ENV] ?? "auto";
   const explicit = raw === "auto" || raw === "" ? undefined : Number(raw);
   if (explicit !== undefined && !(Number.isInteger(explicit) && explicit >= 1)) {
-    throw new Error(`train: threads must be a whole number >= 1 or "auto" (from option or ${THREADS_ENV}), got "${raw}"`);
+    throw new Error(
+      `train: threads must be a whole number >= 1 or "auto" (from option or ${THREADS_ENV}), got "${raw}"`,
+    );
   }
   if (explicit === 1) return { threads: 1, reason: "1 thread requested" };
-  if (backend !== "wasm" && backend !== "cpu") return { threads: 1, reason: `the ${backend} backend runs its own threads` };
+  if (backend !== "wasm" && backend !== "cpu")
+    return { threads: 1, reason: `the ${backend} backend runs its own threads` };
   const why = unsuitable(model);
   if (why) return { threads: 1, reason: why };
-  const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-  if (explicit !== undefined) return { threads: Math.min(explicit, batchSize), reason: "requested" };
+  const cores =
+    typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  if (explicit !== undefined)
+    return { threads: Math.min(explicit, batchSize), reason: "requested" };
   const threads = Math.min(cores, MAX_AUTO_THREADS, Math.floor(batchSize / MIN_SHARD_ROWS));
-  if (threads < 2) return { threads: 1, reason: cores < 2 ? "one core" : `a batch of ${batchSize} is too small to split (${MIN_SHARD_ROWS} rows per thread at least)` };
+  if (threads < 2)
+    return {
+      threads: 1,
+      reason:
+        cores < 2
+          ? "one core"
+          : `a batch of ${batchSize} is too small to split (${MIN_SHARD_ROWS} rows per thread at least)`,
+    };
   return { threads, reason: `${backend} computes on one thread per instance; ${cores} cores` };
 }
 
@@ -102,12 +143,18 @@ export class DataParallel {
    * Starts `threads - 1` workers for `model` (compiled) on `backend` and installs the parallel
    * step; batches up to `batchSize` rows. Call {@link close} when training ends.
    */
-  static async start(model: tf.LayersModel, threads: number, batchSize: number, backend: BackendName): Promise<DataParallel> {
+  static async start(
+    model: tf.LayersModel,
+    threads: number,
+    batchSize: number,
+    backend: BackendName,
+  ): Promise<DataParallel> {
     const compile = transferableCompile(model);
     if (typeof compile === "string") throw new Error(`data-parallel training: ${compile}`);
     const trainable = trainableVariables(model);
     const others = nonTrainableVariables(model);
-    const perRow = (shape: (number | null)[]) => shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+    const perRow = (shape: (number | null)[]) =>
+      shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
     const layout: ChannelLayout = {
       maxRows: Math.ceil(batchSize / threads),
       inputPerRow: perRow(model.inputs[0].shape),
@@ -118,16 +165,28 @@ export class DataParallel {
     };
     const board = weightBoard(layout.trainable + layout.nonTrainable);
     const topology = model.toJSON(undefined, false) as object;
-    const started = await Promise.allSettled(Array.from({ length: threads - 1 }, async () => {
-      const ch = channel(layout);
-      const setup: WorkerSetup = { backend, seed: Math.floor(Math.random() * 2 ** 31), topology, ...compile, layout, channel: ch.buffer, board: board.buffer };
-      return { worker: await startWorker(setup), ch };
-    }));
+    const started = await Promise.allSettled(
+      Array.from({ length: threads - 1 }, async () => {
+        const ch = channel(layout);
+        const setup: WorkerSetup = {
+          backend,
+          seed: Math.floor(Math.random() * 2 ** 31),
+          topology,
+          ...compile,
+          layout,
+          channel: ch.buffer,
+          board: board.buffer,
+        };
+        return { worker: await startWorker(setup), ch };
+      }),
+    );
     const handles = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     const failure = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure) {
       await Promise.all(handles.map(({ worker }) => worker.terminate()));
-      throw new Error(`data-parallel training: a worker failed to start: ${(failure.reason as Error)?.message ?? failure.reason}`);
+      throw new Error(
+        `data-parallel training: a worker failed to start: ${(failure.reason as Error)?.message ?? failure.reason}`,
+      );
     }
     const dp = new DataParallel(model, handles, board);
     dp.publishWeights();
@@ -145,7 +204,8 @@ export class DataParallel {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    delete (trainingCore(this.model) as unknown as { makeTrainFunction?: unknown }).makeTrainFunction;
+    delete (trainingCore(this.model) as unknown as { makeTrainFunction?: unknown })
+      .makeTrainFunction;
     for (const { ch } of this.workers) this.command(ch, COMMAND_EXIT);
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
   }
@@ -159,7 +219,8 @@ export class DataParallel {
 
   private step(data: tf.Tensor[]): tf.Scalar[] {
     const [x, y, ...sampleWeights] = data; // fit passes one (usually empty) sample-weight slot per output
-    if (sampleWeights.some((w) => w != null) || x.shape[0] < this.threads) return this.original!(data); // weighted samples, or a batch too small to split
+    if (sampleWeights.some((w) => w != null) || x.shape[0] < this.threads)
+      return this.original!(data); // weighted samples, or a batch too small to split
     const n = x.shape[0];
     const sizes = this.split(n);
     let offset = sizes[0];
@@ -170,11 +231,23 @@ export class DataParallel {
     let mine: ShardStep;
     try {
       // tidy keeps the tensors of the returned object
-      mine = tf.tidy(() => shardStep(this.model, tf.slice(x, 0, sizes[0]), tf.slice(y, 0, sizes[0])) as unknown as tf.TensorContainer) as unknown as ShardStep;
+      mine = tf.tidy(
+        () =>
+          shardStep(
+            this.model,
+            tf.slice(x, 0, sizes[0]),
+            tf.slice(y, 0, sizes[0]),
+          ) as unknown as tf.TensorContainer,
+      ) as unknown as ShardStep;
     } finally {
       this.workers.forEach(({ ch }, i) => this.wait(ch, i + 1));
     }
-    const result = tf.tidy(() => this.combine(mine, sizes.map((s) => s / n)));
+    const result = tf.tidy(() =>
+      this.combine(
+        mine,
+        sizes.map((s) => s / n),
+      ),
+    );
     tf.dispose([mine.loss, ...mine.metrics, ...mine.grads]);
     this.publishWeights();
     return result;
@@ -184,10 +257,16 @@ export class DataParallel {
   private combine(mine: ShardStep, fractions: number[]): tf.Scalar[] {
     const trainable = trainableVariables(this.model);
     const others = nonTrainableVariables(this.model);
-    const weighted = (own: tf.Tensor[], theirs: (ch: Channel) => Float32Array, shapes: { shape: number[] }[]) => {
+    const weighted = (
+      own: tf.Tensor[],
+      theirs: (ch: Channel) => Float32Array,
+      shapes: { shape: number[] }[],
+    ) => {
       let sums = own.map((t) => tf.mul(t, fractions[0]));
       this.workers.forEach(({ ch }, i) => {
-        sums = unpack(shapes, theirs(ch)).map((t, k) => tf.add(sums[k], tf.mul(t, fractions[i + 1])));
+        sums = unpack(shapes, theirs(ch)).map((t, k) =>
+          tf.add(sums[k], tf.mul(t, fractions[i + 1])),
+        );
       });
       return sums;
     };
@@ -195,7 +274,12 @@ export class DataParallel {
     const named: tf.NamedTensorMap = {};
     trainable.forEach((v, k) => (named[v.read().name] = grads[k]));
     this.model.optimizer.applyGradients(named);
-    if (others.length > 0) weighted(others.map((v) => v.read()), (ch) => ch.stats, others).forEach((t, k) => others[k].write(t));
+    if (others.length > 0)
+      weighted(
+        others.map((v) => v.read()),
+        (ch) => ch.stats,
+        others,
+      ).forEach((t, k) => others[k].write(t));
     const outputs = [mine.loss, ...mine.metrics].map((t, k) => {
       let v = tf.mul(t, fractions[0]);
       this.workers.forEach(({ ch }, i) => (v = tf.add(v, ch.outputs[k] * fractions[i + 1])));
@@ -209,7 +293,10 @@ export class DataParallel {
       const part = tf.slice(t, offset, rows);
       const values = part.dataSync();
       part.dispose();
-      if (values.length > target.length) throw new Error(`data-parallel training: a shard's ${what} (${values.length} values) exceeds the space reserved for ${target.length}; batches larger than the batchSize given to train()?`);
+      if (values.length > target.length)
+        throw new Error(
+          `data-parallel training: a shard's ${what} (${values.length} values) exceeds the space reserved for ${target.length}; batches larger than the batchSize given to train()?`,
+        );
       target.set(values);
     };
     copy(x, ch.input, "inputs");
@@ -233,15 +320,22 @@ export class DataParallel {
     for (;;) {
       const done = Atomics.load(ch.control, SLOT.done);
       if (done === expected) break;
-      if (Date.now() > deadline) throw new Error(`data-parallel training: worker ${index} did not finish its shard within ${STEP_TIMEOUT_MS / 1000} s (crashed or out of memory?)`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `data-parallel training: worker ${index} did not finish its shard within ${STEP_TIMEOUT_MS / 1000} s (crashed or out of memory?)`,
+        );
       Atomics.wait(ch.control, SLOT.done, done, 1000);
     }
-    if (ch.control[SLOT.failed]) throw new Error(`data-parallel training: worker ${index} failed: ${readError(ch)}`);
+    if (ch.control[SLOT.failed])
+      throw new Error(`data-parallel training: worker ${index} failed: ${readError(ch)}`);
   }
 
   /** Writes the main thread's weights to the board the workers read before their next step. */
   private publishWeights(): void {
-    packVariables([...trainableVariables(this.model), ...nonTrainableVariables(this.model)], this.board.values);
+    packVariables(
+      [...trainableVariables(this.model), ...nonTrainableVariables(this.model)],
+      this.board.values,
+    );
     Atomics.add(this.board.version, 0, 1);
   }
 }
@@ -249,7 +343,10 @@ export class DataParallel {
 function startWorker(setup: WorkerSetup): Promise<Worker> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(path.join(__dirname, "worker.js"), { workerData: setup });
-    const timer = setTimeout(() => fail(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error(`no answer within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
     const fail = (e: Error) => {
       clearTimeout(timer);
       void worker.terminate();

@@ -58,10 +58,19 @@ export interface Channel {
 
 /** Allocates (no `buffer`) or attaches to (given `buffer`) a worker's shared memory. */
 export function channel(layout: ChannelLayout, buffer?: SharedArrayBuffer): Channel {
-  const sizes = [layout.maxRows * layout.inputPerRow, layout.maxRows * layout.targetPerRow, layout.trainable, layout.nonTrainable, layout.outputs];
+  const sizes = [
+    layout.maxRows * layout.inputPerRow,
+    layout.maxRows * layout.targetPerRow,
+    layout.trainable,
+    layout.nonTrainable,
+    layout.outputs,
+  ];
   const bytes = 4 * CONTROL_INTS + 4 * sizes.reduce((a, b) => a + b, 0) + ERROR_BYTES;
   const buf = buffer ?? new SharedArrayBuffer(bytes);
-  if (buf.byteLength !== bytes) throw new Error(`data-parallel channel: shared buffer has ${buf.byteLength} bytes, layout needs ${bytes}`);
+  if (buf.byteLength !== bytes)
+    throw new Error(
+      `data-parallel channel: shared buffer has ${buf.byteLength} bytes, layout needs ${bytes}`,
+    );
   let offset = 4 * CONTROL_INTS;
   const next = (n: number) => {
     const view = new Float32Array(buf, offset, n);
@@ -70,12 +79,24 @@ export function channel(layout: ChannelLayout, buffer?: SharedArrayBuffer): Chan
   };
   const control = new Int32Array(buf, 0, CONTROL_INTS);
   const [input, target, grads, stats, outputs] = sizes.map(next);
-  return { buffer: buf, control, input, target, grads, stats, outputs, error: new Uint8Array(buf, offset, ERROR_BYTES) };
+  return {
+    buffer: buf,
+    control,
+    input,
+    target,
+    grads,
+    stats,
+    outputs,
+    error: new Uint8Array(buf, offset, ERROR_BYTES),
+  };
 }
 
 /** Writes a per-sample shape into the control block at `slot`. */
 export function writeShape(control: Int32Array, slot: number, shape: number[]): void {
-  if (shape.length > MAX_RANK) throw new Error(`data-parallel training: tensors of rank ${shape.length + 1} are not supported (at most ${MAX_RANK + 1})`);
+  if (shape.length > MAX_RANK)
+    throw new Error(
+      `data-parallel training: tensors of rank ${shape.length + 1} are not supported (at most ${MAX_RANK + 1})`,
+    );
   control[slot] = shape.length;
   shape.forEach((d, i) => (control[slot + 1 + i] = d));
 }
@@ -111,5 +132,9 @@ export interface WeightBoard {
 /** Allocates (no `buffer`) or attaches to a {@link WeightBoard} of `floats` values. */
 export function weightBoard(floats: number, buffer?: SharedArrayBuffer): WeightBoard {
   const buf = buffer ?? new SharedArrayBuffer(8 + 4 * floats);
-  return { buffer: buf, version: new Int32Array(buf, 0, 2), values: new Float32Array(buf, 8, floats) };
+  return {
+    buffer: buf,
+    version: new Int32Array(buf, 0, 2),
+    values: new Float32Array(buf, 8, floats),
+  };
 }

@@ -1,7 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 
 type LossOrMetric = (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor;
-type WeightVariable = { read(): tf.Variable; write(value: tf.Tensor): void; trainable: boolean; shape: number[] };
+type WeightVariable = {
+  read(): tf.Variable;
+  write(value: tf.Tensor): void;
+  trainable: boolean;
+  shape: number[];
+};
 
 /** The parts of a compiled tfjs LayersModel that its own training step uses. */
 interface CompiledModel {
@@ -23,7 +28,8 @@ export function trainingCore(model: tf.LayersModel): tf.LayersModel {
 
 function compiled(model: tf.LayersModel): CompiledModel {
   const m = trainingCore(model) as unknown as CompiledModel;
-  if (!Array.isArray(m.lossFunctions) || !Array.isArray(m.metricsTensors)) throw new Error("data-parallel training: the model is not compiled");
+  if (!Array.isArray(m.lossFunctions) || !Array.isArray(m.metricsTensors))
+    throw new Error("data-parallel training: the model is not compiled");
   return m;
 }
 
@@ -61,7 +67,8 @@ export function shardStep(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Sh
   const { value, grads } = tf.variableGrads(() => {
     const prediction = model.apply(x, { training: true }) as tf.Tensor;
     let loss = tf.mean(m.lossFunctions[0](y, prediction)) as tf.Scalar;
-    for (const [metric] of m.metricsTensors) metrics.push(tf.keep(tf.mean(metric(y, prediction)) as tf.Scalar));
+    for (const [metric] of m.metricsTensors)
+      metrics.push(tf.keep(tf.mean(metric(y, prediction)) as tf.Scalar));
     for (const penalty of m.calculateLosses()) loss = tf.add(loss, penalty);
     return loss;
   }, variables);

@@ -8,8 +8,24 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend, BackendName } from "../../backend/init";
 import { seedGlobalRandom } from "../../core/random";
 import "../../rnn/fused-layer"; // registers the package's serializable layers
-import { COMMAND_EXIT, ChannelLayout, SLOT, channel, readShape, weightBoard, writeError } from "./protocol";
-import { floatCount, nonTrainableVariables, packTensors, packVariables, shardStep, trainableVariables, unpack } from "./shard";
+import {
+  COMMAND_EXIT,
+  ChannelLayout,
+  SLOT,
+  channel,
+  readShape,
+  weightBoard,
+  writeError,
+} from "./protocol";
+import {
+  floatCount,
+  nonTrainableVariables,
+  packTensors,
+  packVariables,
+  shardStep,
+  trainableVariables,
+  unpack,
+} from "./shard";
 
 /** What the main thread sends when it starts a worker. */
 export interface WorkerSetup {
@@ -26,14 +42,19 @@ export interface WorkerSetup {
 async function start(setup: WorkerSetup): Promise<void> {
   await initBackend({ backend: setup.backend, quiet: true });
   seedGlobalRandom(setup.seed);
-  const model = await tf.models.modelFromJSON({ modelTopology: setup.topology } as tf.io.ModelJSON as never);
+  const model = await tf.models.modelFromJSON({
+    modelTopology: setup.topology,
+  } as tf.io.ModelJSON as never);
   model.compile({ optimizer: "sgd", loss: setup.loss, metrics: setup.metrics });
   const trainable = trainableVariables(model);
   const others = nonTrainableVariables(model);
   const all = [...trainable, ...others];
   const ch = channel(setup.layout, setup.channel);
   const board = weightBoard(floatCount(all), setup.board);
-  if (floatCount(trainable) !== setup.layout.trainable || floatCount(others) !== setup.layout.nonTrainable) {
+  if (
+    floatCount(trainable) !== setup.layout.trainable ||
+    floatCount(others) !== setup.layout.nonTrainable
+  ) {
     throw new Error("the rebuilt model's weights differ from the original's");
   }
   parentPort!.postMessage({ ready: true });
@@ -66,7 +87,11 @@ function step(model: tf.LayersModel, ch: ReturnType<typeof channel>): void {
   const yShape = readShape(ch.control, SLOT.targetShape);
   const size = (shape: number[]) => rows * shape.reduce((a, b) => a * b, 1);
   tf.tidy(() => {
-    const x = tf.tensor(ch.input.subarray(0, size(xShape)), [rows, ...xShape], model.inputs[0].dtype);
+    const x = tf.tensor(
+      ch.input.subarray(0, size(xShape)),
+      [rows, ...xShape],
+      model.inputs[0].dtype,
+    );
     const y = tf.tensor(ch.target.subarray(0, size(yShape)), [rows, ...yShape]);
     const r = shardStep(model, x, y);
     packTensors(r.grads, ch.grads);
@@ -76,4 +101,6 @@ function step(model: tf.LayersModel, ch: ReturnType<typeof channel>): void {
   });
 }
 
-start(workerData as WorkerSetup).catch((e) => parentPort!.postMessage({ error: (e as Error)?.message ?? String(e) }));
+start(workerData as WorkerSetup).catch((e) =>
+  parentPort!.postMessage({ error: (e as Error)?.message ?? String(e) }),
+);
