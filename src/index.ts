@@ -57,7 +57,13 @@ export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
 export * from "./train/batchnorm";
-export { DataParallel, planThreads, THREADS_ENV, ThreadPlan } from "./train/parallel/data-parallel";
+export {
+  DataParallel,
+  planThreads,
+  threadsThatFit,
+  THREADS_ENV,
+  ThreadPlan,
+} from "./train/parallel/data-parallel";
 export * from "./train/memory";
 
 // Recurrent networks from their equations

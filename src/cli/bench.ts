@@ -14,6 +14,7 @@ import { releaseKeptStates } from "../rnn/stateful";
 import { findTensorFlowPython, tensorflowPythonCandidates } from "../native/python-tf";
 import { formatTable } from "../viz/text-table";
 import { DataParallel, planThreads } from "../train/parallel/data-parallel";
+import { refuseRunMode } from "./no-run-mode";
 
 const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends tensorflow,webgpu,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] [--out FILE] [--no-keras]
 
@@ -281,6 +282,10 @@ function medianBy<T>(
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
+  refuseRunMode(
+    "bench",
+    "it times training steps of the chapter's models; --steps, --rounds and --models set how long it takes",
+  );
   if (!o.backends.length) o.backends = await defaultBackends();
   const devices: Record<string, string> = {};
   const measured: Measurement[] = [];

@@ -2,6 +2,7 @@
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { refuseRunMode } from "./no-run-mode";
 
 const USAGE = `Usage: npm run gpu-check -- [--out DIR] [--node 24]
 
@@ -71,6 +72,10 @@ fi
 
 function main(): void {
   const o = parse(process.argv.slice(2));
+  refuseRunMode(
+    "gpu-check",
+    "it packs a fixed bench for a GPU machine; STEPS and BUDGET set its length there",
+  );
   fs.mkdirSync(o.out, { recursive: true });
   const leftovers = fs.readdirSync(o.out);
   if (leftovers.length)

@@ -19,6 +19,7 @@ import {
   findTensorFlowPython,
   tensorflowPythonCandidates,
 } from "../native/python-tf";
+import { refuseRunMode } from "./no-run-mode";
 
 const USAGE = `Usage: npm run native [-- --install-tensorflow [cpu|gpu]] [--force]
 
@@ -58,6 +59,7 @@ function parse(argv: string[]): Options {
 
 function main(): void {
   const o = parse(process.argv.slice(2));
+  refuseRunMode("native", "it builds the native TensorFlow backend, which every run mode uses");
   const started = Date.now();
   const python = o.install
     ? pipInstallIntoVenv("native", [TENSORFLOW_PINS[o.install]])

@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { ROOT, findPython, labEnv } from "../notebook/jupyterlab";
 import { freePorts } from "../notebook/kernel";
+import { refuseRunMode } from "./no-run-mode";
 
 const USAGE = `Usage: npm run screenshots -- [options] [notebook.ipynb ...]
 
@@ -205,6 +206,10 @@ async function photograph(page: Page, url: string, dir: string): Promise<number>
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  refuseRunMode(
+    "screenshots",
+    "it shows notebooks already executed by npm run notebooks, in the mode they ran in",
+  );
   const notebooks = notebooksIn(args.from, args.names);
   const python =
     findPython("jupyterlab") ??

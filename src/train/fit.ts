@@ -180,6 +180,7 @@ async function run(
     throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
   const batch = Math.min(options.batchSize, samplesPerEpoch);
   const plan = planThreads(model, batch, options.threads);
+  if (plan.cut) console.warn(plan.cut);
   checkBatchFits(model, batch, tf.getBackend(), plan.threads);
   const started = Date.now();
   const parallel =

@@ -26,6 +26,7 @@ import {
   unpack,
 } from "./shard";
 import type { WorkerSetup } from "./worker";
+import { estimateTrainingBytes } from "../memory";
 
 /** The environment variable that sets the number of training threads (`auto`, or a number; `1` turns data parallelism off). */
 export const THREADS_ENV = "CH10_THREADS";
@@ -41,6 +42,8 @@ const START_TIMEOUT_MS = 120_000;
 export interface ThreadPlan {
   threads: number;
   reason: string;
+  /** Set when an explicit request was cut to fit the cores, the batch or the memory: says how. */
+  cut?: string;
 }
 
 /** The compile arguments a worker can rebuild, or why they cannot be sent to it. */
@@ -67,25 +70,68 @@ function unsuitable(model: tf.LayersModel): string | undefined {
   return typeof compile === "string" ? compile : undefined;
 }
 
+/** Share of the machine's memory that the threads' estimated peaks may take together. */
+const MEMORY_FRACTION = 0.75;
+
+/** The memory this process may use: the cgroup limit where Node knows one, else the machine's. */
+function memoryLimitBytes(): number {
+  const constrained = (
+    process as { constrainedMemory?: () => number | undefined }
+  ).constrainedMemory?.();
+  return Math.min(os.totalmem(), constrained && constrained > 0 ? constrained : Infinity);
+}
+
+/**
+ * The most threads (up to `wanted`) whose estimated training peaks, one shard of the batch each
+ * with its own copy of the runtime and the weights ({@link estimateTrainingBytes}), fit together
+ * in {@link MEMORY_FRACTION} of `limitBytes`.
+ */
+export function threadsThatFit(
+  model: tf.LayersModel,
+  batchSize: number,
+  wanted: number,
+  limitBytes = memoryLimitBytes(),
+): number {
+  let n = Math.max(1, wanted);
+  while (
+    n > 1 &&
+    n * estimateTrainingBytes(model, Math.ceil(batchSize / n)) > MEMORY_FRACTION * limitBytes
+  )
+    n--;
+  return n;
+}
+
+/** `raw` as a thread count (`undefined` for `auto`), accepting decimal whole numbers only. */
+function parseThreads(raw: number | string): number | undefined {
+  if (raw === "auto" || raw === "") return undefined;
+  const n = typeof raw === "number" ? raw : /^\s*[0-9]+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(Number.isInteger(n) && n >= 1)) {
+    throw new Error(
+      `train: threads must be a whole number >= 1 or "auto" (from option or ${THREADS_ENV}), got "${raw}"`,
+    );
+  }
+  return n;
+}
+
 /**
  * Decides how many threads train a model data-parallel: the `wasm` and `cpu` backends compute on
  * one thread per instance in Node, so each extra thread is a worker with its own instance that
  * computes the gradients of a slice of every batch. `requested` is a number of threads or `auto`
- * (default: the `CH10_THREADS` variable, else `auto`: one per core, up to 4, each shard at least 32 rows).
+ * (default: the `CH10_THREADS` variable, else `auto`: one per core, up to 4, each shard at least
+ * 32 rows). Every plan is bounded by the cores, the batch's rows and the memory the threads'
+ * estimated peaks need together ({@link threadsThatFit}); a request that was cut says so in
+ * {@link ThreadPlan.cut}.
  */
 export function planThreads(
   model: tf.LayersModel,
   batchSize: number,
   requested?: number | "auto",
   backend = tf.getBackend(),
+  limitBytes = memoryLimitBytes(),
 ): ThreadPlan {
+  const source = requested !== undefined ? "the threads option" : THREADS_ENV;
   const raw = requested ?? process.env[THREADS_ENV] ?? "auto";
-  const explicit = raw === "auto" || raw === "" ? undefined : Number(raw);
-  if (explicit !== undefined && !(Number.isInteger(explicit) && explicit >= 1)) {
-    throw new Error(
-      `train: threads must be a whole number >= 1 or "auto" (from option or ${THREADS_ENV}), got "${raw}"`,
-    );
-  }
+  const explicit = parseThreads(raw);
   if (explicit === 1) return { threads: 1, reason: "1 thread requested" };
   if (backend !== "wasm" && backend !== "cpu")
     return { threads: 1, reason: `the ${backend} backend runs its own threads` };
@@ -93,10 +139,25 @@ export function planThreads(
   if (why) return { threads: 1, reason: why };
   const cores =
     typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-  if (explicit !== undefined)
-    return { threads: Math.min(explicit, batchSize), reason: "requested" };
-  const threads = Math.min(cores, MAX_AUTO_THREADS, Math.floor(batchSize / MIN_SHARD_ROWS));
-  if (threads < 2)
+  if (explicit !== undefined) {
+    const bounds: [number, string][] = [
+      [cores, `${cores} core(s)`],
+      [batchSize, `a batch of ${batchSize} rows`],
+    ];
+    const byCores = Math.min(explicit, cores, batchSize);
+    const byMemory = threadsThatFit(model, batchSize, byCores, limitBytes);
+    bounds.push([byMemory, `${(limitBytes / 1024 ** 3).toFixed(0)} GiB of memory`]);
+    const threads = Math.min(byCores, byMemory);
+    if (threads === explicit) return { threads, reason: "requested" };
+    const limits = bounds.filter(([n]) => n === threads).map(([, what]) => what);
+    const cut =
+      `train: ${source} asks for ${explicit} threads; using ${threads} ` +
+      `(the most that ${limits.join(" and ")} allow${limits.length > 1 ? "" : "s"})`;
+    return { threads, reason: `requested ${explicit}, cut to ${threads}`, cut };
+  }
+  const wanted = Math.min(cores, MAX_AUTO_THREADS, Math.floor(batchSize / MIN_SHARD_ROWS));
+  const threads = wanted < 2 ? 1 : threadsThatFit(model, batchSize, wanted, limitBytes);
+  if (wanted < 2)
     return {
       threads: 1,
       reason:
@@ -104,6 +165,8 @@ export function planThreads(
           ? "one core"
           : `a batch of ${batchSize} is too small to split (${MIN_SHARD_ROWS} rows per thread at least)`,
     };
+  if (threads < wanted)
+    return { threads, reason: `${wanted} would not fit in memory together; ${cores} cores` };
   return { threads, reason: `${backend} computes on one thread per instance; ${cores} cores` };
 }
 
