@@ -23,6 +23,8 @@ describe(".gitattributes keeps data files byte-exact", () => {
       );
       assert.strictEqual(clone.status, 0, clone.stderr);
       const files = ["data/sunspots.csv", "README.md", "reference/mnist/results.json"];
+      // as a full checkout does, the attributes come first (git reads them from the work tree)
+      assert.strictEqual(git(["checkout", "-q", head, "--", ".gitattributes"], dir).status, 0);
       const co = git(["checkout", "-q", head, "--", ...files], dir);
       assert.strictEqual(co.status, 0, co.stderr);
       // the control: a text file without the attribute does get CRLF in such a checkout
