@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
+import * as os from "os";
 import * as path from "path";
 import * as readline from "readline";
 import {
@@ -13,12 +14,19 @@ import {
   installKernels,
   labEnv,
 } from "../notebook/jupyterlab";
+import { onNpmScriptStopped } from "../notebook/kernel";
 
-const USAGE = `Usage: npm run kernel                register the tslab (TypeScript) and jslab (JavaScript) kernels in ${path.relative(ROOT, DATA_DIR)}/
-       npm run lab [-- ARGS]         start JupyterLab on notebooks/ with those kernels (ARGS go to JupyterLab, e.g. --port=8890)
-       npm run lab -- --install      first make .venv/ with ${JUPYTERLAB_PIN} when no JupyterLab is found
+const KERNELS = path.relative(ROOT, DATA_DIR);
+const USAGE = `Usage: npm run kernel             register the tslab (TypeScript) and jslab
+                                 (JavaScript) kernels in ${KERNELS}/
+       npm run lab [-- ARGS]     start JupyterLab on notebooks/ with those kernels
+                                 (ARGS go to JupyterLab, e.g. --port=8890)
+       npm run lab -- --install  first make .venv/ with ${JUPYTERLAB_PIN} when no JupyterLab
+                                 is found
 
-JupyterLab is looked for in $${PYTHON_ENV}, then .venv/, then python3 on PATH, then /usr/bin/python3.`;
+JupyterLab is looked for in $${PYTHON_ENV}, then .venv/, then python3 on PATH, then
+/usr/bin/python3. Ctrl+C (SIGINT), SIGTERM or SIGHUP stops JupyterLab (it shuts its kernels
+down), then npm run lab.`;
 
 /** Asks a yes/no question on the terminal (default yes). */
 function ask(question: string): Promise<boolean> {
@@ -38,6 +46,44 @@ function hasDisplay(): boolean {
   );
 }
 
+/** How long JupyterLab has to shut down (it stops its kernels first) before it is killed. */
+const LAB_STOP_GRACE_MS = 30_000;
+
+/**
+ * Makes SIGINT, SIGTERM and SIGHUP to this process (or npm's being stopped, when npm started it)
+ * stop JupyterLab: each is passed on as SIGTERM, on which JupyterLab shuts down at once and
+ * cleanly, its kernels too (a SIGINT only asks for a confirmation on its terminal, and it has no
+ * handler for SIGHUP); this process exits with 128 + the signal's number once JupyterLab is gone
+ * (SIGKILL after {@link LAB_STOP_GRACE_MS}). If this process ends otherwise, JupyterLab gets
+ * SIGTERM too.
+ */
+function stopWithSignals(lab: ChildProcess): void {
+  const gone = () => lab.exitCode !== null || lab.signalCode !== null;
+  let received: NodeJS.Signals | undefined;
+  const stop = (name: NodeJS.Signals, why: string) => {
+    if (!received) {
+      console.error(`lab: ${why}: stopping JupyterLab`);
+      setTimeout(() => {
+        const grace = LAB_STOP_GRACE_MS / 1000;
+        console.error(`lab: JupyterLab did not stop within ${grace} s of SIGTERM; killing it`);
+        lab.kill("SIGKILL");
+      }, LAB_STOP_GRACE_MS).unref();
+    }
+    received ??= name;
+    if (!gone()) lab.kill("SIGTERM");
+  };
+  for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+    process.on(name, () => stop(name, name));
+  onNpmScriptStopped(() => stop("SIGHUP", "npm was stopped (its shell is gone)"));
+  lab.on("exit", (code, signal) => {
+    const status = (s: NodeJS.Signals) => 128 + os.constants.signals[s];
+    process.exit(received ? status(received) : (code ?? status(signal!)));
+  });
+  process.on("exit", () => {
+    if (!gone()) lab.kill("SIGTERM");
+  });
+}
+
 /**
  * Starts JupyterLab on notebooks/ with the project's kernels. When none is found, installs it
  * into .venv with `--install` (or after a yes at the prompt on a terminal), else says how.
@@ -49,7 +95,8 @@ async function lab(args: string[]): Promise<void> {
   let python = findPython("jupyterlab");
   if (!python) {
     console.error(
-      `lab: JupyterLab is not installed in any Python I can find ($${PYTHON_ENV}, .venv, python3, /usr/bin/python3).`,
+      `lab: JupyterLab is not installed in any Python I can find ` +
+        `($${PYTHON_ENV}, .venv, python3, /usr/bin/python3).`,
     );
     const yes =
       install ||
@@ -80,12 +127,15 @@ or point ${PYTHON_ENV} at a Python that has JupyterLab 4:
       ? []
       : ["--no-browser"];
   console.log(
-    `lab: ${python} -m jupyterlab --notebook-dir=notebooks (kernels "TypeScript" and "JavaScript" from ${path.relative(ROOT, DATA_DIR)}/)`,
+    `lab: ${python} -m jupyterlab --notebook-dir=notebooks ` +
+      `(kernels "TypeScript" and "JavaScript" from ${KERNELS}/)`,
   );
   if (browserFlag.length) {
     console.log(
-      "lab: no display here, so no browser opens: open the http://127.0.0.1:... URL that JupyterLab prints below (with its token) in a browser;\n" +
-        "     from another machine, forward the port first: ssh -L 8888:localhost:8888 this-machine. Stop JupyterLab with Ctrl+C.",
+      "lab: no display here, so no browser opens: open the http://127.0.0.1:... URL that\n" +
+        "     JupyterLab prints below (with its token) in a browser; from another machine,\n" +
+        "     forward the port first: ssh -L 8888:localhost:8888 this-machine.\n" +
+        "     Stop JupyterLab with Ctrl+C.",
     );
   }
   const child = spawn(
@@ -100,7 +150,11 @@ or point ${PYTHON_ENV} at a Python that has JupyterLab 4:
     ],
     { stdio: "inherit", env },
   );
-  child.on("exit", (code) => process.exit(code ?? 0));
+  child.on("error", (e) => {
+    console.error(`lab: cannot start ${python}: ${e.message}`);
+    process.exit(1);
+  });
+  stopWithSignals(child);
 }
 
 const [command, ...rest] = process.argv.slice(2);

@@ -15,7 +15,7 @@ export { ROOT, VENV, VENV_PYTHON };
 const PREFIX = path.join(ROOT, ".jupyter");
 export const DATA_DIR = path.join(PREFIX, "share", "jupyter");
 export const PYTHON_ENV = "JUPYTER_PYTHON";
-/** The JupyterLab that `--install` puts in .venv (JupyterLab 4 renders the charts' Vega-Lite v5). */
+/** The JupyterLab that `--install` puts in .venv (JupyterLab 4 renders the charts' Vega-Lite 5). */
 export const JUPYTERLAB_PIN = "jupyterlab==4.6.4";
 
 /**
@@ -51,7 +51,10 @@ export function installKernels(): void {
   );
 }
 
-/** The first Python that can import `module`, among $JUPYTER_PYTHON, .venv, python3 and /usr/bin/python3. */
+/**
+ * The first Python that can import `module`, among $JUPYTER_PYTHON, .venv, python3 and
+ * /usr/bin/python3.
+ */
 export function findPython(module: string): string | undefined {
   return firstPythonWith(module, [process.env[PYTHON_ENV], VENV_PYTHON, ...SYSTEM_PYTHONS]);
 }
