@@ -52,7 +52,8 @@ export * from "./train/nan-guard";
 export * from "./train/logs";
 export * from "./train/progress";
 export * from "./train/fit";
-export * from "./train/interrupt";
+export * from "./notebook/interrupt";
+export { setUpKernel } from "./notebook/kernel-setup";
 export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
@@ -77,6 +78,7 @@ export * from "./rnn/fused-layer";
 
 // Experiments shared by the notebooks and `npm run experiment`
 export * from "./experiments/record";
+export * from "./experiments/output-folder";
 export * from "./experiments/session";
 export * from "./experiments/mnist";
 export * from "./experiments/fashion";

@@ -19,7 +19,7 @@ import {
   runSunspotsExperiment,
   writeRecord,
 } from "advanced-neural-models";
-import { TEST_BACKEND } from "./helpers";
+import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "exp-"));
 const cli = path.join(__dirname, "..", "dist", "cli", "experiment.js");
@@ -29,7 +29,8 @@ describe("recalibrateBatchNorm", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("calibrated on one batch, inference reproduces training-mode outputs on that batch (float64 mean/variance check)", () => {
+  // the batch mean and variance are checked in float64
+  it("calibrated on one batch, inference reproduces that batch's training-mode outputs", () => {
     const model = tf.sequential({
       layers: [
         tf.layers.conv2d({ inputShape: [5, 5, 2], filters: 3, kernelSize: 3, padding: "same" }),
@@ -63,9 +64,11 @@ describe("recalibrateBatchNorm", () => {
           .arraySync() as number[][],
     );
     const before = (model.predict(x) as tf.Tensor).arraySync() as number[][];
-    // in chunks of 10 the first layer's statistics are still those of all 37 inputs (checked below in float64) ...
+    // in chunks of 10 the first layer's statistics are still
+    // those of all 37 inputs (checked below in float64) ...
     const stats = recalibrateBatchNorm(model, x, 10);
-    // ... but later layers see inputs normalised with each chunk's statistics, as in training; one chunk makes inference exact
+    // ... but later layers see inputs normalised with each chunk's
+    // statistics, as in training; one chunk makes inference exact
     recalibrateBatchNorm(model, x, 64);
     const after = (model.predict(x) as tf.Tensor).arraySync() as number[][];
     const diff = (a: number[][]) =>
@@ -100,7 +103,7 @@ describe("recalibrateBatchNorm", () => {
 });
 
 describe("experiment records", () => {
-  it("round-trips results.json and writes each chart as SVG and PNG; names a damaged file", async () => {
+  it("round-trips results.json, writes charts as SVG and PNG; names a damaged file", async () => {
     const dir = tmp();
     const record = {
       experiment: "t",
@@ -108,7 +111,7 @@ describe("experiment records", () => {
       settings: { epochs: 1 },
       seed: 1,
       backend: "b",
-      date: "d",
+      date: "2026-01-02T03:04:05.000Z",
       versions: { node: "n", tfjs: "t", package: "p" },
       split: "s",
       metrics: { a: 0.5 },
@@ -142,6 +145,12 @@ describe("experiment records", () => {
       () => readRecord(dir),
       /results\.json: not an experiment record \(missing experiment/,
     );
+    // valid JSON of another shape is refused field by field, naming the file
+    fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify({ ...record, date: 20260102 }));
+    assert.throws(
+      () => readRecord(dir),
+      /results\.json: not an experiment record \(date is not an ISO 8601 date string\)$/,
+    );
   });
 
   it("notebooks write to results/notebook-runs/<name> except in smoke mode", () => {
@@ -159,7 +168,7 @@ describe("experiments: checkpoints, resume, refusal", function () {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("resumes a checkpointed sunspot run where it stopped and refuses to start over another run", async () => {
+  it("resumes a checkpointed sunspot run where it stopped; won't start over another", async () => {
     const out = tmp();
     const first = await runSunspotsExperiment(
       { ...SUNSPOTS_BOOK, epochs: 1 },
@@ -178,7 +187,10 @@ describe("experiments: checkpoints, resume, refusal", function () {
         { ...SUNSPOTS_BOOK, cell: "gru", epochs: 2 },
         { out, resume: true, progress: false },
       ),
-      /made with other settings \(experiment: "sunspots-lstm-book", cell: "lstm"\); resume with the same ones/,
+      joinedRegExp(
+        /made with other settings \(experiment: "sunspots-lstm-book", cell: "lstm"\); /,
+        /resume with the same ones/,
+      ),
     );
     await assert.rejects(
       runSunspotsExperiment(
@@ -215,7 +227,7 @@ describe("experiments: checkpoints, resume, refusal", function () {
     tf.dispose([outcome.xTest, outcome.yTest]);
   });
 
-  it("fashion: measures both protocols and recalibrated BatchNorm beats chance after a few steps", async () => {
+  it("fashion: both protocols; recalibrated BatchNorm beats chance in a few steps", async () => {
     const s = {
       ...fashionSettings("smoke"),
       batchesPerEpoch: 4,

@@ -1,35 +1,87 @@
 #!/usr/bin/env node
+import * as fs from "fs";
 import * as path from "path";
-import { BACKEND_NAMES, BackendName, initBackend } from "../backend/init";
-import { FASHION_BOOK, FashionSettings, runFashionExperiment } from "../experiments/fashion";
-import { MNIST_BOOK, MnistSettings, runMnistExperiment } from "../experiments/mnist";
-import { referenceSettings } from "../experiments/reference";
-import { resultsRoot } from "../experiments/record";
-import { RunOptions } from "../experiments/session";
-import { SUNSPOTS_BOOK, SunspotsSettings, runSunspotsExperiment } from "../experiments/sunspots";
+import { BACKEND_NAMES, BackendName, currentBackend, initBackend } from "../backend/init";
+import { MODE_ENV, RunModeName, runMode } from "../core/mode";
 import { summarize } from "../core/stats";
+import {
+  FASHION_BOOK,
+  FashionSettings,
+  fashionSettings,
+  runFashionExperiment,
+} from "../experiments/fashion";
+import { MNIST_BOOK, MnistSettings, mnistSettings, runMnistExperiment } from "../experiments/mnist";
+import {
+  checkOutputFolder,
+  checkResultsRoot,
+  lockOutputFolder,
+} from "../experiments/output-folder";
+import { ExperimentRecord, readRecord, resultsRoot, versions } from "../experiments/record";
+import { referenceSettings } from "../experiments/reference";
+import { RunOptions, checkpointDir, preflightRun } from "../experiments/session";
+import {
+  SUNSPOTS_BOOK,
+  SunspotsSettings,
+  runSunspotsExperiment,
+  sunspotsSettings,
+  variantName,
+} from "../experiments/sunspots";
+import {
+  CheckpointMeta,
+  assertCheckpointTarget,
+  readMeta,
+  recoverCheckpoint,
+} from "../train/checkpoint";
+
+/** The most epochs one run may ask for. */
+const MAX_EPOCHS = 10000;
+/** The largest seed (the seeded generators take 32-bit signed seeds). */
+const MAX_SEED = 2 ** 31 - 1;
+/** The most seeds one `--seeds` study may run. */
+const MAX_SEEDS = 1000;
+/** mnist --train-samples: at most the canonical training set, which the book uses whole. */
+const MNIST_TRAIN_IMAGES = MNIST_BOOK.trainSamples;
+/** fashion --train-samples: augmented samples per epoch, at most the book's epoch. */
+const FASHION_EPOCH_SAMPLES = FASHION_BOOK.batchesPerEpoch * FASHION_BOOK.batchSize;
+/** The study's record in `--out` of a `--seeds` run (each seed's results.json is in seed-S/). */
+const SUMMARY_FILE = "summary.json";
+
+/** The book's epochs of each experiment, for the usage text. */
+const BOOK_EPOCHS =
+  `mnist: ${MNIST_BOOK.epochs}, fashion: ${FASHION_BOOK.epochs}, ` +
+  `sunspots: ${SUNSPOTS_BOOK.epochs}`;
+/** The usage text's line on fashion's --train-samples. */
+const FASHION_SAMPLES_HELP =
+  "fashion: augmented batches per epoch x batch size " +
+  `(default and most ${FASHION_BOOK.batchesPerEpoch} x ${FASHION_BOOK.batchSize})`;
+/** The default output folder of a --reference run, as the usage text names it. */
+const REFERENCE_OUT = "results/experiments/<name>-reference";
 
 const USAGE = `Usage: npm run experiment -- <mnist|fashion|sunspots> [options]
 
 Runs one of the chapter's experiments headless with the book's settings (the same code as the
 notebooks) and writes results.json and its charts (SVG and PNG) into the output folder, with a
-checkpoint after every epoch.
+checkpoint after every epoch. With ${MODE_ENV}=smoke|default|full set, it takes that notebook run
+mode's settings instead of the book's; the options below override either.
 
-  --epochs N          total epochs (mnist: ${MNIST_BOOK.epochs}, fashion: ${FASHION_BOOK.epochs}, sunspots: ${SUNSPOTS_BOOK.epochs})
-  --train-samples N   mnist: training images used (default ${MNIST_BOOK.trainSamples});
-                      fashion: augmented batches per epoch x batch size (default ${FASHION_BOOK.batchesPerEpoch} x ${FASHION_BOOK.batchSize})
+  --epochs N          total epochs, at most ${MAX_EPOCHS} (${BOOK_EPOCHS})
+  --train-samples N   mnist: training images used (default and most ${MNIST_TRAIN_IMAGES});
+                      ${FASHION_SAMPLES_HELP}
   --backend B         ${BACKEND_NAMES.join(" | ")} (default: automatic)
   --seed S            seed of initialisation, shuffling and augmentation (default 1000)
   --no-charts         write results.json only (no SVG/PNG charts)
   --reference         repeat the reference run shipped in reference/ with the settings it
-                      recorded (sunspots: its seeds; output default results/experiments/<name>-reference);
-                      excludes the options that set settings
-  --out DIR           output folder (default results/experiments/<name>)
-  --resume            continue the run checkpointed in the output folder
+                      recorded (sunspots: its seeds; output default ${REFERENCE_OUT});
+                      excludes the options that set settings, and ${MODE_ENV}
+  --out DIR           output folder (default results/experiments/<name>); one run at a time
+  --resume            continue the run checkpointed in the output folder (a --seeds study:
+                      keep its finished seeds, continue the interrupted one, run the rest)
+  --reset-optimizer   with --resume: start the optimizer's state (moments, step count) afresh,
+                      e.g. when the checkpoint's optimizer files are lost
   --force             replace another run's results in the output folder
   sunspots only:
-  --seeds A-B|A,B,..  one run per seed, each in <out>/seed-S, then the median and range of
-                      the final validation MSE
+  --seeds A-B|A,B,..  one run per seed (at most ${MAX_SEEDS}), each in <out>/seed-S, then the median
+                      and range of the final validation MSE in <out>/${SUMMARY_FILE}
   --cell lstm|gru     recurrent cell (default lstm)
   --stacked           two stacked recurrent layers (returnSequences) instead of one
   --protocol book|clean
@@ -42,6 +94,10 @@ type Name = "mnist" | "fashion" | "sunspots";
 interface Parsed {
   name: Name;
   run: RunOptions;
+  /** Whether `run.out` is the default under the results folder (no --out). */
+  defaultOut: boolean;
+  /** The setting options given, as typed (`--epochs 2`), for the settings line. */
+  given: string[];
   backend?: BackendName;
   epochs?: number;
   trainSamples?: number;
@@ -53,38 +109,59 @@ interface Parsed {
   reference: boolean;
 }
 
+/** A bad command line: printed with the usage, exit code 2. */
 class UsageError extends Error {}
+/** A bad environment variable: printed alone, exit code 2 (as the other commands do). */
+class SettingError extends Error {}
 
-function positiveInt(flag: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (raw === undefined || !Number.isInteger(n) || n < 1)
+const shown = (raw: string | undefined) => (raw === undefined ? "nothing" : `"${raw}"`);
+
+/** A decimal whole number 1..`max` (no signs, exponents, hex or fractions). */
+function wholeNumber(flag: string, raw: string | undefined, max: number, limit: string): number {
+  if (raw === undefined || !/^[0-9]+$/.test(raw) || Number(raw) < 1)
     throw new UsageError(
-      `${flag} needs a positive whole number, got ${raw === undefined ? "nothing" : `"${raw}"`}`,
+      `${flag} needs a positive whole number in decimal digits, got ${shown(raw)}`,
     );
+  const n = Number(raw);
+  if (n > max) throw new UsageError(`${flag} ${raw} is more than ${max} (${limit})`);
   return n;
 }
 
-/** `3-7` (inclusive) or `1,5,9`: positive whole numbers, no repeats. */
+const seedNumber = (flag: string, raw: string | undefined) =>
+  wholeNumber(flag, raw, MAX_SEED, "the largest seed, 2**31-1");
+
+/** `3-7` (inclusive) or `1,5,9`: distinct positive seeds, at most {@link MAX_SEEDS}. */
 function seedList(flag: string, raw: string | undefined): number[] {
-  const range = /^(\d+)-(\d+)$/.exec(raw ?? "");
-  const seeds = range
-    ? Array.from(
-        { length: Math.max(0, Number(range[2]) - Number(range[1]) + 1) },
-        (_, i) => Number(range[1]) + i,
-      )
-    : (raw ?? "").split(",").map((t) => positiveInt(flag, t));
-  if (seeds.length === 0 || seeds[0] < 1 || new Set(seeds).size !== seeds.length)
-    throw new UsageError(
-      `${flag} needs a range like 1-10 or a list like 1,5,9 of distinct positive seeds, got ${raw === undefined ? "nothing" : `"${raw}"`}`,
+  const bad = () =>
+    new UsageError(
+      `${flag} needs a range like 1-10 or a list like 1,5,9 of distinct positive seeds, ` +
+        `got ${shown(raw)}`,
     );
+  const range = /^([0-9]+)-([0-9]+)$/.exec(raw ?? "");
+  let seeds: number[];
+  if (range) {
+    const [first, last] = [seedNumber(flag, range[1]), seedNumber(flag, range[2])];
+    if (last < first) throw bad();
+    if (last - first + 1 > MAX_SEEDS)
+      throw new UsageError(
+        `${flag} ${raw} is ${last - first + 1} seeds; a study runs at most ${MAX_SEEDS}`,
+      );
+    seeds = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  } else {
+    if (raw === undefined || raw === "") throw bad();
+    seeds = raw.split(",").map((t) => seedNumber(flag, t));
+    if (new Set(seeds).size !== seeds.length) throw bad();
+    if (seeds.length > MAX_SEEDS)
+      throw new UsageError(
+        `${flag} lists ${seeds.length} seeds; a study runs at most ${MAX_SEEDS}`,
+      );
+  }
   return seeds;
 }
 
 function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T {
   if (!allowed.includes(raw as T))
-    throw new UsageError(
-      `${flag} must be one of ${allowed.join(", ")}, got ${raw === undefined ? "nothing" : `"${raw}"`}`,
-    );
+    throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got ${shown(raw)}`);
   return raw as T;
 }
 
@@ -96,24 +173,47 @@ export function parseExperimentArgs(argv: string[]): Parsed {
   const p: Parsed = {
     name,
     run: { checkpoints: true, mode: "cli" },
+    defaultOut: false,
+    given: [],
     stacked: false,
     reference: false,
   };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
-    const value = () => rest[++i];
+    const value = () => {
+      const v = rest[++i];
+      if (
+        v !== undefined &&
+        ["--epochs", "--train-samples", "--seed", "--seeds", "--cell", "--protocol"].includes(flag)
+      )
+        p.given.push(`${flag} ${v}`);
+      return v;
+    };
     const sunspotsOnly = () => {
       if (name !== "sunspots") throw new UsageError(`${flag} applies to sunspots only`);
     };
     switch (flag) {
       case "--epochs":
-        p.epochs = positiveInt(flag, value());
+        p.epochs = wholeNumber(flag, value(), MAX_EPOCHS, "the most epochs one run may ask for");
         break;
       case "--train-samples":
-        p.trainSamples = positiveInt(flag, value());
+        if (name === "sunspots")
+          throw new UsageError(
+            "--train-samples does not apply to sunspots (the book's split is fixed)",
+          );
+        p.trainSamples =
+          name === "mnist"
+            ? wholeNumber(flag, value(), MNIST_TRAIN_IMAGES, "the MNIST training set")
+            : wholeNumber(
+                flag,
+                value(),
+                FASHION_EPOCH_SAMPLES,
+                `the book's epoch: ${FASHION_BOOK.batchesPerEpoch} augmented batches of ` +
+                  `${FASHION_BOOK.batchSize}`,
+              );
         break;
       case "--seed":
-        p.seed = positiveInt(flag, value());
+        p.seed = seedNumber(flag, value());
         break;
       case "--seeds":
         sunspotsOnly();
@@ -137,6 +237,9 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       case "--resume":
         p.run.resume = true;
         break;
+      case "--reset-optimizer":
+        p.run.resetOptimizer = true;
+        break;
       case "--force":
         p.run.force = true;
         break;
@@ -147,6 +250,7 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       case "--stacked":
         sunspotsOnly();
         p.stacked = true;
+        p.given.push(flag);
         break;
       case "--protocol":
         sunspotsOnly();
@@ -177,93 +281,342 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       throw new UsageError(
         `--reference takes every setting from the shipped record; drop ${setting.join(", ")}`,
       );
-    p.run.out ??= path.join(resultsRoot(), "experiments", `${name}-reference`);
   }
   if (p.run.resume && p.run.force) throw new UsageError("--resume and --force exclude each other");
-  if (name === "sunspots" && p.trainSamples !== undefined)
-    throw new UsageError("--train-samples does not apply to sunspots (the book's split is fixed)");
-  p.run.out ??= path.join(
-    resultsRoot(),
-    "experiments",
-    name +
-      (name === "sunspots"
-        ? `-${p.cell ?? "lstm"}${p.stacked ? "-stacked" : ""}-${p.protocol ?? "book"}`
-        : ""),
-  );
+  if (p.run.resetOptimizer && !p.run.resume)
+    throw new UsageError("--reset-optimizer applies only with --resume");
+  if (!p.run.out) {
+    p.defaultOut = true;
+    p.run.out = path.join(
+      resultsRoot(),
+      "experiments",
+      name +
+        (p.reference
+          ? "-reference"
+          : name === "sunspots"
+            ? `-${p.cell ?? "lstm"}${p.stacked ? "-stacked" : ""}-${p.protocol ?? "book"}`
+            : ""),
+    );
+  }
   return p;
+}
+
+/**
+ * The run mode `CH10_MODE` asks for, or undefined when it is unset or empty (the book's
+ * settings). @throws SettingError, with runMode's message, for anything else.
+ */
+function modeFromEnv(env: NodeJS.ProcessEnv): RunModeName | undefined {
+  if ((env[MODE_ENV] ?? "").trim() === "") return undefined;
+  try {
+    return runMode(env).name;
+  } catch (e) {
+    throw new SettingError(`${(e as Error).message}, or unset it for the book's settings`);
+  }
+}
+
+type AnySettings = MnistSettings | FashionSettings | SunspotsSettings;
+
+/**
+ * The settings of the run: the shipped record's with --reference, else `CH10_MODE`'s notebook
+ * mode when set, else the book's; then the options. `line` says which, for the first line printed.
+ */
+function chooseSettings(
+  p: Parsed,
+  mode: RunModeName | undefined,
+): { settings: AnySettings; line: string } {
+  if (p.reference) {
+    const reference = referenceSettings(p.name);
+    if (p.name === "sunspots") p.seeds = reference.seeds;
+    return {
+      settings: reference.settings as AnySettings,
+      line:
+        `settings: repeating the shipped ${p.name} reference run: ` +
+        JSON.stringify(reference.settings) +
+        (p.name === "sunspots" ? `, seeds ${reference.seeds.join(", ")}` : ""),
+    };
+  }
+  const variant = {
+    cell: p.cell ?? "lstm",
+    stacked: p.stacked,
+    protocol: p.protocol ?? "book",
+  } as const;
+  const base: AnySettings =
+    p.name === "mnist"
+      ? mode
+        ? mnistSettings(mode)
+        : { ...MNIST_BOOK }
+      : p.name === "fashion"
+        ? mode
+          ? fashionSettings(mode)
+          : { ...FASHION_BOOK }
+        : mode
+          ? sunspotsSettings(mode, variant)
+          : { ...SUNSPOTS_BOOK, ...variant };
+  const settings: AnySettings = {
+    ...base,
+    seed: p.seed ?? base.seed,
+    epochs: p.epochs ?? base.epochs,
+  };
+  if (p.trainSamples !== undefined) {
+    if (p.name === "mnist") settings.trainSamples = p.trainSamples;
+    else settings.batchesPerEpoch = Math.ceil(p.trainSamples / (base.batchSize as number));
+  }
+  const source = mode
+    ? `${MODE_ENV}=${mode}, the notebooks' ${mode} mode`
+    : `the book's (${MODE_ENV} unset)`;
+  const options = p.given.length ? `, with ${p.given.join(", ")}` : "";
+  return { settings, line: `settings: ${source}${options}: ${JSON.stringify(settings)}` };
+}
+
+/** Keys whose values differ between saved and wanted settings (epochs and names aside). */
+function differingSettings(
+  saved: Record<string, unknown>,
+  wanted: Record<string, unknown>,
+): string[] {
+  return Object.keys({ ...saved, ...wanted }).filter(
+    (k) =>
+      k !== "epochs" &&
+      k !== "experiment" &&
+      JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]),
+  );
+}
+
+/** One seed of a `--seeds` study: where it goes and what is there already. */
+interface SeedPlan {
+  seed: number;
+  out: string;
+  settings: SunspotsSettings;
+  /** Its results, finished with these settings and epochs: kept, not run again. */
+  kept?: ExperimentRecord;
+  /** Its checkpoint, to continue from. */
+  resume?: CheckpointMeta;
+}
+
+/**
+ * What to do with each seed of a study in `out`, decided before anything trains. Repairs what an
+ * interrupted checkpoint save left, refuses a seed folder's `checkpoint` that the pack did not
+ * write (unless --force), and, unless --resume or --force, refuses a folder that holds a study
+ * already. With --resume a seed is kept when its results.json has the epochs asked for with the
+ * same settings, continued when it has a checkpoint, and run afresh when its folder is empty.
+ * @throws naming the folder or file and the option that proceeds.
+ */
+function planStudy(out: string, base: SunspotsSettings, seeds: number[], run: RunOptions) {
+  const found = seeds.map((seed) => {
+    const dir = path.join(out, `seed-${seed}`);
+    checkOutputFolder(dir);
+    const ckpt = checkpointDir(dir);
+    for (const line of recoverCheckpoint(ckpt)) console.log(line);
+    assertCheckpointTarget(ckpt, { overwrite: run.force });
+    const settings = { ...base, seed };
+    return run.force
+      ? { seed, out: dir, settings }
+      : { seed, out: dir, settings, record: readRecord(dir), meta: readMeta(ckpt) };
+  });
+  if (run.force) return found;
+  const summary = path.join(out, SUMMARY_FILE);
+  if (!run.resume) {
+    const held = found
+      .filter((f) => f.record || f.meta)
+      .map((f) =>
+        f.record
+          ? `seed ${f.seed}: results of ${f.record.metrics.epochs} epoch(s)`
+          : `seed ${f.seed}: a checkpoint at epoch ${f.meta!.epoch}`,
+      );
+    if (fs.existsSync(summary)) held.push(SUMMARY_FILE);
+    if (held.length)
+      throw new Error(
+        `${out} already holds a seed study (${held.join("; ")}); continue it (--resume), ` +
+          "choose another folder (--out), or replace it (--force)",
+      );
+    return found.map(({ seed, out, settings }): SeedPlan => ({ seed, out, settings }));
+  }
+  return found.map(({ seed, out, settings, record, meta }): SeedPlan => {
+    const other = (file: string, saved: Record<string, unknown>) => {
+      const keys = differingSettings(saved, settings);
+      if (keys.length)
+        throw new Error(
+          `${file}: made with other settings ` +
+            `(${keys.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); resume with ` +
+            "the same ones, choose another folder (--out), or replace the study (--force)",
+        );
+    };
+    if (record) {
+      const file = path.join(out, "results.json");
+      other(file, record.settings);
+      if (record.metrics.epochs === settings.epochs) return { seed, out, settings, kept: record };
+      if (record.metrics.epochs > settings.epochs)
+        throw new Error(
+          `${file}: has ${record.metrics.epochs} epochs, more than the ${settings.epochs} ` +
+            "asked for; " +
+            "ask for at least that many (--epochs), or replace the study (--force)",
+        );
+    }
+    if (meta) {
+      other(path.join(checkpointDir(out), "checkpoint.json"), meta.settings ?? {});
+      if (meta.epoch > settings.epochs)
+        throw new Error(
+          `${checkpointDir(out)}: the run already has ${meta.epoch} epochs; ask for at least ` +
+            "that many with --epochs",
+        );
+      return { seed, out, settings, resume: meta };
+    }
+    if (record)
+      throw new Error(
+        `${path.join(out, "results.json")}: ${record.metrics.epochs} of the ` +
+          `${settings.epochs} epochs and no checkpoint to continue from; replace the study ` +
+          "(--force) or choose another folder (--out)",
+      );
+    return { seed, out, settings };
+  });
+}
+
+/** One seed's line in the study's summary. */
+interface StudyRun {
+  seed: number;
+  /** The seed's folder, relative to the study's. */
+  dir: string;
+  val_mse: number;
+  test_rmse_sunspots: number;
+  epochs: number;
+  date: string;
+  backend: string;
+  /** Finished by an earlier invocation and kept (--resume). */
+  kept: boolean;
+}
+
+/** Writes the study's record to `out/summary.json` (whole or not at all). @returns the file. */
+function writeSummary(
+  out: string,
+  settings: SunspotsSettings,
+  runs: StudyRun[],
+  mode: string,
+): string {
+  const finals = summarize(runs.map((r) => r.val_mse));
+  const common = Object.fromEntries(Object.entries(settings).filter(([k]) => k !== "seed"));
+  const summary = {
+    kind: "seed study",
+    experiment: `sunspots ${variantName(settings)}`,
+    mode,
+    settings: common,
+    seeds: runs.map((r) => r.seed),
+    date: new Date().toISOString(),
+    backend: currentBackend()?.line ?? "",
+    versions: versions(),
+    val_mse: { median: finals.median, min: finals.min, max: finals.max },
+    runs,
+  };
+  const file = path.join(out, SUMMARY_FILE);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(summary, null, 1));
+  fs.renameSync(`${file}.tmp`, file);
+  return file;
+}
+
+/** Runs (or keeps, or continues) every seed of a study and writes its summary. */
+async function runStudy(
+  p: Parsed,
+  plan: SeedPlan[],
+  settings: SunspotsSettings,
+): Promise<Record<string, number>> {
+  const out = p.run.out!;
+  const runs: StudyRun[] = [];
+  for (const [i, step] of plan.entries()) {
+    const at = `seed ${step.seed} (${i + 1}/${plan.length})`;
+    let record: Pick<ExperimentRecord, "metrics" | "date" | "backend" | "timings">;
+    if (step.kept) {
+      record = step.kept;
+      console.log(
+        `${at}: kept, finished ${record.date}: val_mse ${record.metrics.val_mse.toFixed(4)} ` +
+          `-> ${step.out}`,
+      );
+    } else {
+      if (step.resume)
+        console.log(
+          `${at}: continuing from its checkpoint ` +
+            `(epoch ${step.resume.epoch} of ${step.settings.epochs})`,
+        );
+      record = (
+        await runSunspotsExperiment(step.settings, {
+          ...p.run,
+          out: step.out,
+          progress: false,
+          resume: step.resume !== undefined,
+        })
+      ).record;
+      console.log(
+        `${at}: val_mse ${record.metrics.val_mse.toFixed(4)} in ` +
+          `${record.timings.totalSeconds.toFixed(0)} s -> ${step.out}`,
+      );
+    }
+    runs.push({
+      seed: step.seed,
+      dir: path.basename(step.out),
+      val_mse: record.metrics.val_mse,
+      test_rmse_sunspots: record.metrics.test_rmse_sunspots,
+      epochs: record.metrics.epochs,
+      date: record.date,
+      backend: record.backend,
+      kept: step.kept !== undefined,
+    });
+  }
+  writeSummary(out, settings, runs, p.run.mode ?? "cli");
+  const d = summarize(runs.map((r) => r.val_mse));
+  return {
+    seeds: runs.length,
+    median_val_mse: d.median,
+    min_val_mse: d.min,
+    max_val_mse: d.max,
+  };
 }
 
 async function main(argv: string[]): Promise<void> {
   const p = parseExperimentArgs(argv);
-  const reference = p.reference ? referenceSettings(p.name) : undefined;
-  if (reference) {
-    console.log(
-      `repeating the shipped ${p.name} reference run: ${JSON.stringify(reference.settings)}${p.name === "sunspots" ? `, seeds ${reference.seeds.join(", ")}` : ""}`,
+  const mode = modeFromEnv(process.env);
+  if (mode && p.reference)
+    throw new SettingError(
+      `${MODE_ENV}=${mode} picks a notebook mode's settings, but --reference repeats the shipped ` +
+        `record's: unset ${MODE_ENV}, or drop --reference`,
     );
-    if (p.name === "sunspots") p.seeds = reference.seeds;
-  }
-  await initBackend({ backend: p.backend });
-  const seed = p.seed ?? 1000;
-  let summary: Record<string, number>;
-  if (p.name === "mnist") {
-    const s = reference
-      ? (reference.settings as MnistSettings)
-      : {
-          ...MNIST_BOOK,
-          seed,
-          epochs: p.epochs ?? MNIST_BOOK.epochs,
-          trainSamples: p.trainSamples ?? MNIST_BOOK.trainSamples,
-        };
-    const outcome = await runMnistExperiment(s, p.run);
-    outcome.xTest.dispose();
-    outcome.yTest.dispose();
-    summary = outcome.record.metrics;
-  } else if (p.name === "fashion") {
-    const batchesPerEpoch = p.trainSamples
-      ? Math.ceil(p.trainSamples / FASHION_BOOK.batchSize)
-      : FASHION_BOOK.batchesPerEpoch;
-    const s = reference
-      ? (reference.settings as FashionSettings)
-      : { ...FASHION_BOOK, seed, batchesPerEpoch, epochs: p.epochs ?? FASHION_BOOK.epochs };
-    summary = (await runFashionExperiment(s, p.run)).record.metrics;
-  } else {
-    const s: SunspotsSettings = reference
-      ? (reference.settings as SunspotsSettings)
-      : {
-          ...SUNSPOTS_BOOK,
-          seed,
-          epochs: p.epochs ?? SUNSPOTS_BOOK.epochs,
-          cell: p.cell ?? "lstm",
-          stacked: p.stacked,
-          protocol: p.protocol ?? "book",
-        };
-    if (p.seeds) {
-      const finals: number[] = [];
-      for (const [i, sd] of p.seeds.entries()) {
-        const out = path.join(p.run.out!, `seed-${sd}`);
-        const { record } = await runSunspotsExperiment(
-          { ...s, seed: sd },
-          { ...p.run, out, progress: false },
-        );
-        finals.push(record.metrics.val_mse);
-        console.log(
-          `seed ${sd} (${i + 1}/${p.seeds.length}): val_mse ${record.metrics.val_mse.toFixed(4)} in ${record.timings.totalSeconds.toFixed(0)} s -> ${out}`,
-        );
-      }
-      const d = summarize(finals);
-      summary = {
-        seeds: finals.length,
-        median_val_mse: d.median,
-        min_val_mse: d.min,
-        max_val_mse: d.max,
-      };
+  const { settings, line } = chooseSettings(p, mode);
+  console.log(line);
+  if (mode) p.run.mode = `cli-${mode}`;
+  const out = p.run.out!;
+  if (p.defaultOut) checkResultsRoot(process.env, { write: true });
+  // all before the backend starts or data is read: a run that cannot finish fails here
+  const command = `npm run experiment -- ${argv.join(" ")}`;
+  const locks = [lockOutputFolder(out, { command })];
+  try {
+    // a study holds every seed's folder too (stale locks in kept seeds' folders are taken over)
+    for (const seed of p.seeds ?? [])
+      locks.push(lockOutputFolder(path.join(out, `seed-${seed}`), { command }));
+    for (const note of locks.flatMap((l) => l.notes)) console.log(note);
+    const plan = p.seeds
+      ? planStudy(out, settings as SunspotsSettings, p.seeds, p.run)
+      : (preflightRun(p.run, p.name), undefined);
+    await initBackend({ backend: p.backend });
+    let summary: Record<string, number>;
+    if (p.name === "mnist") {
+      const outcome = await runMnistExperiment(settings as MnistSettings, p.run);
+      outcome.xTest.dispose();
+      outcome.yTest.dispose();
+      summary = outcome.record.metrics;
+    } else if (p.name === "fashion") {
+      summary = (await runFashionExperiment(settings as FashionSettings, p.run)).record.metrics;
+    } else if (plan) {
+      summary = await runStudy(p, plan, settings as SunspotsSettings);
     } else {
-      summary = (await runSunspotsExperiment(s, p.run)).record.metrics;
+      summary = (await runSunspotsExperiment(settings as SunspotsSettings, p.run)).record.metrics;
     }
+    for (const [k, v] of Object.entries(summary))
+      console.log(`${k.padEnd(28)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+    const what = p.run.charts === false ? "results.json" : "results.json and charts";
+    console.log(
+      plan
+        ? `${SUMMARY_FILE} in ${out}; each seed's ${what} in ${path.join(out, "seed-<S>")}`
+        : `${what} in ${out}`,
+    );
+  } finally {
+    for (const lock of locks.reverse()) lock.release();
   }
-  for (const [k, v] of Object.entries(summary))
-    console.log(`${k.padEnd(28)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
-  console.log(`results.json and charts in ${p.run.out}`);
 }
 
 if (require.main === module) {
@@ -277,6 +630,6 @@ if (require.main === module) {
       process.exit(2);
     }
     console.error(`experiment: ${(e as Error).message}`);
-    process.exit(1);
+    process.exit(e instanceof SettingError ? 2 : 1);
   });
 }

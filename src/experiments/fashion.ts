@@ -12,9 +12,12 @@ import { DecayedAdam, setLearningRate } from "../train/optimizer";
 import { ReduceLROnPlateau } from "../train/plateau";
 import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/charts";
 import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, prepareRun } from "./session";
+import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
 
-/** Settings of the Fashion-MNIST experiment ("使用 Keras 和数据增强的深度卷积网络的示例"). */
+/**
+ * Settings of the Fashion-MNIST experiment ("使用
+ * Keras 和数据增强的深度卷积网络的示例").
+ */
 export interface FashionSettings {
   [key: string]: unknown;
   epochs: number;
@@ -25,12 +28,17 @@ export interface FashionSettings {
   testSamples: number;
   learningRate: number;
   decay: number;
-  /** Training images whose statistics replace the BatchNorm moving averages before the final evaluation (0: keep them). */
+  /**
+   * Training images whose statistics replace the BatchNorm
+   * moving averages before the final evaluation (0: keep them).
+   */
   calibrationSamples: number;
   seed: number;
 }
 
-/** The book's settings (dcn_da.py): 100 epochs x 1,500 batches of 256, Adam 1e-4 with decay 1e-5. */
+/**
+ * The book's settings (dcn_da.py): 100 epochs x 1,500 batches of 256, Adam 1e-4 with decay 1e-5.
+ */
 export const FASHION_BOOK: FashionSettings = {
   epochs: 100,
   batchesPerEpoch: 1500,
@@ -48,7 +56,10 @@ export const FASHION_BOOK_ACCURACY = { 1: 0.8952, 2: 0.899, 3: 0.9112, 100: 0.93
   number
 >;
 
-/** The book's augmentation: ImageDataGenerator(rescale 1/255, samplewise centre/std, flips, ±10°, shear π/12 rad = 15°, zoom 0.25). */
+/**
+ * The book's augmentation: ImageDataGenerator(rescale 1/255, samplewise
+ * centre/std, flips, ±10°, shear π/12 rad = 15°, zoom 0.25).
+ */
 export function bookAugmentation(seed = 1000): ImageDataGeneratorOptions {
   return {
     ...standardization(),
@@ -65,7 +76,10 @@ export function standardization(): ImageDataGeneratorOptions {
   return { rescale: 1 / 255, samplewiseCenter: true, samplewiseStdNormalization: true };
 }
 
-/** Settings per run mode: `default` trains 2 epochs of 10 batches of 256 (about 8 minutes on 2 CPU cores). */
+/**
+ * Settings per run mode: `default` trains 2 epochs of
+ * 10 batches of 256 (about 8 minutes on 2 CPU cores).
+ */
 export function fashionSettings(mode: RunModeName): FashionSettings {
   if (mode === "smoke")
     return {
@@ -143,6 +157,7 @@ export async function runFashionExperiment(
   settings: FashionSettings,
   run: RunOptions = {},
 ): Promise<FashionOutcome> {
+  preflightRun(run, "fashion");
   const data = loadFashionMnist({ seed: settings.seed });
   if (!(settings.testSamples >= 1 && settings.testSamples <= data.test.count))
     throw new Error(
@@ -150,7 +165,8 @@ export async function runFashionExperiment(
     );
   if (!(settings.calibrationSamples >= 0 && settings.calibrationSamples <= data.train.count))
     throw new Error(
-      `fashion: calibrationSamples must be 0..${data.train.count}, got ${settings.calibrationSamples}`,
+      `fashion: calibrationSamples must be 0..${data.train.count}, ` +
+        `got ${settings.calibrationSamples}`,
     );
   const prepared = await prepareRun(
     "fashion",

@@ -9,7 +9,7 @@ import { depthwiseSeparableParams, standardConvParams } from "../conv/counts";
 import { whiteSquare } from "../data/images";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";
-import { ExperimentRecord, readRecord, historySeries, runSummary } from "./record";
+import { ExperimentRecord, RESULTS_ENV, readRecord, historySeries, runSummary } from "./record";
 import { MNIST_BOOK_ACCURACY } from "./mnist";
 import { FASHION_BOOK_ACCURACY } from "./fashion";
 import { summarize } from "../core/stats";
@@ -32,9 +32,18 @@ export interface FoundRecord {
   error?: string;
 }
 
-/** Every results.json in `root/experiments/*` and `root/notebook-runs/*`; unreadable ones are listed with their error. */
+/**
+ * Every results.json in `root/experiments/*` and `root/notebook-runs/*`; unreadable ones are
+ * listed with their error.
+ */
 export function findRecords(root: string): FoundRecord[] {
   const found: FoundRecord[] = [];
+  if (fs.existsSync(root) && !fs.statSync(root).isDirectory()) {
+    const error =
+      "not a folder, so no run of yours can be read from it " +
+      `(${RESULTS_ENV} must name a folder)`;
+    return [{ dir: root, origin: "cli", error }];
+  }
   for (const [sub, origin] of [
     ["experiments", "cli"],
     ["notebook-runs", "notebook"],
@@ -60,7 +69,8 @@ export type ClaimSource =
   | { compute: () => string }
   /**
    * An experiment's result: a key of its `metrics`, or `max(h)` / `last(h)` of its history `h`
-   * (`val_acc` also finds `val_accuracy`). Shown from the shipped reference run and the reader's own.
+   * (`val_acc` also finds `val_accuracy`). Shown from the shipped reference run and the reader's
+   * own.
    */
   | { experiment: string; metric: string; digits?: number }
   /** The median final validation MSE of one engine's shipped sunspot runs (reference only). */
@@ -93,7 +103,8 @@ export const CHAPTER_CLAIMS: Claim[] = [
     ours: {
       compute: () => {
         const lap = conv2dValid(whiteSquare(40, 20), LAPLACIAN);
-        return `(${[9, 10, 11].map((c) => Math.min(1, Math.max(0, 0.25 + at(lap, 19, c - 1) / 2)).toFixed(2)).join(", ")})`;
+        const shown = (c: number) => Math.min(1, Math.max(0, 0.25 + at(lap, 19, c - 1) / 2));
+        return `(${[9, 10, 11].map((c) => shown(c).toFixed(2)).join(", ")})`;
       },
     },
     note: "only with the display map clip(0.25 + v/2, 0, 1); min-max gives (1, 0.33, 0.67)",
@@ -110,8 +121,10 @@ export const CHAPTER_CLAIMS: Claim[] = [
     claim: "depthwise separable vs standard parameters, 3×3, 64 → 128 channels",
     book: "n·m·p + p·q vs n·m·p·q",
     ours: {
-      compute: () =>
-        `${depthwiseSeparableParams(3, 3, 64, 128).toLocaleString("en-US")} vs ${standardConvParams(3, 3, 64, 128).toLocaleString("en-US")}`,
+      compute: () => {
+        const separable = depthwiseSeparableParams(3, 3, 64, 128).toLocaleString("en-US");
+        return `${separable} vs ${standardConvParams(3, 3, 64, 128).toLocaleString("en-US")}`;
+      },
     },
   },
   {
@@ -174,7 +187,9 @@ export const CHAPTER_CLAIMS: Claim[] = [
   },
   ...[1, 2, 3].map((e) => ({
     section: "使用 Keras 和数据增强的深度卷积网络的示例",
-    claim: `Fashion-MNIST validation accuracy after epoch ${e}, book's protocol (augmented test images)`,
+    claim:
+      `Fashion-MNIST validation accuracy after epoch ${e}, ` +
+      "book's protocol (augmented test images)",
     book: FASHION_BOOK_ACCURACY[e].toFixed(4),
     ours: { experiment: "fashion", metric: `val_accuracy_augmented_epoch_${e}` },
   })),
@@ -251,7 +266,10 @@ export function latestRecord(
   return candidates.sort((a, b) => b.record!.date.localeCompare(a.record!.date))[0];
 }
 
-/** A claim's metric of one record: a key of `metrics`, or `max(h)` / `last(h)` of history `h`; undefined when absent. */
+/**
+ * A claim's metric of one record: a key of `metrics`, or `max(h)` / `last(h)` of history `h`;
+ * undefined when absent.
+ */
 export function metricOf(record: ExperimentRecord, metric: string): number | undefined {
   const m = /^(max|last)\((\w+)\)$/.exec(metric);
   if (!m) return typeof record.metrics[metric] === "number" ? record.metrics[metric] : undefined;
@@ -308,7 +326,8 @@ function seedMedianCell(
   const s = summarize(values);
   return [
     s.median.toFixed(digits),
-    `median of ${s.n} seeds (${s.min.toFixed(digits)}–${s.max.toFixed(digits)}), ${runSummary(runs[0])}`,
+    `median of ${s.n} seeds (${s.min.toFixed(digits)}–${s.max.toFixed(digits)}), ` +
+      runSummary(runs[0]),
   ];
 }
 
@@ -343,9 +362,13 @@ export function fidelityTable(
     if ("experiment" in c.ours) {
       const source = c.ours;
       const latest = latestRecord(found, source.experiment, source.metric);
-      yours = latest
-        ? `${metricOf(latest.record!, source.metric)!.toFixed(source.digits ?? 4)} (${latest.origin}, ${latest.record!.mode}, ${runSummary(latest.record!)})`
-        : "not run yet";
+      if (latest) {
+        const record = latest.record!;
+        const value = metricOf(record, source.metric)!.toFixed(source.digits ?? 4);
+        yours = `${value} (${latest.origin}, ${record.mode}, ${runSummary(record)})`;
+      } else {
+        yours = "not run yet";
+      }
     }
     return {
       section: c.section,

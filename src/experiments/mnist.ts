@@ -8,7 +8,7 @@ import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { confusionMatrixChart, historyChart } from "../viz/charts";
 import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, prepareRun } from "./session";
+import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
 
 /** Settings of the MNIST experiment ("使用 Keras 的深度卷积网络示例"). */
 export interface MnistSettings {
@@ -42,14 +42,19 @@ export const MNIST_BOOK_ACCURACY = { 1: 0.9693, 2: 0.978, 3: 0.9839, 200: 0.995 
   number
 >;
 
-/** Settings per run mode: `default` trains one epoch on 45,000 images (about 8 minutes on 2 CPU cores). */
+/**
+ * Settings per run mode: `default` trains one epoch
+ * on 45,000 images (about 8 minutes on 2 CPU cores).
+ */
 export function mnistSettings(mode: RunModeName): MnistSettings {
   if (mode === "smoke") return { ...MNIST_BOOK, trainSamples: 512, testSamples: 500, epochs: 1 };
   if (mode === "default") return { ...MNIST_BOOK, trainSamples: 45000, epochs: 1 };
   return { ...MNIST_BOOK };
 }
 
-/** What {@link runMnistExperiment} returns: the trained model and test data for further analysis. */
+/**
+ * What {@link runMnistExperiment} returns: the trained model and test data for further analysis.
+ */
 export interface MnistOutcome {
   model: tf.LayersModel;
   record: Omit<ExperimentRecord, "charts">;
@@ -69,6 +74,7 @@ export async function runMnistExperiment(
   settings: MnistSettings,
   run: RunOptions = {},
 ): Promise<MnistOutcome> {
+  preflightRun(run, "mnist");
   const trainSet = loadMnist("train"),
     test = loadMnist("test");
   if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))
@@ -85,9 +91,12 @@ export async function runMnistExperiment(
     }),
   );
   const { model } = prepared;
-  const [xTrain, yTrain] = toTensors(trainSet, 0, settings.trainSamples);
-  const [xTest, yTest] = toTensors(test, 0, settings.testSamples);
+  // made inside the try, so that finish() (which releases the output folder's lock) always runs
+  let tensors: tf.Tensor[] = [];
   try {
+    const [xTrain, yTrain] = toTensors(trainSet, 0, settings.trainSamples);
+    const [xTest, yTest] = toTensors(test, 0, settings.testSamples);
+    tensors = [xTrain, yTrain, xTest, yTest];
     const result = await prepared.training(() =>
       train(model, xTrain, yTrain, {
         epochs: settings.epochs,
@@ -121,7 +130,9 @@ export async function runMnistExperiment(
       backend: currentBackend()?.line ?? tf.getBackend(),
       date: new Date().toISOString(),
       versions: versions(),
-      split: `${trainSet.source}: first ${settings.trainSamples} training and first ${settings.testSamples} test images`,
+      split:
+        `${trainSet.source}: first ${settings.trainSamples} training ` +
+        `and first ${settings.testSamples} test images`,
       metrics,
       book,
       history,
@@ -143,10 +154,10 @@ export async function runMnistExperiment(
     }
     return { model, record, test, xTest, yTest, predicted };
   } catch (e) {
-    tf.dispose([xTest, yTest]);
+    tf.dispose(tensors.slice(2)); // the test tensors; on success they are returned
     throw e;
   } finally {
-    tf.dispose([xTrain, yTrain]);
+    tf.dispose(tensors.slice(0, 2));
     prepared.finish();
   }
 }

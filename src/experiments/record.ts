@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import { svgToPng, toSvg } from "../viz/render";
 import { VegaLiteSpec } from "../viz/spec";
 import type { TrainResult } from "../train/fit";
+import { recordShapeProblems } from "./record-shape";
 
 /** The environment variable that moves the results folder (default `results/` in the package). */
 export const RESULTS_ENV = "CH10_RESULTS";
@@ -29,7 +30,10 @@ export interface ExperimentRecord {
   book: Record<string, number>;
   /** One value per epoch, Keras's `history.history`. */
   history: Record<string, number[]>;
-  /** Training time; `threads`: data-parallel threads (absent in records made before they existed). */
+  /**
+   * Training time; `threads`: data-parallel threads (absent in records made before they
+   * existed).
+   */
   timings: {
     totalSeconds: number;
     epochSeconds: number[];
@@ -38,13 +42,19 @@ export interface ExperimentRecord {
   };
   /** Chart files written beside results.json (SVG and PNG of each). */
   charts: string[];
-  /** The model's weights before training (small models only): another engine can start from the same point. */
+  /**
+   * The model's weights before training (small models only): another engine can start from the
+   * same point.
+   */
   initialWeights?: Record<string, RecordedWeight>;
   /** `keras` for records written by the Keras comparison scripts; absent for this pack's runs. */
   engine?: string;
 }
 
-/** One weight of {@link ExperimentRecord.initialWeights}: its position in `model.getWeights()`, shape and values. */
+/**
+ * One weight of {@link ExperimentRecord.initialWeights}: its position in `model.getWeights()`,
+ * shape and values.
+ */
 export interface RecordedWeight {
   order: number;
   shape: number[];
@@ -111,22 +121,21 @@ export async function writeRecord(
 /**
  * Reads `dir/results.json`.
  * @returns undefined when there is none.
- * @throws naming the file when it is not valid JSON or lacks the fields of an ExperimentRecord.
+ * @throws naming the file when it is not valid JSON or not of the shape of an ExperimentRecord
+ *   ({@link recordShapeProblems}: a field missing or of another type).
  */
 export function readRecord(dir: string): ExperimentRecord | undefined {
   const file = path.join(dir, "results.json");
   if (!fs.existsSync(file)) return undefined;
-  let value: Partial<ExperimentRecord>;
+  let value: unknown;
   try {
     value = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  const missing = (
-    ["experiment", "mode", "date", "backend", "metrics", "history", "settings"] as const
-  ).filter((k) => value[k] === undefined);
-  if (missing.length)
-    throw new Error(`${file}: not an experiment record (missing ${missing.join(", ")})`);
+  const problems = recordShapeProblems(value);
+  if (problems.length)
+    throw new Error(`${file}: not an experiment record (${problems.join("; ")})`);
   return value as ExperimentRecord;
 }
 
@@ -140,7 +149,10 @@ export function timingsOf(result: TrainResult): ExperimentRecord["timings"] {
   };
 }
 
-/** One history series of a record; `val_acc` and `acc` also find Keras 3's `val_accuracy` / `accuracy`. Empty when absent. */
+/**
+ * One history series of a record; `val_acc` and `acc` also find Keras 3's `val_accuracy` /
+ * `accuracy`. Empty when absent.
+ */
 export function historySeries(record: Pick<ExperimentRecord, "history">, key: string): number[] {
   const alias: Record<string, string> = {
     val_acc: "val_accuracy",
@@ -151,12 +163,19 @@ export function historySeries(record: Pick<ExperimentRecord, "history">, key: st
   return record.history[key] ?? record.history[alias[key]] ?? [];
 }
 
-/** How a run was made, in one line: `50 epoch(s); tensorflow (TensorFlow 2.21.0, CPU, ...); 2026-12-02`. */
+/**
+ * How a run was made, in one line:
+ * `50 epoch(s); tensorflow (TensorFlow 2.21.0, CPU, ...); 2026-12-02`.
+ */
 export function runSummary(record: ExperimentRecord): string {
-  return `${record.metrics.epochs ?? "?"} epoch(s); ${backendLabel(record.backend)}; ${record.date.slice(0, 10)}`;
+  const epochs = record.metrics.epochs ?? "?";
+  return `${epochs} epoch(s); ${backendLabel(record.backend)}; ${record.date.slice(0, 10)}`;
 }
 
-/** What trained a run, thread-wise: `2 data-parallel threads`, `1 thread`, or TensorFlow's own pool on native TensorFlow. */
+/**
+ * What trained a run, thread-wise: `2 data-parallel threads`, `1 thread`, or TensorFlow's own
+ * pool on native TensorFlow.
+ */
 export function threadsLabel(record: Pick<ExperimentRecord, "backend" | "timings">): string {
   if (backendLabel(record.backend).startsWith("tensorflow")) return "TensorFlow's own thread pool";
   const n = record.timings.threads ?? 1;

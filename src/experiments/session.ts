@@ -2,10 +2,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
-import { CheckpointMeta, ModelCheckpoint, loadCheckpoint, readMeta } from "../train/checkpoint";
+import {
+  CheckpointMeta,
+  ModelCheckpoint,
+  assertCheckpointTarget,
+  loadCheckpoint,
+  readMeta,
+  recoverCheckpoint,
+} from "../train/checkpoint";
+import { checkOutputFolder, lockOutputFolder } from "./output-folder";
 import { readRecord, resultsRoot } from "./record";
 import { appendToHistory, logValues } from "../train/logs";
-import { TrainingInterrupted } from "../train/interrupt";
+import { TrainingInterrupted } from "../notebook/interrupt";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
@@ -15,11 +23,19 @@ export interface RunOptions {
   checkpoints?: boolean;
   /** Continue the run whose checkpoint is in `out/checkpoint`. */
   resume?: boolean;
-  /** Replace results or a checkpoint of another run in `out` (default false: refuse). */
+  /**
+   * Replace results or a checkpoint of another run in `out`, and a `checkpoint` file or folder
+   * the pack did not write (default false: refuse).
+   */
   force?: boolean;
+  /**
+   * When resuming, continue with a fresh optimizer state (moments and step count) instead of the
+   * saved one; needed when the checkpoint's optimizer files are missing (default false: refuse).
+   */
+  resetOptimizer?: boolean;
   /** Live view / progress line (default true). */
   progress?: boolean;
-  /** Recorded in results.json: the notebook run mode, or `cli`. */
+  /** Recorded in results.json: the notebook run mode, or `cli` (`cli-smoke`: CH10_MODE chose). */
   mode?: string;
   /** Write the charts (SVG and PNG) beside results.json (default true). */
   charts?: boolean;
@@ -80,14 +96,73 @@ class RecordEpochs extends tf.Callback {
   }
 }
 
+/**
+ * Lets pending events in after every batch. Training on one thread never returns to the event
+ * loop on its own, so a signal that ends the process (SIGINT, SIGTERM, SIGHUP; see
+ * {@link lockOutputFolder}) would otherwise be handled only when training is over: with this,
+ * it is handled within a batch, and the output folder's lock is removed before the process ends.
+ */
+class LetSignalsIn extends tf.Callback {
+  override async onBatchEnd(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** The checkpoint folder of a run's output folder. */
 export const checkpointDir = (out: string) => path.join(out, "checkpoint");
 
 /**
+ * The checks of {@link prepareRun} that need neither data nor a model, for a caller to run before
+ * it loads data (the CLI does): `out` must be a folder the run can write (or create); what an
+ * interrupted checkpoint save left is repaired (its lines printed); a `checkpoint` in `out` that
+ * the pack did not write is refused unless `force`; and, unless resuming or `force`, a folder
+ * that holds another run's results or checkpoint is refused. Idempotent.
+ * @returns the checkpoint's metadata when there is one (undefined with `force` and no resume).
+ * @throws naming the path, what is wrong and which option proceeds.
+ */
+export function preflightRun(run: RunOptions, name = "experiment"): CheckpointMeta | undefined {
+  const out = run.out;
+  if (run.resume && !out)
+    throw new Error(`${name}: --resume needs the output folder of the run to continue`);
+  if (!out) return undefined;
+  checkOutputFolder(out);
+  const ckpt = checkpointDir(out);
+  for (const line of recoverCheckpoint(ckpt)) console.log(line);
+  assertCheckpointTarget(ckpt, { overwrite: run.force });
+  if (run.force && !run.resume) return undefined;
+  const meta = readMeta(ckpt);
+  if (!run.resume) {
+    const record = readRecord(out);
+    if (meta || record) {
+      const what = meta
+        ? `a checkpoint of run ${meta.runId} (epoch ${meta.epoch})`
+        : `results of a ${record!.experiment} run from ${record!.date}`;
+      throw new Error(
+        `${out} already holds ${what}; resume it (--resume), choose another folder (--out), ` +
+          "or replace it (--force)",
+      );
+    }
+  }
+  return meta;
+}
+
+/** Whether something the pack did not write is at checkpoint path `ckpt`. */
+function foreignCheckpoint(ckpt: string): boolean {
+  try {
+    assertCheckpointTarget(ckpt);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Builds and compiles the model of experiment `name`, or restores it from `out/checkpoint` when
- * resuming (weights, optimizer state, epoch, history), and seeds `Math.random` with `seed`
- * (plus the epoch when resuming). Refuses, before any work, to write into a folder that holds
- * another run's results unless `force` is set, and to resume a run with different settings.
+ * resuming (weights, optimizer state unless `resetOptimizer`, epoch, history), and seeds
+ * `Math.random` with `seed` (plus the epoch when resuming). Before any work it runs
+ * {@link preflightRun} and takes the output folder's lock ({@link lockOutputFolder}: a second
+ * run on the same folder is refused); `finish()` gives the lock back (so does an error here).
+ * Refuses to resume a run with different settings.
  */
 export async function prepareRun(
   name: string,
@@ -97,22 +172,21 @@ export async function prepareRun(
   compile: (model: tf.LayersModel) => void,
 ): Promise<PreparedRun> {
   const out = run.out;
-  if (run.resume && !out)
-    throw new Error(`${name}: --resume needs the output folder of the run to continue`);
-  const ckpt = out ? checkpointDir(out) : undefined;
-  const meta = ckpt ? readMeta(ckpt) : undefined;
-  if (out && !run.resume && !run.force) {
-    const record = readRecord(out);
-    if (meta || record) {
-      const what = meta
-        ? `a checkpoint of run ${meta.runId} (epoch ${meta.epoch})`
-        : `results of a ${record!.experiment} run from ${record!.date}`;
-      throw new Error(
-        `${out} already holds ${what}; resume it (--resume), choose another folder (--out), or replace it (--force)`,
-      );
-    }
+  const lock = out ? lockOutputFolder(out) : undefined;
+  for (const line of lock?.notes ?? []) console.log(line);
+  let meta: CheckpointMeta | undefined;
+  try {
+    meta = preflightRun(run, name);
+  } catch (e) {
+    lock?.release();
+    throw e;
   }
-  const restore = seedGlobalRandom(settings.seed + (run.resume && meta ? meta.epoch : 0));
+  const ckpt = out ? checkpointDir(out) : undefined;
+  const restoreRandom = seedGlobalRandom(settings.seed + (run.resume && meta ? meta.epoch : 0));
+  const restore = () => {
+    restoreRandom();
+    lock?.release();
+  };
   let start: {
     model: tf.LayersModel;
     initialEpoch: number;
@@ -121,7 +195,7 @@ export async function prepareRun(
   };
   try {
     start = run.resume
-      ? await resumeFrom(ckpt!, meta, name, settings, compile)
+      ? await resumeFrom(ckpt!, meta, name, settings, compile, run)
       : {
           model: build(),
           initialEpoch: 0,
@@ -133,7 +207,11 @@ export async function prepareRun(
     restore();
     throw e;
   }
-  if (run.force && !run.resume && ckpt) fs.rmSync(ckpt, { recursive: true, force: true });
+  if (run.force && !run.resume && ckpt) {
+    if (foreignCheckpoint(ckpt))
+      console.log(`${ckpt}: replaced as --force asked, although the pack did not write it`);
+    fs.rmSync(ckpt, { recursive: true, force: true });
+  }
   const { model, initialEpoch, previousHistory, runId } = start;
   latest = {
     experiment: name,
@@ -143,6 +221,7 @@ export async function prepareRun(
     finished: false,
   };
   const callbacks: tf.Callback[] = [new RecordEpochs(latest)];
+  if (lock) callbacks.push(new LetSignalsIn());
   if (ckpt && (run.checkpoints || run.resume))
     callbacks.push(
       new ModelCheckpoint(ckpt, {
@@ -173,6 +252,7 @@ async function resumeFrom(
   name: string,
   settings: Record<string, unknown> & { epochs: number },
   compile: (model: tf.LayersModel) => void,
+  run: RunOptions,
 ) {
   if (!meta)
     throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
@@ -183,15 +263,29 @@ async function resumeFrom(
   );
   if (differing.length)
     throw new Error(
-      `${ckpt}: the checkpoint was made with other settings (${differing.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); resume with the same ones`,
+      `${ckpt}: the checkpoint was made with other settings ` +
+        `(${differing.map((k) => `${k}: ${JSON.stringify(saved[k])}`).join(", ")}); ` +
+        "resume with the same ones",
     );
-  if (meta.epoch >= settings.epochs)
+  // a run killed after its last checkpoint but before its results were written is finished here
+  const written = readRecord(path.dirname(ckpt))?.metrics.epochs === meta.epoch;
+  if (meta.epoch > settings.epochs || (meta.epoch === settings.epochs && written))
     throw new Error(
       `${ckpt}: the run already has ${meta.epoch} epochs; ask for more than that with --epochs`,
     );
+  if (meta.epoch === settings.epochs)
+    console.log(
+      `${ckpt}: all ${meta.epoch} epochs are done but the results were not written (the run ` +
+        "stopped first): writing them now",
+    );
   const loaded = await loadCheckpoint(ckpt);
   compile(loaded.model);
-  await loaded.restoreOptimizer(loaded.model.optimizer);
+  await loaded.restoreOptimizer(loaded.model.optimizer, { reset: run.resetOptimizer });
+  if (run.resetOptimizer)
+    console.log(
+      `${ckpt}: resuming with a fresh optimizer state (--reset-optimizer): its moments and ` +
+        "step count start over",
+    );
   return {
     model: loaded.model,
     initialEpoch: meta.epoch,
@@ -212,8 +306,9 @@ export function mergeHistory(
 }
 
 /**
- * How a notebook stores its run: results.json and charts in `results/notebook-runs/<name>` (replacing
- * that notebook's previous run, never a CLI run's), nothing in smoke mode so that tests leave no trace.
+ * How a notebook stores its run: results.json and charts in `results/notebook-runs/<name>`
+ * (replacing that notebook's previous run, never a CLI run's), nothing in smoke mode so that tests
+ * leave no trace.
  */
 export function notebookRun(
   name: string,

@@ -8,7 +8,7 @@ import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { historyChart, seriesWithPredictions } from "../viz/charts";
 import { ExperimentRecord, recordWeights, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, prepareRun } from "./session";
+import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
 
 /** Settings of the sunspot experiment ("Keras 中的 LSTM 网络示例"). */
 export interface SunspotsSettings {
@@ -93,6 +93,7 @@ export async function runSunspotsExperiment(
   settings: SunspotsSettings,
   run: RunOptions = {},
 ): Promise<SunspotsOutcome> {
+  preflightRun(run, "sunspots");
   const series = loadSunspots();
   const windows0 = series.values.length - settings.window;
   if (!(
@@ -100,7 +101,9 @@ export async function runSunspotsExperiment(
     (settings.testEnd - settings.trainEnd) % settings.batchSize === 0
   )) {
     throw new Error(
-      `sunspots: trainEnd ${settings.trainEnd} and the test size ${settings.testEnd - settings.trainEnd} must be multiples of the batch size ${settings.batchSize} (stateful batches are fixed)`,
+      `sunspots: trainEnd ${settings.trainEnd} and the test size ` +
+        `${settings.testEnd - settings.trainEnd} must be multiples of the batch size ` +
+        `${settings.batchSize} (stateful batches are fixed)`,
     );
   }
   if (!(
@@ -184,6 +187,8 @@ export async function runSunspotsExperiment(
           metrics[`val_mse_epoch_${epoch}`] = valLoss[Number(epoch) - 1];
       }
     }
+    const { months } = series;
+    const scaledOn = settings.protocol === "book" ? "the whole series" : "the training part";
     const record: Omit<ExperimentRecord, "charts"> = {
       experiment: `sunspots ${variantName(settings)}`,
       mode: run.mode ?? "cli",
@@ -192,7 +197,11 @@ export async function runSunspotsExperiment(
       backend: currentBackend()?.line ?? tf.getBackend(),
       date: new Date().toISOString(),
       versions: versions(),
-      split: `R datasets::sunspots (${series.values.length} months ${series.months[0]}..${series.months[series.months.length - 1]}); windows of ${settings.window}: train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); scaler fitted on ${settings.protocol === "book" ? "the whole series" : "the training part"}`,
+      split:
+        `R datasets::sunspots (${series.values.length} months ` +
+        `${months[0]}..${months[months.length - 1]}); windows of ${settings.window}: ` +
+        `train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); ` +
+        `scaler fitted on ${scaledOn}`,
       metrics,
       book,
       history,
@@ -211,7 +220,9 @@ export async function runSunspotsExperiment(
             truth,
             { predicted },
             {
-              title: `Test months ${testMonths[0]}..${testMonths[testMonths.length - 1]}: observed and predicted`,
+              title:
+                `Test months ${testMonths[0]}..${testMonths[testMonths.length - 1]}: ` +
+                "observed and predicted",
               xTitle: "test month",
               yTitle: "sunspot number",
             },
