@@ -9,11 +9,13 @@ import {
   initBackend,
   readMeta,
   requestTrainingStop,
+  stopTrainingOnRequest,
   train,
   trainingInProgress,
 } from "advanced-neural-models";
 import { Kernel } from "advanced-neural-models/dist/notebook/kernel";
 import { Message } from "advanced-neural-models/dist/notebook/wire";
+import { joinedRegExp } from "./helpers";
 
 function regression(seed: number): { x: tf.Tensor2D; y: tf.Tensor2D; model: tf.Sequential } {
   const x = tf.randomNormal([64, 4], 0, 1, "float32", seed) as tf.Tensor2D;
@@ -36,7 +38,9 @@ function regression(seed: number): { x: tf.Tensor2D; y: tf.Tensor2D; model: tf.S
   return { x, y, model };
 }
 
-/** A callback that asks for a stop after `batches` finished batches (as a kernel interrupt would). */
+/**
+ * A callback that asks for a stop after `batches` finished batches (as a kernel interrupt would).
+ */
 function stopAfter(batches: number): tf.Callback {
   let seen = 0;
   return new (class extends tf.Callback {
@@ -49,11 +53,15 @@ function stopAfter(batches: number): tf.Callback {
 describe("stopping training on request (the kernel interrupt's mechanism)", () => {
   before(async () => {
     await initBackend({ backend: "wasm", quiet: true });
+    // outside a kernel the stop is opt-in (inside one, initBackend installs it: setUpKernel)
+    stopTrainingOnRequest();
   });
 
-  it("a plain model.fit stops at the batch boundary, names where, keeps the finished batches' weights and leaks nothing", async () => {
+  // the weights kept are those of the finished batches
+  it("plain model.fit stops at a batch boundary, says where, keeps weights, no leaks", async () => {
     const { x, y, model } = regression(1);
-    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, shuffle: false }); // optimizer slots exist before counting
+    // optimizer slots exist before counting
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, shuffle: false });
     const before = tf.memory().numTensors;
     const epochEnds: number[] = [];
     const seen = new (class extends tf.Callback {
@@ -77,7 +85,8 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
     assert.ok(err instanceof TrainingInterrupted, `rejected with TrainingInterrupted, got ${err}`);
     assert.strictEqual(
       err.message,
-      "training stopped by interrupt at epoch 3/50, batch 3/8; the model keeps the weights of the last finished batch",
+      "training stopped by interrupt at epoch 3/50, batch 3/8; " +
+        "the model keeps the weights of the last finished batch",
     );
     assert.deepStrictEqual(err.position, { epoch: 3, epochs: 50, batch: 3, batches: 8 });
     assert.deepStrictEqual(epochEnds, [0, 1], "the cut epoch is not reported as an epoch");
@@ -89,7 +98,8 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
       "a cell shows the sentence, not a stack",
     );
 
-    // the weights are those after exactly 8 + 8 + 3 = 19 Adam steps: replay them without interruption
+    // the weights are those after exactly 8 + 8 + 3 = 19 Adam steps:
+    // replay them without interruption
     const replay = regression(1);
     await replay.model.fit(replay.x, replay.y, {
       epochs: 1,
@@ -121,7 +131,7 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
     tf.dispose([x, y, replay.x, replay.y]);
   });
 
-  it("train() on two threads stops, closes its workers, and a checkpoint never records the cut epoch", async () => {
+  it("train() on two threads stops, ends its workers; checkpoints skip the cut epoch", async () => {
     const { x, y, model } = regression(2);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "interrupt-"));
     const ckpt = new ModelCheckpoint(dir, { runId: "interrupt-test", seed: 2 });
@@ -148,7 +158,7 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
     tf.dispose([x, y]);
   });
 
-  it("a stop asked for while nothing trains is refused and does not affect the next fit", async () => {
+  it("a stop asked for while nothing trains is refused and leaves the next fit alone", async () => {
     assert.strictEqual(requestTrainingStop(), false);
     const { x, y, model } = regression(3);
     const h = await model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
@@ -160,7 +170,8 @@ describe("stopping training on request (the kernel interrupt's mechanism)", () =
 /** CPU seconds the process has used (user + system), from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  // utime, stime in clock ticks (USER_HZ = 100)
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 const threadsOf = (pid: number) =>
@@ -186,15 +197,27 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
       const setup = await kernel.execute(
         `
 import * as tf from "@tensorflow/tfjs";
-import { initBackend, train, lastRun, runSunspotsExperiment, sunspotsSettings } from "advanced-neural-models";
+import {
+  initBackend, train, lastRun, runSunspotsExperiment, sunspotsSettings,
+} from "advanced-neural-models";
 await initBackend({ quiet: true });
 const x = tf.randomNormal([512, 64], 0, 1, "float32", 1);
 const y = tf.sum(x, 1, true);
-const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [64], units: 512, activation: "relu" }), tf.layers.dense({ units: 512, activation: "relu" }), tf.layers.dense({ units: 1 })] });
+const model = tf.sequential({
+  layers: [
+    tf.layers.dense({ inputShape: [64], units: 512, activation: "relu" }),
+    tf.layers.dense({ units: 512, activation: "relu" }),
+    tf.layers.dense({ units: 1 }),
+  ],
+});
 model.compile({ optimizer: "adam", loss: "meanSquaredError" });
 await model.fit(x, y, { epochs: 1, batchSize: 64, verbose: 0 });
 const before = tf.memory().numTensors;
-const started = new (class extends tf.Callback { async onBatchEnd(b: number) { if (b === 1) console.log("training"); } })();
+const started = new (class extends tf.Callback {
+  async onBatchEnd(b: number) {
+    if (b === 1) console.log("training");
+  }
+})();
 console.log("ready");`,
         120_000,
       );
@@ -205,7 +228,9 @@ console.log("ready");`,
       await kernel?.shutdown();
     });
 
-    /** Runs `code`, interrupts it `delayMs` after it prints "training", and returns what it printed. */
+    /**
+     * Runs `code`, interrupts it `delayMs` after it prints "training", and returns what it printed.
+     */
     async function interruptTraining(
       code: string,
       delayMs = 1000,
@@ -233,18 +258,23 @@ console.log("ready");`,
       assert.ok(used < 0.2, `kernel used ${used.toFixed(2)} CPU-s in the second after the stop`);
     }
 
-    it("stops a plain model.fit at a batch boundary with one readable line; the model stays usable and tensors flat", async () => {
+    it("stops a plain fit at a batch boundary, one line; model usable, tensors flat", async () => {
       const r = await interruptTraining(
-        `await model.fit(x, y, { epochs: 100000, batchSize: 64, verbose: 0, callbacks: [started] });`,
+        "await model.fit(x, y, " +
+          "{ epochs: 100000, batchSize: 64, verbose: 0, callbacks: [started] });",
       );
       assert.strictEqual(r.status, "error");
       assert.match(
         r.stderr,
-        /^training stopped by interrupt at epoch \d+\/100000, batch [1-8]\/8; the model keeps the weights of the last finished batch\n$/,
+        joinedRegExp(
+          /^training stopped by interrupt at epoch \d+\/100000, batch [1-8]\/8; /,
+          /the model keeps the weights of the last finished batch\n$/,
+        ),
       );
       await assertIdle();
       const after = await kernel.execute(
-        `const p = model.predict(x) as tf.Tensor; const shape = p.shape.join("x"); p.dispose(); console.log(shape, tf.memory().numTensors - before);`,
+        'const p = model.predict(x) as tf.Tensor; const shape = p.shape.join("x"); p.dispose(); ' +
+          "console.log(shape, tf.memory().numTensors - before);",
       );
       assert.strictEqual(
         streamText(after.messages, "stdout"),
@@ -256,11 +286,15 @@ console.log("ready");`,
     it("stops train() on two threads: workers exit, CPU idle", async () => {
       const threads = threadsOf(kernel.pid!);
       const r = await interruptTraining(
-        `await train(model, x, y, { epochs: 100000, batchSize: 256, threads: 2, progress: false, callbacks: [started] });`,
+        "await train(model, x, y, " +
+          "{ epochs: 100000, batchSize: 256, threads: 2, progress: false, callbacks: [started] });",
       );
       assert.match(
         r.stderr,
-        /^training stopped by interrupt at epoch \d+\/100000, batch [12]\/2; the model keeps the weights of the last finished batch\n$/,
+        joinedRegExp(
+          /^training stopped by interrupt at epoch \d+\/100000, batch [12]\/2; /,
+          /the model keeps the weights of the last finished batch\n$/,
+        ),
       );
       await assertIdle();
       assert.strictEqual(threadsOf(kernel.pid!), threads, "worker threads gone");
@@ -268,18 +302,26 @@ console.log("ready");`,
       assert.strictEqual(streamText(after.messages, "stdout"), "0\n");
     });
 
-    it("stops an experiment runner; lastRun() holds its model and the finished epochs' history", async () => {
+    it("stops an experiment runner; lastRun() holds its model and finished epochs", async () => {
       const r = await interruptTraining(
-        `console.log("training"); await runSunspotsExperiment({ ...sunspotsSettings("smoke"), epochs: 100000 }, { progress: false });`,
+        'console.log("training"); ' +
+          'await runSunspotsExperiment({ ...sunspotsSettings("smoke"), epochs: 100000 }, ' +
+          "{ progress: false });",
         3000,
       );
       assert.match(
         r.stderr,
-        /^training stopped by interrupt at epoch \d+\/100000, batch \d+\/\d+; the model keeps the weights of the last finished batch \(lastRun\(\) holds it and the sunspots-lstm-book history of the finished epochs\)\n$/,
+        joinedRegExp(
+          /^training stopped by interrupt at epoch \d+\/100000, batch \d+\/\d+; /,
+          /the model keeps the weights of the last finished batch /,
+          /\(lastRun\(\) holds it and the sunspots-lstm-book history of the finished epochs\)\n$/,
+        ),
       );
       await assertIdle();
       const after = await kernel.execute(
-        `const run = lastRun()!; console.log(run.experiment, run.finished, run.model.countParams(), run.history.loss.length === run.history.val_loss.length);`,
+        "const run = lastRun()!; " +
+          "console.log(run.experiment, run.finished, run.model.countParams(), " +
+          "run.history.loss.length === run.history.val_loss.length);",
       );
       assert.strictEqual(
         streamText(after.messages, "stdout"),
@@ -288,11 +330,13 @@ console.log("ready");`,
       );
     });
 
-    it("an interrupt while nothing trains abandons the cell as before, and that cell's later training is refused", async () => {
+    // abandoning the cell is what tslab did before
+    it("an interrupt while nothing trains abandons the cell, refuses its later fits", async () => {
       const weights = `Array.from(model.getWeights()[0].dataSync().slice(0, 4)).join(",")`;
       const w0 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
       const run = kernel.execute(
-        `await new Promise((r) => setTimeout(r, 2000)); await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });`,
+        "await new Promise((r) => setTimeout(r, 2000)); " +
+          "await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });",
       );
       await sleep(800);
       kernel.interrupt();
@@ -305,10 +349,11 @@ console.log("ready");`,
       assert.strictEqual(w1, w0, "the abandoned cell did not train");
     });
 
-    it("a cell's own trainOnBatch loop ends at its next step once the interrupt abandoned the cell", async () => {
+    it("a cell's trainOnBatch loop ends at its next step once the cell is abandoned", async () => {
       const steps = `globalThis.__steps`;
       const run = kernel.execute(
-        `${steps} = 0; for (let i = 0; i < 100000; i++) { await model.trainOnBatch(x, y); ${steps}++; }`,
+        `${steps} = 0; for (let i = 0; i < 100000; i++) ` +
+          `{ await model.trainOnBatch(x, y); ${steps}++; }`,
       );
       await sleep(1500);
       kernel.interrupt();

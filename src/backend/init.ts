@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { findTensorFlowPython } from "../native/python-tf";
+import { setUpKernel } from "../notebook/kernel-setup";
 import { installFastDropout } from "./dropout";
 import { registerFallbackKernels } from "./kernels";
 import { NativeLoad, loadNativeBuild } from "./native";
@@ -24,7 +25,10 @@ export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 /** Every {@link BackendName}, in the order the automatic search prefers them on a GPU machine. */
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 
-/** The environment variable that forces a backend (`tensorflow`, `webgpu`, `wasm`, `cpu` or `auto`). */
+/**
+ * The environment variable that forces a backend (`tensorflow`, `webgpu`, `wasm`, `cpu` or
+ * `auto`).
+ */
 export const BACKEND_ENV = "CH10_BACKEND";
 
 /** Options of {@link initBackend}. */
@@ -62,10 +66,14 @@ let chosen: BackendInfo | undefined;
  * 6. `wasm` (SIMD, single-threaded in Node);
  * 7. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
- * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm and cpu,
- * and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
+ * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm
+ * and cpu, and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
  * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
- * Safe to call more than once: a call without a choice returns the current backend; `"auto"` searches again.
+ * Inside a tslab kernel it also sets the kernel up ({@link setUpKernel}: stoppable training, the
+ * stop button, chained zeromq sends); importing the library installs none of this, and outside a
+ * kernel `fit` and zeromq stay tfjs's and zeromq's own. Everything it installs is installed once.
+ * Safe to call more than once: a call without a choice returns the current backend; `"auto"`
+ * searches again.
  */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
   const explicit = options.backend ?? process.env[BACKEND_ENV];
@@ -78,6 +86,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   if (chosen.name === "wasm") await loadSimdFilterGrad();
   installFastDropout();
   silenceCpuBanner();
+  setUpKernel();
   return report(chosen, options.quiet);
 }
 
@@ -91,7 +100,8 @@ function parseRequest(value: string | undefined): BackendName | "auto" {
   if (v === "" || v === "auto") return "auto";
   if ((BACKEND_NAMES as readonly string[]).includes(v)) return v as BackendName;
   throw new Error(
-    `initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): expected ${BACKEND_NAMES.join(", ")} or auto`,
+    `initBackend: unknown backend "${value}" (from option or ${BACKEND_ENV}): ` +
+      `expected ${BACKEND_NAMES.join(", ")} or auto`,
   );
 }
 
@@ -101,7 +111,10 @@ interface NativeProbe {
   why: string;
 }
 
-/** Loads a native TensorFlow binding package and checks that it really registered the `tensorflow` backend. */
+/**
+ * Loads a native TensorFlow binding package and checks that it really registered the
+ * `tensorflow` backend.
+ */
 function probeNative(pkg: string): NativeProbe {
   let installedName: string;
   try {
@@ -110,7 +123,8 @@ function probeNative(pkg: string): NativeProbe {
     return { ok: false, gpu: false, why: `${pkg} not installed` };
   }
   if (installedName !== pkg) {
-    // danfojs-node's override installs plain tfjs under this name; loading it would only re-register tfjs's gradients.
+    // danfojs-node's override installs plain tfjs under this name; loading it would only
+    // re-register tfjs's gradients.
     return {
       ok: false,
       gpu: false,
@@ -173,7 +187,8 @@ async function autoSelect(): Promise<BackendInfo> {
   if (await tf.setBackend("wasm").catch(() => false)) {
     if (!built?.build && findTensorFlowPython())
       reasons.push(
-        `Python TensorFlow found: "npm run native" builds a backend on it that trains the chapter's CNNs about ${NATIVE_SPEEDUP} faster`,
+        `Python TensorFlow found: "npm run native" builds a backend on it ` +
+          `that trains the chapter's CNNs about ${NATIVE_SPEEDUP} faster`,
       );
     return info("wasm", wasmDetail(), reasons.join("; "));
   }
@@ -200,7 +215,8 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
     const cpuNative = gpu.ok || built?.ok ? undefined : probeNative("@tensorflow/tfjs-node");
     if (!gpu.ok && !built?.ok && !cpuNative?.ok) {
       throw new Error(
-        `initBackend: backend "tensorflow" requested but unavailable: ${gpu.why}; ${built?.why}; ${cpuNative?.why}`,
+        `initBackend: backend "tensorflow" requested but unavailable: ` +
+          `${gpu.why}; ${built?.why}; ${cpuNative?.why}`,
       );
     }
     if (!(await tf.setBackend("tensorflow").catch(() => false)))
@@ -218,14 +234,15 @@ async function forceSelect(name: BackendName): Promise<BackendInfo> {
 
 /** Why WebGPU was passed over in the automatic search. */
 function webGpuSkipped(web: WebGpuProbe): string {
-  return web.ok
-    ? `WebGPU's only adapter is a CPU renderer (${web.adapter.replace(/^software: /, "")}), slower than this backend`
-    : web.why;
+  if (!web.ok) return web.why;
+  const renderer = web.adapter.replace(/^software: /, "");
+  return `WebGPU's only adapter is a CPU renderer (${renderer}), slower than this backend`;
 }
 
 /** `TensorFlow 2.21.0, CPU, built by npm run native`. */
 function builtDetail(n: NativeLoad): string {
-  return `TensorFlow ${n.binding?.TF_Version ?? n.build?.tensorflow.version}, ${n.device}, built by npm run native`;
+  const version = n.binding?.TF_Version ?? n.build?.tensorflow.version;
+  return `TensorFlow ${version}, ${n.device}, built by npm run native`;
 }
 
 function wasmDetail(): string {
@@ -248,7 +265,10 @@ function report(b: BackendInfo, quiet = false): BackendInfo {
   return b;
 }
 
-/** The cpu backend prints an "install tfjs-node" banner on first use; readers get our backend line instead. */
+/**
+ * The cpu backend prints an "install tfjs-node" banner on first use; readers get our backend line
+ * instead.
+ */
 function silenceCpuBanner(): void {
   const cpu = tf.findBackend("cpu") as unknown as { firstUse?: boolean } | null;
   if (cpu && "firstUse" in cpu) cpu.firstUse = false;

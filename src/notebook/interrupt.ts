@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
-import { currentCellWriter, inTslabKernel } from "../notebook/tslab";
+import { currentCellWriter, inTslabKernel } from "./tslab";
 
 /** Where training stood when it was stopped by an interrupt (1-based, finished batches). */
 export interface StopPosition {
@@ -190,8 +190,11 @@ let fitPatched = false;
  * Makes every `LayersModel.fit` and `fitDataset` (a plain one in a cell, and those of `train`,
  * the experiment runners and the data-parallel path) stop at the next batch boundary when
  * {@link requestTrainingStop} is called, and then reject with {@link TrainingInterrupted}; and
- * makes `trainOnBatch` refuse to run in a cell that the kernel's interrupt abandoned.
- * Applied once when the library loads; costs nothing per batch unless a stop is requested.
+ * makes `trainOnBatch` refuse to run in a cell that the kernel's interrupt abandoned. This
+ * replaces the three methods on `tf.LayersModel.prototype`, so it is opt-in: `initBackend()`
+ * installs it inside a tslab kernel only (`setUpKernel`), and a script that wants
+ * {@link requestTrainingStop} calls it itself. Idempotent; costs nothing per batch unless a stop
+ * is requested.
  */
 export function stopTrainingOnRequest(): void {
   if (fitPatched) return;

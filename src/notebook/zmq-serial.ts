@@ -1,14 +1,20 @@
 import { inTslabKernel } from "./tslab";
 
+/** Whether {@link serializeKernelSends} has run in this kernel. */
+let done = false;
+
 /**
  * tslab 1.0.22 was written for zeromq 5, whose `send` queued synchronously; it calls zeromq 6's
  * `send` without awaiting it. zeromq 6 allows one send in progress per socket, so when output
  * comes faster than the socket flushes (a live training view under load, many `console.log`s),
  * the next send fails with "Socket is busy writing" and the kernel dies. This chains the sends of
- * each socket, which restores zeromq 5's behaviour. Applied once, only inside a tslab kernel.
+ * each socket, which restores zeromq 5's behaviour. Does nothing outside a tslab kernel, and
+ * nothing after the first call: {@link setUpKernel} (through `initBackend()`) and the first display
+ * in a kernel call it; importing the library does not.
  */
 export function serializeKernelSends(): void {
-  if (!inTslabKernel()) return;
+  if (done || !inTslabKernel()) return;
+  done = true;
   let zmq: Record<string, unknown>;
   try {
     zmq = require("zeromq");

@@ -6,13 +6,7 @@ import { ReleaseKeptStates } from "../rnn/stateful";
 import { checkBatchFits } from "./memory";
 import { DataParallel, planThreads } from "./parallel/data-parallel";
 import { BackendName } from "../backend/init";
-import { stopTrainingOnKernelInterrupt, stopTrainingOnRequest } from "./interrupt";
 import { raceWebGpuFailure } from "../backend/webgpu";
-
-// Every fit of this process stops cleanly at a batch boundary on request, and in a tslab kernel
-// the interrupt (JupyterLab's stop button) is that request.
-stopTrainingOnRequest();
-stopTrainingOnKernelInterrupt();
 
 /**
  * Times each epoch, and resolves tfjs's History after each one: it keeps every epoch's metrics as

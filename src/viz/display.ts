@@ -4,8 +4,6 @@ import { chartBundle } from "./render";
 import { serializeKernelSends } from "../notebook/zmq-serial";
 import { currentCellWriter } from "../notebook/tslab";
 
-serializeKernelSends();
-
 /** One display message as Jupyter's display_data content carries it. */
 export interface DisplayContent {
   data: Record<string, unknown>;
@@ -58,7 +56,10 @@ export function publish(
   const update = options.update ?? false;
   if (fallbackSink) return fallbackSink(content, update);
   const write = kernelWriter();
-  if (write) return write(content, update);
+  if (write) {
+    serializeKernelSends(); // once per kernel; initBackend() does it too (setUpKernel)
+    return write(content, update);
+  }
   if (typeof data["text/plain"] === "string") console.log(data["text/plain"]);
 }
 
