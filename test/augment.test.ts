@@ -17,7 +17,10 @@ function ramp(n: number, rows: number, cols: number): tf.Tensor4D {
   );
 }
 
-/** Independent float64 reference: bilinear sampling of `img` at the Keras matrix, edges replicated (scipy order=1, mode='nearest'). */
+/**
+ * Independent float64 reference: bilinear sampling of `img` at the
+ * Keras matrix, edges replicated (scipy order=1, mode='nearest').
+ */
 function referenceWarp(
   img: Float32Array,
   rows: number,
@@ -48,7 +51,7 @@ describe("ImageDataGenerator", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("builds Keras's matrix: a pure rotation turns points about Keras's centre (size/2 + 0.5)", () => {
+  it("Keras's matrix: a pure rotation turns points about Keras's centre (size/2 + 0.5)", () => {
     const m = kerasTransformMatrix({ ...IDENTITY, theta: 90 }, 28, 28);
     const o = 14.5;
     // input = R (p - o) + o with R = [[cos, -sin], [sin, cos]] at 90 degrees
@@ -88,7 +91,7 @@ describe("ImageDataGenerator", () => {
     x.dispose();
   });
 
-  it("flips exactly: every image is either unchanged or mirrored, about half of them mirrored", () => {
+  it("flips exactly: each image is unchanged or mirrored, about half of them mirrored", () => {
     const gen = new ImageDataGenerator({ horizontalFlip: true, seed: 3 });
     const x = ramp(200, 5, 7);
     const y = tf.tidy(() => gen.randomTransform(x).dataSync());
@@ -147,9 +150,10 @@ describe("ImageDataGenerator", () => {
     x.dispose();
   });
 
-  it("flow() yields shuffled batches of images with matching one-hot labels, leaking nothing", async () => {
+  it("flow() yields shuffled image batches with matching one-hot labels, no leaks", async () => {
     const count = 10;
-    const images = Uint8Array.from({ length: count * 4 }, (_, i) => Math.floor(i / 4) * 10); // image k is all 10k
+    // image k is all 10k
+    const images = Uint8Array.from({ length: count * 4 }, (_, i) => Math.floor(i / 4) * 10);
     const labels = Uint8Array.from({ length: count }, (_, k) => k % 3);
     const gen = new ImageDataGenerator({ rescale: 1 / 10, seed: 5 });
     const before = tf.memory().numTensors;
@@ -186,7 +190,7 @@ describe("ImageDataGenerator", () => {
     );
   });
 
-  it("flow() never ends by default, as Keras's: each pass is a new permutation ending with a partial batch", async () => {
+  it("flow() is endless, as Keras's: each pass a new permutation, last batch partial", async () => {
     const count = 10;
     const images = Uint8Array.from({ length: count * 4 }, (_, i) => Math.floor(i / 4) * 10);
     const labels = Uint8Array.from({ length: count }, (_, k) => k % 3);

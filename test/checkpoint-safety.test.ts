@@ -93,7 +93,7 @@ describe("checkpoint safety", function () {
     for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("refuses a user's folder or file at the checkpoint path, keeps it, replaces it with overwrite", async () => {
+  it("refuses to replace a user's file or folder at the checkpoint unless overwrite", async () => {
     const root = tmp();
     const folder = path.join(root, "a", "checkpoint");
     fs.mkdirSync(folder, { recursive: true });
@@ -190,7 +190,7 @@ describe("checkpoint safety", function () {
     assert.strictEqual((await loadCheckpoint(dir)).meta.epoch, 2);
   });
 
-  it("removes leftovers of dead processes only: a running process's and a user's stay", async () => {
+  it("removes dead processes' leftovers only: a running process's and a user's stay", async () => {
     const root = tmp();
     const dir = path.join(root, "checkpoint");
     await saveCheckpoint(dir, model, meta("run-a", 1));

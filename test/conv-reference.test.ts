@@ -102,7 +102,7 @@ describe("reference convolution ops vs tfjs", () => {
   ];
 
   for (const [h, w, n, m, s, pad, d] of geometries) {
-    it(`conv2d ${h}x${w} * ${n}x${m}, strides ${s}, ${pad}, dilation ${d}: shape and values`, () => {
+    it(`conv2d ${h}x${w} * ${n}x${m}, strides ${s}, ${pad}, dilation ${d}: shape, values`, () => {
       const x = [randomMatrix(h, w, 1), randomMatrix(h, w, 2)];
       const kernels = [
         [randomMatrix(n, m, 3), randomMatrix(n, m, 4)],
@@ -117,7 +117,7 @@ describe("reference convolution ops vs tfjs", () => {
     });
   }
 
-  it("depthwise and depthwise-separable convolution match tf.depthwiseConv2d and tf.separableConv2d", () => {
+  it("depthwise and separable convolutions equal tf.depthwiseConv2d, tf.separableConv2d", () => {
     const x = [randomMatrix(9, 8, 11), randomMatrix(9, 8, 12), randomMatrix(9, 8, 13)];
     const dk = [randomMatrix(3, 3, 14), randomMatrix(3, 3, 15), randomMatrix(3, 3, 16)];
     const pw = [
@@ -142,7 +142,7 @@ describe("reference convolution ops vs tfjs", () => {
     [4, "same"],
     [3, "valid"],
   ] as const) {
-    it(`conv2dTranspose stride ${s} ${pad}: matches tf.conv2dTranspose and is the adjoint of conv2d`, () => {
+    it(`conv2dTranspose stride ${s} ${pad}: equals tf.conv2dTranspose, is conv2d's adjoint`, () => {
       const k = randomMatrix(3, 3, 21);
       const outShape: [number, number] = pad === "same" ? [4 * s, 3 * s] : [3 * s + 2, 2 * s + 3];
       const gy = [
@@ -174,7 +174,7 @@ describe("reference convolution ops vs tfjs", () => {
     });
   }
 
-  it("the book's transposed convolution 128x128x256 -> 512x512x3 (3 filters, stride 4, same)", () => {
+  it("the book's transposed convolution 128x128x256 -> 512x512x3, 3 filters, stride 4", () => {
     const layer = tf.layers.conv2dTranspose({
       filters: 3,
       kernelSize: 3,
@@ -253,7 +253,8 @@ describe("separable kernels and counters", () => {
     assert.ok(sobel.singularValues[1] < 1e-9);
     const lap = rankOneSplit(LAPLACIAN);
     assert.ok(!lap.separable);
-    // singular values of the Laplacian (symmetric): |eigenvalues| = 2+sqrt(8)... computed independently: 1+sqrt(3)*... check via Frobenius norm
+    // singular values of the Laplacian (symmetric): |eigenvalues| = 2+sqrt(8)...
+    // computed independently: 1+sqrt(3)*... check via Frobenius norm
     const frob2 = LAPLACIAN.data.reduce((a, v) => a + v * v, 0);
     const sv2 = lap.singularValues.reduce((a, v) => a + v * v, 0);
     assert.ok(
@@ -267,7 +268,7 @@ describe("separable kernels and counters", () => {
     );
   });
 
-  it("two 1-D passes equal the 2-D convolution for a separable kernel, with (n+m) instead of n*m multiplications per pixel", () => {
+  it("a separable kernel's two 1-D passes: the 2-D convolution, (n+m) not n*m mults/pixel", () => {
     const x = randomMatrix(20, 30, 51);
     const { column, row } = rankOneSplit(SOBEL_X);
     const full = { multiplies: 0 };

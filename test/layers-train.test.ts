@@ -154,7 +154,8 @@ async function oneStep(
   weights: Float32Array[] | undefined,
 ) {
   await initBackend({ backend, quiet: true });
-  const restore = seedGlobalRandom(11); // the same initial weights every run: one step of SGD must lower the loss from them
+  // the same initial weights every run: one step of SGD must lower the loss from them
+  const restore = seedGlobalRandom(11);
   const m = build(c);
   restore();
   if (weights) m.setWeights(weights.map((w, i) => tf.tensor(w, m.getWeights()[i].shape)));
@@ -207,7 +208,8 @@ describe("the book's models", () => {
   it("have the parameter counts Keras reports", () => {
     assert.strictEqual(mnistCnn().countParams(), 1120074);
     assert.strictEqual(fashionCnn().countParams(), 7770442);
-    // LSTM(4) on one feature: 4 gates x 4 units x (1 input + 4 recurrent + 1 bias) = 96, plus Dense(1) = 5
+    // LSTM(4) on one feature: 4 gates x 4 units x (1 input + 4 recurrent + 1 bias) = 96,
+    // plus Dense(1) = 5
     assert.strictEqual(sunspotRnn().countParams(), 101);
   });
 });

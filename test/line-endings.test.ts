@@ -9,7 +9,7 @@ const root = path.join(__dirname, "..");
 const git = (args: string[], cwd = root) => spawnSync("git", args, { cwd, encoding: "utf8" });
 
 describe(".gitattributes keeps data files byte-exact", () => {
-  it("a checkout that converts line endings (core.autocrlf=true) still passes the sunspots checksum", function () {
+  it("a checkout with core.autocrlf=true still passes the sunspots checksum", function () {
     this.timeout(60_000);
     if (git(["rev-parse", "--is-inside-work-tree"]).stdout.trim() !== "true") this.skip();
     const head = git(["rev-parse", "HEAD"]).stdout.trim();

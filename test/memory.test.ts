@@ -8,6 +8,7 @@ import {
   initBackend,
   train,
 } from "advanced-neural-models";
+import { joinedRegExp } from "./helpers";
 
 describe("wasm memory guard", () => {
   before(async () => {
@@ -26,12 +27,16 @@ describe("wasm memory guard", () => {
     assert.strictEqual(estimateTrainingBytes(m, 10), 150e6 + 16 * m.countParams() + 6 * 4 * 10 * 9);
   });
 
-  it("accepts the book's Fashion batch (measured 3.0 GB) and refuses 512 on wasm with the largest batch that fits, not on cpu", () => {
+  // the book's batch measured 3.0 GB; the refusal names the largest batch that fits
+  it("accepts the book's Fashion batch, refuses 512 on wasm (not cpu), says what fits", () => {
     const m = fashionCnn();
     assert.doesNotThrow(() => checkBatchFits(m, 256, "wasm"));
     assert.throws(
       () => checkBatchFits(m, 512, "wasm"),
-      /a batch of 512 would need about 5\.\d GB of wasm memory for "fashion_cnn", but the wasm heap ends at 4 GiB; use batchSize <= 336/,
+      joinedRegExp(
+        /a batch of 512 would need about 5\.\d GB of wasm memory for "fashion_cnn", /,
+        /but the wasm heap ends at 4 GiB; use batchSize <= 336/,
+      ),
     );
     assert.doesNotThrow(() => checkBatchFits(m, 512, "cpu"));
     m.dispose();
@@ -50,16 +55,23 @@ describe("wasm memory guard", () => {
         progress: false,
         threads: 1,
       }),
-      /a batch of 600 would need about [\d.]+ GB of wasm memory for "fashion_cnn".*use batchSize <= 336,/,
+      joinedRegExp(
+        /a batch of 600 would need about [\d.]+ GB of wasm memory for "fashion_cnn"/,
+        /.*use batchSize <= 336,/,
+      ),
     );
     // data-parallel: each thread's heap holds one shard
     assert.throws(
       () => checkBatchFits(m, 800, "wasm", 2),
-      /a batch of 800 \(400 rows on each of 2 threads\) would need about [\d.]+ GB of wasm memory per thread .*use batchSize <= 672,/,
+      joinedRegExp(
+        /a batch of 800 \(400 rows on each of 2 threads\) would need about [\d.]+ GB /,
+        /of wasm memory per thread .*use batchSize <= 672,/,
+      ),
     );
     assert.doesNotThrow(() => checkBatchFits(m, 600, "wasm", 2));
     assert.ok(Date.now() - started < 5000, "refused without training");
-    const r = await train(m, x, y, { epochs: 1, batchSize: 600, progress: false }); // only 4 samples: a batch of 4
+    // only 4 samples: a batch of 4
+    const r = await train(m, x, y, { epochs: 1, batchSize: 600, progress: false });
     assert.strictEqual(r.history.loss.length, 1);
     tf.dispose([x, y]);
     m.dispose();

@@ -30,7 +30,8 @@ describe("a short MNIST run with the book's network", function () {
   this.timeout(10 * 60 * 1000);
   afterEach(() => setDisplaySink(undefined));
 
-  it("reaches >= 0.9 test accuracy on 6,000 samples in 3 epochs, tensors flat across epochs, live view updated in place", async () => {
+  // tensors flat across epochs; the live view is updated in place
+  it("reaches >= 0.9 test accuracy on 6,000 samples in 3 epochs, tensors flat", async () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const restore = seedGlobalRandom(7); // initial weights, shuffling and dropout masks
     const model = mnistCnn();

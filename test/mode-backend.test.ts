@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_ENV, MODE_ENV, initBackend, runMode } from "advanced-neural-models";
+import { joinedRegExp } from "./helpers";
 
 describe("run mode", () => {
   it("defaults to 'default' and picks per mode", () => {
@@ -41,7 +42,18 @@ describe("initBackend", () => {
       assert.strictEqual(info.name, "wasm");
       assert.match(
         info.line,
-        /^backend: wasm \(SIMD, 1 thread\): @tensorflow\/tfjs-node-gpu not installed; no native TensorFlow build \(native\/build\.json missing; "npm run native" makes one\); WebGPU( finds no (adapter|Vulkan driver)|'s only adapter is a CPU renderer) \(.*\)[^;]*; @tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, not native TensorFlow(; Python TensorFlow found: "npm run native" builds a backend on it that trains the chapter's CNNs about \d+x faster)?$/,
+        joinedRegExp(
+          /^backend: wasm \(SIMD, 1 thread\): @tensorflow\/tfjs-node-gpu not installed; /,
+          /no native TensorFlow build \(native\/build\.json missing; /,
+          /"npm run native" makes one\); /,
+          /WebGPU( finds no (adapter|Vulkan driver)|'s only adapter is a CPU renderer)/,
+          / \(.*\)[^;]*; /,
+          /@tensorflow\/tfjs-node is an alias of @tensorflow\/tfjs, not native TensorFlow/,
+          "(",
+          /; Python TensorFlow found: "npm run native" builds a backend on it /,
+          /that trains the chapter's CNNs about \d+x faster/,
+          ")?$",
+        ),
       );
     }
     assert.strictEqual(tf.getBackend(), info.name);
@@ -90,7 +102,8 @@ describe("initBackend", () => {
 });
 
 describe("fallback kernels survive a second copy of the tfjs bundle", () => {
-  it("re-applies the dilation-aware gradient after danfojs's tfjs-node alias re-registers tfjs's gradients", async () => {
+  // danfojs's tfjs-node alias re-registers tfjs's own gradients
+  it("re-applies the dilation-aware gradient after danfojs's tfjs-node alias", async () => {
     require("@tensorflow/tfjs-node"); // what `import "danfojs-node"` does
     await initBackend({ quiet: true });
     const g = tf.tidy(() =>

@@ -11,7 +11,7 @@ import {
   stampLibrary,
   staleReason,
 } from "advanced-neural-models";
-import { TEST_BACKEND } from "./helpers";
+import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 /**
  * The native-TensorFlow build's record and loader (these run everywhere), and what the
@@ -45,7 +45,9 @@ function fakeBuild(dir: string): NativeBuild {
 
 /** Runs initBackend in a fresh Node with native/ pointed at `dir`; returns its output. */
 function initIn(dir: string, backend?: string) {
-  const script = `require("advanced-neural-models").initBackend().then(() => console.log("ok"), (e) => { console.log("error: " + e.message); process.exit(3); })`;
+  const script =
+    'require("advanced-neural-models").initBackend().then(() => console.log("ok"), ' +
+    '(e) => { console.log("error: " + e.message); process.exit(3); })';
   const env = { ...process.env, CH10_NATIVE_DIR: dir, CH10_BACKEND: backend ?? "" };
   return spawnSync(process.execPath, ["-e", script], { cwd: ROOT, env, encoding: "utf8" });
 }
@@ -57,7 +59,7 @@ describe("native build record (native/build.json)", () => {
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it("is current while its TensorFlow libraries are unchanged, and says which changed or vanished", () => {
+  it("is current while its TensorFlow libraries are unchanged; names one changed or gone", () => {
     const b = fakeBuild(dir);
     assert.strictEqual(staleReason(b), undefined);
     const lib = b.tensorflow.libraries[0].file;
@@ -87,7 +89,7 @@ describe("native build record (native/build.json)", () => {
     assert.strictEqual(readManifest(path.join(dir, "missing.json")), undefined);
   });
 
-  it("a moved TensorFlow makes initBackend fall back with the reason and the fix, not crash", () => {
+  it("a moved TensorFlow makes initBackend fall back with the reason and fix, not crash", () => {
     const b = fakeBuild(dir);
     fs.writeFileSync(path.join(dir, "build.json"), JSON.stringify(b));
     fs.renameSync(path.join(dir, "site-packages"), path.join(dir, "moved"));
@@ -95,7 +97,10 @@ describe("native build record (native/build.json)", () => {
     assert.strictEqual(auto.status, 0, auto.stderr);
     assert.match(
       auto.stdout,
-      /^backend: (wasm|cpu) .*native build was made against TensorFlow 2\.21\.0 at .*which is gone \(moved or uninstalled\); run "npm run native" to \(re\)build it/m,
+      joinedRegExp(
+        /^backend: (wasm|cpu) .*native build was made against TensorFlow 2\.21\.0 at /m,
+        /.*which is gone \(moved or uninstalled\); run "npm run native" to \(re\)build it/,
+      ),
     );
     const forced = initIn(dir, "tensorflow");
     assert.strictEqual(forced.status, 3, `exit code ${forced.status}: ${forced.stderr}`);
@@ -124,7 +129,8 @@ describe("native build record (native/build.json)", () => {
       assert.match(info.line, /^backend: tensorflow \(TensorFlow \d+\.\d+\.\d+, (CPU|GPU)/);
     });
 
-    it("tf.image.transform (bilinear, projective, constant fill) equals the wasm backend's (tfjs's cpu kernel is wrong for batch index >= 1)", async () => {
+    // the wasm backend's, not the cpu one: tfjs's cpu kernel is wrong for batch index >= 1
+    it("tf.image.transform (bilinear, projective, constant fill) equals wasm's", async () => {
       const img = tf.randomUniform([2, 9, 7, 3], 0, 1, "float32", 5);
       const m = tf.tensor2d([
         [0.9, -0.2, 1.5, 0.1, 1.1, -0.7, 0, 0],
@@ -146,7 +152,8 @@ describe("native build record (native/build.json)", () => {
       tf.dispose([img, m]);
     });
 
-    it("conv2dTranspose with one input and one output channel is right after another convolution ran (TensorFlow 2.21 oneDNN defect)", () => {
+    // TensorFlow 2.21's oneDNN kernel gets this case wrong once another convolution ran
+    it("conv2dTranspose, one input and output channel, is right after another convolution", () => {
       tf.tidy(() =>
         tf
           .conv2d(
@@ -162,7 +169,8 @@ describe("native build record (native/build.json)", () => {
       const got = tf.conv2dTranspose(y, k, [1, 8, 6, 1], 2, "same").dataSync();
       // brute force: every input pixel scatters its value times the kernel onto the output
       const want = new Float64Array(48);
-      const pad = 0; // same, stride 2, kernel 3, 8 rows from 4: TF pads (3 - 2 + 8 - 8) = 1 total, top 0
+      // same, stride 2, kernel 3, 8 rows from 4: TF pads (3 - 2 + 8 - 8) = 1 total, top 0
+      const pad = 0;
       for (let i = 0; i < 4; i++)
         for (let j = 0; j < 3; j++)
           for (let a = 0; a < 3; a++)
@@ -176,7 +184,7 @@ describe("native build record (native/build.json)", () => {
       tf.dispose([y, k]);
     });
 
-    it("dropout masks drawn by TensorFlow drop the rate's share and scale the rest by 1/(1 - rate), freshly each call", () => {
+    it("TensorFlow's dropout masks drop the rate's share, scale by 1/(1 - rate), per call", () => {
       const layer = tf.layers.dropout({ rate: 0.3 });
       const x = tf.ones([200, 500]);
       const a = (layer.apply(x, { training: true }) as tf.Tensor).dataSync();

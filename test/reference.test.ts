@@ -45,7 +45,7 @@ describe("Keras 2's defaults (KERAS2_DEFAULTS) are what the code uses", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("every Dense, Conv2D and recurrent kernel of the chapter's models starts Glorot-uniform, as Keras's", () => {
+  it("the chapter's Dense, Conv2D and recurrent kernels start Glorot-uniform, as Keras's", () => {
     for (const model of [
       mnistCnn(),
       fashionCnn(),
@@ -75,7 +75,8 @@ describe("Keras 2's defaults (KERAS2_DEFAULTS) are what the code uses", () => {
       const [fanIn, fanOut] = kernel.shape;
       const limit = Math.sqrt(6 / (fanIn + fanOut));
       const v = Array.from(kernel.dataSync());
-      // Uniform(-limit, limit): bounded by the limit, variance limit^2/3 (a normal draw of that variance exceeds the bound).
+      // Uniform(-limit, limit): bounded by the limit, variance
+      // limit^2/3 (a normal draw of that variance exceeds the bound).
       assert.ok(
         v.every((x) => Math.abs(x) <= limit + 1e-7),
         `${model.name}: a kernel value beyond the Glorot-uniform limit ${limit}`,
@@ -91,7 +92,7 @@ describe("Keras 2's defaults (KERAS2_DEFAULTS) are what the code uses", () => {
     }
   });
 
-  it("the sunspot LSTM's forget-gate bias starts at 1 and the other gates' at 0, in both implementations", () => {
+  it("sunspot LSTM: forget-gate bias starts at 1, other gates' at 0, both implementations", () => {
     for (const implementation of ["fused", "layers"] as const) {
       const model = sunspotRnn({ implementation, units: 4 });
       const bias = Array.from(model.layers[0].getWeights()[2].dataSync());
@@ -121,7 +122,10 @@ describe("Keras 2's defaults (KERAS2_DEFAULTS) are what the code uses", () => {
     x.forEach((v, i) => assertClose(tfjs[i], f(v), 1e-6, `tfjs hardSigmoid(${v})`));
   });
 
-  /** Keras 2's Adam with decay, in float64: lr_t = lr/(1 + decay·t)·√(1−β₂ᵗ⁺¹)/(1−β₁ᵗ⁺¹), p -= lr_t·m/(√v + ε). */
+  /**
+   * Keras 2's Adam with decay, in float64:
+   * lr_t = lr/(1 + decay·t)·√(1−β₂ᵗ⁺¹)/(1−β₁ᵗ⁺¹), p -= lr_t·m/(√v + ε).
+   */
   function keras2Adam(
     p0: number[],
     grads: number[][],
@@ -143,7 +147,7 @@ describe("Keras 2's defaults (KERAS2_DEFAULTS) are what the code uses", () => {
     return p;
   }
 
-  it("DecayedAdam's updates are Keras 2's (decay and epsilon placement), checked in float64", () => {
+  it("DecayedAdam's updates are Keras 2's (decay and epsilon placement), float64 check", () => {
     const p0 = [0.5, -1.2, 3];
     const grads = [
       [1e-3, -2, 0.5],
@@ -241,7 +245,7 @@ describe("the experiment command's reference and seed options", () => {
     );
   });
 
-  it("--reference takes its settings from the shipped record and refuses options that set them", () => {
+  it("--reference takes the shipped record's settings and refuses options that set them", () => {
     assert.throws(
       () => parseExperimentArgs(["mnist", "--reference", "--epochs", "3"]),
       /--reference takes every setting from the shipped record; drop --epochs/,
@@ -261,7 +265,7 @@ describe("shipped reference runs (reference/)", () => {
   const without = (o: Record<string, unknown>, ...keys: string[]) =>
     Object.fromEntries(Object.entries(o).filter(([k]) => !keys.includes(k)));
 
-  it("MNIST: the book's settings for at least 50 epochs on native TensorFlow, with its charts and no checkpoint", () => {
+  it("MNIST: the book's settings, >= 50 epochs on native TensorFlow, charts, no checkpoint", () => {
     const r = referenceRecord("mnist")!;
     assert.ok(r, "reference/mnist/results.json is missing");
     assert.deepStrictEqual(without(r.settings, "epochs"), without(MNIST_BOOK, "epochs"));
@@ -281,7 +285,7 @@ describe("shipped reference runs (reference/)", () => {
     );
   });
 
-  it("Fashion-MNIST: the book's settings for at least 3 epochs, both validation protocols per epoch", () => {
+  it("Fashion-MNIST: the book's settings, >= 3 epochs, both validation protocols per epoch", () => {
     const r = referenceRecord("fashion")!;
     assert.ok(r, "reference/fashion/results.json is missing");
     assert.deepStrictEqual(without(r.settings, "epochs"), without(FASHION_BOOK, "epochs"));
@@ -294,7 +298,7 @@ describe("shipped reference runs (reference/)", () => {
     assert.ok(!fs.existsSync(path.join(REFERENCE_DIR, "fashion", "checkpoint")));
   });
 
-  it("sunspots: at least 10 seeds on each of native TensorFlow, wasm and Keras 3, all with the book's settings", () => {
+  it("sunspots: >= 10 seeds on each of native TensorFlow, wasm, Keras 3, book settings", () => {
     const engines: Record<string, RegExp> = {
       tensorflow: /^backend: tensorflow \(TensorFlow/,
       wasm: /^backend: wasm/,
@@ -324,7 +328,7 @@ describe("shipped reference runs (reference/)", () => {
     }
   });
 
-  it("Keras started from the pack's initial weights follows the pack's curve (every default matched)", () => {
+  it("Keras from the pack's initial weights follows its curve (every default matched)", () => {
     const pairs = pairedRuns();
     assert.ok(pairs.length >= 1, "no paired runs");
     for (const p of pairs) {
@@ -336,7 +340,7 @@ describe("shipped reference runs (reference/)", () => {
     }
   });
 
-  it("the fidelity table shows the shipped values, and the reader's newest run beside them", async () => {
+  it("the fidelity table: the shipped values, the reader's newest run beside them", async () => {
     const empty = fs.mkdtempSync(path.join(os.tmpdir(), "nores-"));
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const rows = fidelityTable(empty);
@@ -398,8 +402,9 @@ describe("shipped reference runs (reference/)", () => {
 describe("the Keras comparison script (bench/keras_sunspots.py)", function () {
   const python = findTensorFlowPython();
 
-  it("trains the book's protocol in Keras 3 from the pack's initial weights along the pack's curve", async function () {
-    if (!python) this.skip(); // needs a Python with TensorFlow (npm run native -- --install-tensorflow cpu)
+  it("Keras 3 trains the book's protocol from the pack's weights, on its curve", async function () {
+    // needs a Python with TensorFlow (npm run native -- --install-tensorflow cpu)
+    if (!python) this.skip();
     this.timeout(300000);
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "paired-"));

@@ -80,7 +80,8 @@ describe("simple RNN: BPTT", () => {
       same = rnnBptt(p, xs, ys, { truncate: xs.length }).grads,
       one = rnnBptt(p, xs, ys, { truncate: 1 }).grads;
     assert.deepStrictEqual(Array.from(same.U), Array.from(full.U));
-    // with truncate 1 the gradient of U is Σ_t da_t ⊗ h_{t-1} with da_t from the output of step t only
+    // with truncate 1 the gradient of U is Σ_t da_t ⊗
+    // h_{t-1} with da_t from the output of step t only
     const trace = rnnBptt(p, xs, ys).trace;
     const expected = new Float64Array(9);
     ys.forEach((y, t) => {
@@ -98,7 +99,7 @@ describe("simple RNN: BPTT", () => {
     );
   });
 
-  it("the gradient norm through t steps is exactly ρ^t for a linear neuron with U = ρ·orthogonal", () => {
+  it("the gradient norm through t steps is ρ^t for a linear neuron, U = ρ·orthogonal", () => {
     for (const rho of [0.9, 1, 1.1]) {
       const p: SimpleRnnParams = {
         ...randomParams(6, 6, 3, "linear"),
@@ -117,7 +118,7 @@ describe("simple RNN: BPTT", () => {
     }
   });
 
-  it("TBPTT learns an echo of delay 6 with k2 = 12 but not with k2 = 3, at a fraction of full BPTT's cost", () => {
+  it("TBPTT learns a delay-6 echo with k2 = 12, not k2 = 3, at a fraction of BPTT's cost", () => {
     const rand = seededRandom(3);
     const x = Array.from({ length: 60 }, () => Float64Array.of(rand() < 0.5 ? -1 : 1));
     const y = x.map((_, t) => (t >= 6 ? Float64Array.of(x[t - 6][0]) : undefined));
@@ -183,7 +184,7 @@ describe("LSTM and GRU cells from their equations", () => {
     });
   }
 
-  it("zero peepholes change nothing; a peephole on the forget gate adds p·C to its pre-activation", () => {
+  it("zero peepholes change nothing; a forget-gate peephole adds p·C to the gate", () => {
     const layer = tf.layers.lstm({ units: 3, recurrentActivation: "sigmoid" });
     layer.apply(tf.zeros([1, 2, 3]));
     const w = recurrentWeightsOf(layer);

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { runNotebook } from "advanced-neural-models/dist/notebook/run";
 import { Output, readNotebook } from "advanced-neural-models/dist/notebook/nbformat";
+import { joinedRegExp } from "./helpers";
 
 const fixtures = path.join(__dirname, "..", "test", "fixtures");
 const cli = path.join(__dirname, "..", "dist", "cli", "run-notebooks.js");
@@ -12,7 +13,7 @@ const text = (o: Output) =>
   o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : "";
 
 describe("headless notebook runner", () => {
-  it("runs a notebook two folders deep that imports the library by package name, with a multi-MIME chart", async () => {
+  it("runs a notebook 2 folders deep importing the package, with a multi-MIME chart", async () => {
     const file = path.join(fixtures, "nested", "deeper", "good.ipynb");
     const before = fs.readFileSync(file, "utf8");
     const r = await runNotebook(file);
@@ -62,17 +63,20 @@ describe("headless notebook runner", () => {
     assert.match(r.failure!.error, /UncaughtException[\s\S]*escaped throw 9/);
   });
 
-  it("survives a burst of outputs faster than the socket flushes (tslab + zeromq 6 'Socket is busy writing'), three times", async () => {
+  // tslab + zeromq 6 failed with 'Socket is busy writing'
+  it("survives a burst of outputs faster than the socket flushes, three times", async () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const r = await runNotebook(path.join(fixtures, "burst-output.ipynb"), {
         cellTimeoutMs: 60000,
       });
-      assert.strictEqual(r.failure, undefined, r.failure?.error); // neither a dead kernel nor a hang
+      // neither a dead kernel nor a hang
+      assert.strictEqual(r.failure, undefined, r.failure?.error);
       const text = r.notebook.cells[0]
         .outputs!.filter((o) => o.output_type === "stream")
         .map((o) => ([] as string[]).concat((o as { text: string | string[] }).text).join(""))
         .join("");
-      // either every line arrived, or the runner says that ZeroMQ dropped some (its publisher's high-water mark)
+      // either every line arrived, or the runner says that
+      // ZeroMQ dropped some (its publisher's high-water mark)
       if (!/line 2997 y+\ndone\n$/.test(text))
         assert.match(r.stderr, /\[runner\] cell 1 printed faster than ZeroMQ delivers/);
     }
@@ -83,7 +87,7 @@ describe("headless notebook runner", () => {
     assert.match(r.failure!.error, /not assignable to type 'number'/);
   });
 
-  it("CLI: runs a folder in name order with the chapter index last (it reads the others' results)", () => {
+  it("CLI: runs a folder in name order, the index last (it reads the others' results)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "order-"));
     const nb = (text: string) =>
       JSON.stringify({
@@ -117,7 +121,7 @@ describe("headless notebook runner", () => {
     assert.deepStrictEqual(order, ["00-a.ipynb", "01-b.ipynb", "00-index.ipynb"]);
   });
 
-  it("CLI: one line per notebook, failure details on stderr, non-zero exit, executed copies written", () => {
+  it("CLI: a line per notebook, failures on stderr, non-zero exit, executed copies written", () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "runner-test-"));
     const res = spawnSync(
       process.execPath,
@@ -133,7 +137,10 @@ describe("headless notebook runner", () => {
     assert.match(res.stdout, /1 passed, 1 failed/);
     assert.match(
       res.stderr,
-      /Notebook: .*failing\.ipynb\nCell 3:\n {2}\| throw new Error\(`deliberate failure \$\{a \+ 1\}`\);/,
+      joinedRegExp(
+        /Notebook: .*failing\.ipynb\nCell 3:\n {2}\| /,
+        /throw new Error\(`deliberate failure \$\{a \+ 1\}`\);/,
+      ),
     );
     assert.match(res.stderr, /Error:\n[\s\S]*Error: deliberate failure 42\n/);
     assert.doesNotMatch(

@@ -22,7 +22,7 @@ import {
 import { TEST_BACKEND } from "./helpers";
 
 describe("sunspots data", () => {
-  it("loads R's datasets::sunspots: 2,820 months from 1749-01, the reference values and checksum", () => {
+  it("loads R's datasets::sunspots: 2,820 months from 1749-01, reference values, checksum", () => {
     const s = loadSunspots();
     assert.strictEqual(s.values.length, 2820);
     assert.strictEqual(s.months[0], "1749-01");
@@ -98,7 +98,7 @@ describe("windows, scaling and stateful batching", () => {
     assert.throws(() => new MinMaxScaler().transform([1]), /call fit\(\) first/);
   });
 
-  it("the book's batching skips batchSize − length months; continuousOrder makes each slot continue its stream", () => {
+  it("the book's batches skip batchSize − length months; continuousOrder's slots do not", () => {
     const starts = statefulStarts(20, 4);
     for (let k = 0; k < 3; k++)
       for (let i = 0; i < 20; i++) assert.strictEqual(starts[k + 1][i] - (starts[k][i] + 15), 5);
@@ -119,7 +119,8 @@ describe("stateful sunspot training", function () {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("train() keeps tf.memory().numTensors flat across epochs of a never-reset stateful tfjs LSTM (ReleaseKeptStates)", async () => {
+  // ReleaseKeptStates frees the states tfjs's LSTM keeps
+  it("train() keeps numTensors flat over epochs of a never-reset stateful tfjs LSTM", async () => {
     const model = sunspotRnn({ implementation: "layers" });
     model.compile({ optimizer: tf.train.adam(1e-3), loss: "meanSquaredError" });
     const x = tf.randomUniform([200, 15, 1], -1, 1),
@@ -170,7 +171,8 @@ describe("stateful sunspot training", function () {
     assert.ok(Math.abs(rmse - outcome.record.metrics.test_rmse_sunspots) < 1e-9);
     const weights = outcome.model.countParams();
     assert.strictEqual(weights, 101);
-    // what the trained model owns: its weights, its optimizer's slots and the LSTM's carried state (h, c)
+    // what the trained model owns: its weights, its
+    // optimizer's slots and the LSTM's carried state (h, c)
     const carried = (outcome.model.layers[0] as unknown as { states: tf.Tensor[] }).states;
     assert.strictEqual(carried.length, 2);
     outcome.model.optimizer.dispose();

@@ -35,7 +35,8 @@ describe("training threads are bounded (cores, batch, memory)", () => {
   });
 
   it("a request is cut to the threads whose estimated peaks fit in memory together", () => {
-    // a memory limit at which exactly two threads fit: the peaks of 2 shards of 128 rows, not 3 of 86
+    // a memory limit at which exactly two threads fit: the peaks of 2 shards of 128 rows,
+    // not 3 of 86
     const two = 2 * estimateTrainingBytes(model, 128);
     const three = 3 * estimateTrainingBytes(model, 86);
     assert.ok(three > two, "a third thread adds its runtime and weights");
@@ -67,7 +68,7 @@ describe("training threads are bounded (cores, batch, memory)", () => {
     }
   });
 
-  it("CH10_THREADS=999 npm run experiment trains on at most the cores and says it cut the request", function () {
+  it("CH10_THREADS=999 npm run experiment trains on at most the cores, saying so", function () {
     this.timeout(300_000);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), "threads-"));
     try {

@@ -48,7 +48,7 @@ describe("DecayedAdam (Keras-2 decay)", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("uses lr / (1 + decay * t) before update t and otherwise follows the Adam formula (float64 reference)", () => {
+  it("uses lr / (1 + decay * t) before update t, else the Adam formula (float64 reference)", () => {
     const opt = new DecayedAdam(0.1, 0.5);
     const w = tf.variable(tf.scalar(1.0));
     // minimise (w - 3)^2: gradient 2(w - 3); reference Adam in float64
@@ -77,11 +77,13 @@ describe("DecayedAdam (Keras-2 decay)", () => {
 });
 
 describe("ReduceLROnPlateau", () => {
-  it("follows Keras's rules on a synthetic loss sequence (the book's factor 0.1, patience 1, cooldown 1, min_lr 1e-6)", () => {
+  // the book's settings: factor 0.1, patience 1, cooldown 1, min_lr 1e-6
+  it("follows Keras's rules on a synthetic loss sequence with the book's settings", () => {
     const s = new PlateauSchedule({ factor: 0.1, patience: 1, cooldown: 1, minLr: 1e-6 });
     const losses = [1.0, 0.9, 0.95, 0.96, 0.8, 0.85, 0.79, 0.7999];
-    // e0, e1 improve; e2 plateau -> 1e-5 (cooldown 1); e3: cooldown ends this epoch, still no improvement -> 1e-6;
-    // e4 improves; e5 plateau but already at min_lr; e6 improves; e7 improves by less than min_delta -> plateau, at min_lr.
+    // e0, e1 improve; e2 plateau -> 1e-5 (cooldown 1); e3: cooldown ends this epoch, still no
+    // improvement -> 1e-6; e4 improves; e5 plateau but already at min_lr; e6 improves; e7 improves
+    // by less than min_delta -> plateau, at min_lr.
     const expected = [1e-4, 1e-4, 1e-5, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6];
     let lr = 1e-4;
     losses.forEach((loss, e) => {
@@ -105,7 +107,8 @@ describe("ReduceLROnPlateau", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
     const opt = new DecayedAdam(1e-2, 0);
     const model = tinyModel(opt);
-    const cb = new ReduceLROnPlateau({ monitor: "loss", factor: 0.5, patience: 1, minDelta: 100 }); // nothing counts as improvement after epoch 1
+    // nothing counts as improvement after epoch 1
+    const cb = new ReduceLROnPlateau({ monitor: "loss", factor: 0.5, patience: 1, minDelta: 100 });
     const [x, y] = [xs(), ys()];
     await model.fit(x, y, { epochs: 4, batchSize: 4, verbose: 0, callbacks: [cb] });
     assert.deepStrictEqual(cb.history, [1e-2, 1e-2, 5e-3, 2.5e-3]);
@@ -160,7 +163,7 @@ describe("checkpoints", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
 
-  it("a model saved with fileHandler loads with tf.loadLayersModel and predicts the same", async () => {
+  it("a model saved with fileHandler loads with tf.loadLayersModel, same predictions", async () => {
     const dir = tmp();
     const model = tinyModel(new DecayedAdam(1e-2));
     await model.save(fileHandler(dir));
@@ -200,11 +203,12 @@ describe("checkpoints", () => {
     tf.dispose([x, y]);
   });
 
-  it("never silently overwrites another run's checkpoint, and survives a damaged file with a clear error", async () => {
+  it("never silently overwrites another run's checkpoint; names a damaged file", async () => {
     const dir = path.join(tmp(), "ckpt");
     const model = tinyModel(new DecayedAdam(1e-2));
     await saveCheckpoint(dir, model, { runId: "first", epoch: 1, history: {}, seed: 1 });
-    await saveCheckpoint(dir, model, { runId: "first", epoch: 2, history: {}, seed: 1 }); // same run: fine
+    // same run: fine
+    await saveCheckpoint(dir, model, { runId: "first", epoch: 2, history: {}, seed: 1 });
     await assert.rejects(
       saveCheckpoint(dir, model, { runId: "second", epoch: 1, history: {}, seed: 2 }),
       /holds a checkpoint of another run \(first, epoch 2/,

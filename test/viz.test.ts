@@ -146,7 +146,7 @@ describe("chart builders", () => {
     assert.strictEqual(color.domainMid, 0);
   });
 
-  it("prints counts as integers in confusion matrices and skips labels on cells too small to read", async () => {
+  it("confusion matrices: counts as integers, no labels on cells too small to read", async () => {
     const svg = await toSvg(
       confusionMatrixChart(
         fromRows([
@@ -252,7 +252,7 @@ describe("show(): one output, several MIME types", () => {
 });
 
 describe("live training curve", () => {
-  it("CurveRecorder smooths like a bias-corrected exponential moving average (float64 loop) and thins long runs", () => {
+  it("CurveRecorder smooths as a bias-corrected EMA (float64 loop) and thins long runs", () => {
     const r = new CurveRecorder(0.8, 10);
     const values = Array.from({ length: 50 }, (_, i) => Math.sin(i) + i / 10);
     values.forEach((v, i) => r.addBatch((i + 1) / 25, { loss: v }));
@@ -283,7 +283,8 @@ describe("live training curve", () => {
     assert.throws(() => new CurveRecorder(1), /smoothing must be in \[0, 1\)/);
   });
 
-  it("trainingCurveChart puts batch points on an epoch axis and validation at epoch ends; history epochs tick at whole numbers", () => {
+  // and historyChart's epochs tick at whole numbers
+  it("trainingCurveChart: batches on an epoch axis, validation at epoch ends", () => {
     const spec = trainingCurveChart(
       {
         x: [0.5, 1, 1.5, 2],
@@ -331,7 +332,7 @@ describe("live training curve", () => {
     );
   });
 
-  it("a one-epoch run's live chart holds a curve (one point per batch) and validation at the end", async () => {
+  it("a one-epoch run's live chart: a point per batch, validation at the end", async () => {
     const messages: DisplayContent[] = [];
     setDisplaySink((content) => messages.push(content));
     try {
@@ -369,7 +370,7 @@ describe("heat-map grids that read well", () => {
   const legends = async (spec: VegaLiteSpec) =>
     ((await toSvg(spec)).match(/class="mark-group role-legend"/g) ?? []).length;
 
-  it("one shared legend when every panel spans (nearly) the same range, one per panel when ranges differ", async () => {
+  it("one shared legend when panels span (nearly) the same range, else one per panel", async () => {
     const images = [1, 2, 3].map((k) => ({
       ...randomMatrix(6, 6, k),
       data: Float64Array.from(randomMatrix(6, 6, k).data, (v, i) =>
@@ -380,7 +381,8 @@ describe("heat-map grids that read well", () => {
     const scaled = [fromRows([[0, 1]]), fromRows([[0, 10]]), fromRows([[-5, 5]])];
     assert.strictEqual(await legends(heatmapGrid(scaled)), 3);
     assert.strictEqual(await legends(heatmapGrid(scaled, { shareScale: true })), 1);
-    // image-mode (> 1,024 cells) and rect-mode panels sharing one legend: still a colour gradient, not a list of dots
+    // image-mode (> 1,024 cells) and rect-mode panels sharing
+    // one legend: still a colour gradient, not a list of dots
     const mixed = await toSvg(
       heatmapGrid([randomMatrix(40, 40, 1), randomMatrix(20, 20, 2)], {
         shareScale: true,

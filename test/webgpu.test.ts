@@ -10,7 +10,7 @@ import {
   isSoftwareAdapter,
   probeWebGpu,
 } from "advanced-neural-models";
-import { TEST_BACKEND } from "./helpers";
+import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 /**
  * The webgpu backend (Dawn through npm `webgpu`): how adapters are judged (runs everywhere), and,
@@ -54,7 +54,10 @@ describe("WebGPU adapters", () => {
     );
     assert.match(
       oom.message,
-      /^train: out of GPU memory: .* while training "tiny" with batchSize 256 on webgpu; restart the kernel or process .*, then use a smaller batch \(batchSize: 128\)/,
+      joinedRegExp(
+        /^train: out of GPU memory: .* while training "tiny" with batchSize 256 on webgpu; /,
+        /restart the kernel or process .*, then use a smaller batch \(batchSize: 128\)/,
+      ),
     );
     const lost = gpuTrainingError(
       new Error("the WebGPU device was lost (unknown: driver reset)"),
@@ -63,7 +66,10 @@ describe("WebGPU adapters", () => {
     );
     assert.match(
       lost.message,
-      /device was lost .*batchSize 1 on webgpu; restart the kernel or process, then try a smaller batch \(batchSize: 1\) or another backend/,
+      joinedRegExp(
+        /device was lost .*batchSize 1 on webgpu; restart the kernel or process, /,
+        /then try a smaller batch \(batchSize: 1\) or another backend/,
+      ),
     );
     model.dispose();
   });
@@ -76,18 +82,20 @@ describe("WebGPU adapters", () => {
     before(async () => {
       const info = await initBackend({ backend: "webgpu", quiet: true });
       const probe = await probeWebGpu();
-      assert.strictEqual(
-        info.line,
-        `backend: webgpu (${probe.adapter}): requested by ${process.env.CH10_BACKEND ? "CH10_BACKEND" : "option"}`,
-      );
+      const by = process.env.CH10_BACKEND ? "CH10_BACKEND" : "option";
+      assert.strictEqual(info.line, `backend: webgpu (${probe.adapter}): requested by ${by}`);
       assert.match(probe.adapter, /\S/);
     });
 
-    it("the automatic search passes over a CPU renderer, saying so (a GPU would be chosen)", async function () {
+    // a GPU would be chosen
+    it("the automatic search passes over a CPU renderer, saying so", async function () {
       const probe = await probeWebGpu();
       if (!probe.software) this.skip();
-      const script = `require("advanced-neural-models").initBackend().then(() => undefined, (e) => { console.log("error: " + e.message); process.exit(3); })`;
-      const noNative = fs.mkdtempSync(path.join(os.tmpdir(), "ch10-no-native-")); // else a CPU build of npm run native would be chosen first
+      const script =
+        'require("advanced-neural-models").initBackend().then(() => undefined, ' +
+        '(e) => { console.log("error: " + e.message); process.exit(3); })';
+      // else a CPU build of npm run native would be chosen first
+      const noNative = fs.mkdtempSync(path.join(os.tmpdir(), "ch10-no-native-"));
       const r = spawnSync(process.execPath, ["-e", script], {
         cwd: ROOT,
         env: { ...process.env, CH10_BACKEND: "", CH10_NATIVE_DIR: noNative },
@@ -97,11 +105,14 @@ describe("WebGPU adapters", () => {
       assert.strictEqual(r.status, 0, r.stderr);
       assert.match(
         r.stdout,
-        /^backend: wasm .*WebGPU's only adapter is a CPU renderer \(.+\), slower than this backend/m,
+        joinedRegExp(
+          /^backend: wasm .*WebGPU's only adapter is a CPU renderer \(.+\), /m,
+          /slower than this backend/,
+        ),
       );
     });
 
-    it("dataSync/arraySync read GPU results synchronously, equal to the asynchronous read", async () => {
+    it("dataSync/arraySync read GPU results synchronously, equal to the async read", async () => {
       const x = tf.randomNormal([3, 37, 5], 0, 1, "float32", 3);
       const y = tf.tidy(() =>
         tf.matMul(tf.reshape(x, [3 * 37, 5]), tf.transpose(tf.reshape(x, [3 * 37, 5]))),
@@ -129,18 +140,36 @@ describe("WebGPU adapters", () => {
       tf.dispose([x, y, z, b, again]);
     });
 
-    /** Trains a small model in a fresh Node and makes `sabotage` happen after batch 3; returns its output. */
+    /**
+     * Trains a small model in a fresh Node and makes
+     * `sabotage` happen after batch 3; returns its output.
+     */
     function trainAndSabotage(sabotage: string) {
       const script = `
       const tf = require("@tensorflow/tfjs");
       const { initBackend, train } = require("advanced-neural-models");
       (async () => {
         await initBackend({ backend: "webgpu", quiet: true });
-        const m = tf.sequential({ name: "doomed", layers: [tf.layers.dense({ inputShape: [4], units: 8, activation: "relu" }), tf.layers.dense({ units: 1 })] });
+        const m = tf.sequential({
+          name: "doomed",
+          layers: [
+            tf.layers.dense({ inputShape: [4], units: 8, activation: "relu" }),
+            tf.layers.dense({ units: 1 }),
+          ],
+        });
         m.compile({ optimizer: "sgd", loss: "meanSquaredError" });
         const x = tf.randomNormal([64, 4]), y = tf.randomNormal([64, 1]);
-        class Saboteur extends tf.Callback { batches = 0; async onBatchEnd() { if (++this.batches === 3) { const device = tf.backend().device; ${sabotage}; } } }
-        await train(m, x, y, { epochs: 50, batchSize: 16, progress: false, callbacks: [new Saboteur()] });
+        class Saboteur extends tf.Callback {
+          batches = 0;
+          async onBatchEnd() {
+            if (++this.batches === 3) {
+              const device = tf.backend().device;
+              ${sabotage};
+            }
+          }
+        }
+        const callbacks = [new Saboteur()];
+        await train(m, x, y, { epochs: 50, batchSize: 16, progress: false, callbacks });
         console.log("finished");
       })().catch((e) => { console.log("error: " + e.message); process.exit(3); });`;
       const r = spawnSync(process.execPath, ["-e", script], {
@@ -156,19 +185,28 @@ describe("WebGPU adapters", () => {
       return r.stdout;
     }
 
-    it("a device lost during training ends it with an error naming the batch size, not a hang", () => {
+    it("a device lost during training ends it with an error naming the batch size, no hang", () => {
       assert.match(
         trainAndSabotage("device.destroy()"),
-        /error: train: the WebGPU device was lost \(destroyed: .*\) while training "doomed" with batchSize 16 on webgpu; restart/,
+        joinedRegExp(
+          /error: train: the WebGPU device was lost \(destroyed: .*\) /,
+          /while training "doomed" with batchSize 16 on webgpu; restart/,
+        ),
       );
     });
 
-    it("running out of GPU memory during training ends it with the batch size and a smaller one to try", () => {
+    it("out of GPU memory while training: an error with the batch size and a smaller one", () => {
       // the event Dawn raises when an allocation fails, dispatched as the device would
-      const oom = `device.dispatchEvent(new GPUUncapturedErrorEvent("uncapturederror", { error: new GPUOutOfMemoryError("allocation of 512 MiB failed") }))`;
+      const oom =
+        'device.dispatchEvent(new GPUUncapturedErrorEvent("uncapturederror", ' +
+        '{ error: new GPUOutOfMemoryError("allocation of 512 MiB failed") }))';
       assert.match(
         trainAndSabotage(oom),
-        /error: train: out of GPU memory: allocation of 512 MiB failed while training "doomed" with batchSize 16 on webgpu; restart .* then use a smaller batch \(batchSize: 8\)/,
+        joinedRegExp(
+          /error: train: out of GPU memory: allocation of 512 MiB failed /,
+          /while training "doomed" with batchSize 16 on webgpu; /,
+          /restart .* then use a smaller batch \(batchSize: 8\)/,
+        ),
       );
     });
   },

@@ -15,9 +15,10 @@ export interface ImageDataGeneratorOptions {
   /** Rotation drawn uniformly in ±range degrees. */
   rotationRange?: number;
   /**
-   * Shear angle drawn uniformly in ±range, in **degrees** as in Keras ≥ 2.2 (keras_preprocessing).
-   * Keras 2.1, which the book used, read it in radians: the book's `shear_range=np.pi/12` meant 15°,
-   * but means 0.26° in later Keras. Pass 15 to get the book's intent.
+   * Shear angle drawn uniformly in ±range, in **degrees** as in Keras ≥ 2.2
+   * (keras_preprocessing). Keras 2.1, which the book used, read it in radians: the book's
+   * `shear_range=np.pi/12` meant 15°, but means 0.26° in later Keras. Pass 15 to get the book's
+   * intent.
    */
   shearRange?: number;
   /** Zoom factors drawn uniformly in [1 - z, 1 + z] per axis (or the given [lo, hi]). */
@@ -53,7 +54,8 @@ export class ImageDataGenerator {
         : zoom !== undefined && !(zoom >= 0 && zoom < 1)
     ) {
       throw new Error(
-        `ImageDataGenerator: zoomRange must be a number in [0, 1) or [lo, hi] with 0 < lo <= hi, got ${JSON.stringify(zoom)}`,
+        "ImageDataGenerator: zoomRange must be a number in [0, 1) or [lo, hi] with 0 < lo <= hi, " +
+          `got ${JSON.stringify(zoom)}`,
       );
     }
   }
@@ -173,7 +175,8 @@ export class ImageDataGenerator {
     const passes = options.passes ?? Infinity;
     if (images.length !== count * rows * cols || labels.length !== count) {
       throw new Error(
-        `ImageDataGenerator.flow: ${images.length} pixels and ${labels.length} labels do not match ${count} images of ${rows}x${cols}`,
+        `ImageDataGenerator.flow: ${images.length} pixels and ${labels.length} labels ` +
+          `do not match ${count} images of ${rows}x${cols}`,
       );
     }
     if (!(passes >= 1))

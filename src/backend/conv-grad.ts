@@ -3,11 +3,14 @@ import * as tf from "@tensorflow/tfjs";
 /**
  * Convolution gradients written with fast, widely available ops (pad, strided slice, reshape,
  * transpose, matMul, conv2d, depthwiseConv2d) instead of element loops. They support strides,
- * `same`/`valid`/explicit padding and dilation together, which tfjs-core's own gradients do not
- * (no dilation > 1). Layouts are NHWC; filters are `[kh, kw, in, out]` (depthwise: `[kh, kw, in, multiplier]`).
+ * `same`/`valid`/explicit padding and dilation together, which tfjs-core's own gradients do not (no
+ * dilation > 1). Layouts are NHWC; filters are `[kh, kw, in, out]` (depthwise:
+ * `[kh, kw, in, multiplier]`).
  */
 
-/** Geometry of a 2-D convolution as tfjs computes it (output size and the padding actually applied). */
+/**
+ * Geometry of a 2-D convolution as tfjs computes it (output size and the padding actually applied).
+ */
 export type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
 /** tfjs's `pad` attribute: a mode or explicit per-side padding. */
@@ -75,7 +78,9 @@ export function extractPatches(x: tf.Tensor4D, info: ConvInfo, tapMajor: boolean
   });
 }
 
-/** Largest patch matrix built at once (floats); bigger batches are processed in slices and summed. */
+/**
+ * Largest patch matrix built at once (floats); bigger batches are processed in slices and summed.
+ */
 const PATCH_BUDGET = 16 * 1024 * 1024;
 
 /**
@@ -136,10 +141,11 @@ export function conv2dFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: ConvInfo
 
 /**
  * The filter gradient as **one convolution**, for stride 1 and no dilation:
- * dW[ky, kx, c, o] = Σ_{b, y, x} X[b, y + ky, x + kx, c] · dY[b, y, x, o] is a valid convolution of
- * the padded input with batch and channels swapped (`[c, H, W, b]`) by `dY` laid out as a filter
- * (`[outH, outW, b, o]`). On wasm this runs in XNNPACK's convolution without building im2col
- * patches: 1.4-2.1x faster than {@link conv2dFilterGrad} for 16-64 input channels (slower for 1).
+ * dW[ky, kx, c, o] = Σ_{b, y, x} X[b, y + ky, x + kx, c] · dY[b, y, x, o] is a valid
+ * convolution of the padded input with batch and channels swapped (`[c, H, W, b]`) by `dY` laid
+ * out as a filter (`[outH, outW, b, o]`). On wasm this runs in XNNPACK's convolution without
+ * building im2col patches: 1.4-2.1x faster than {@link conv2dFilterGrad} for 16-64 input channels
+ * (slower for 1).
  */
 export function conv2dFilterGradByConv(
   x: tf.Tensor4D,
@@ -180,7 +186,8 @@ function spreadForInputGrad(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
     const sw = info.strideWidth;
     let z: tf.Tensor4D = dy;
     if (sh > 1 || sw > 1) {
-      // zeros after each row, then after each column: two rank-4 pads (webgpu's Pad fails on rank 6)
+      // zeros after each row, then after each column:
+      // two rank-4 pads (webgpu's Pad fails on rank 6)
       const rows = tf.reshape(
         tf.pad(tf.reshape(dy, [b, oh, 1, ow * c]), [
           [0, 0],

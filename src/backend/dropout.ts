@@ -14,7 +14,10 @@ type Call = (
   kwargs: Record<string, unknown>,
 ) => tf.Tensor | tf.Tensor[];
 
-/** Reused between calls: first touching a fresh 13 MB array costs more (page faults) than filling it. */
+/**
+ * Reused between calls: first touching a fresh 13 MB
+ * array costs more (page faults) than filling it.
+ */
 let scratch = new Float32Array(0);
 
 /** The two multiplier values (dropped, kept), indexed branch-free. */
@@ -31,7 +34,8 @@ export function dropoutMultiplier(size: number, rate: number, seed: number): Flo
   if (!(rate >= 0 && rate < 1))
     throw new Error(`dropoutMultiplier: rate must be in [0, 1), got ${rate}`);
   const keep = 1 - rate;
-  const half = Math.min(Math.floor(keep * 2147483648), 2147483647) | 0; // kept when 31 random bits < half
+  // kept when 31 random bits < half
+  const half = Math.min(Math.floor(keep * 2147483648), 2147483647) | 0;
   VALUES[1] = 1 / keep;
   if (scratch.length < size) scratch = new Float32Array(size);
   const out = scratch;
@@ -50,12 +54,12 @@ let installed = false;
 /**
  * Makes the Dropout layers draw their masks about 10x faster. tfjs's `tf.dropout` fills a uniform
  * tensor element by element with a seedrandom generator in JavaScript (~16 ns per value: 51 ms for
- * one 128x28x28x32 activation) and needs four more element-wise kernels to turn it into a mask;
- * the MNIST CNN's five dropout layers draw 5.4 million values per 128 images. Here the mask
- * multiplier is computed in one loop and applied with one multiplication; its gradient is the same
+ * one 128x28x28x32 activation) and needs four more element-wise kernels to turn it into a mask; the
+ * MNIST CNN's five dropout layers draw 5.4 million values per 128 images. Here the mask multiplier
+ * is computed in one loop and applied with one multiplication; its gradient is the same
  * multiplication. Per call the generator is seeded from `Math.random` (so `seedGlobalRandom` still
- * makes runs repeat); a layer given an explicit `seed` keeps tfjs's behaviour (the same mask every call).
- * On the native tensorflow backend TensorFlow draws the mask (native-kernels.ts).
+ * makes runs repeat); a layer given an explicit `seed` keeps tfjs's behaviour (the same mask every
+ * call). On the native tensorflow backend TensorFlow draws the mask (native-kernels.ts).
  */
 export function installFastDropout(): void {
   if (installed) return;

@@ -15,28 +15,45 @@ import { conv2dFilterGradSimd } from "./simd-filter-grad";
 
 /**
  * Kernels and gradients that make every chapter layer train on the `wasm` and `cpu` fallbacks,
- * all built from fast existing kernels (see conv-grad.ts):
+ * all built from fast existing kernels (see conv-grad.ts). Each entry: kernel or gradient (what
+ * we do on wasm / on cpu): why.
  *
- * | kernel / gradient | wasm | cpu | why |
- * |---|---|---|---|
- * | Conv2DBackpropFilter | added | replaced | missing on wasm; cpu loops over `TensorBuffer.get` (~434 s per MNIST step); on wasm a SIMD kernel of our own (simd-filter-grad.ts, output channels a multiple of 4), else one conv2d (stride 1, ≥ 8 input channels: conv2dFilterGradByConv), else im2col + matMul |
- * | Conv2DBackpropInput | replaced | replaced | slow generic paths on both |
- * | DepthwiseConv2dNativeBackpropFilter / Input | added | replaced | missing on wasm; element loops on cpu |
- * | AvgPoolGrad | replaced | replaced | both divide by the full window where `same` padding cuts it (MNIST CNN: 7x7 -> 4x4); so does webgpu's, replaced too |
- * | MaxPoolGrad | replaced | replaced | wasm loses gradient for some windows; cpu and webgpu kept consistent with it (first maximum wins; webgpu's own gives a tied window's gradient to its last) |
- * | ResizeNearestNeighborGrad | — | replaced | cpu's kernel is wrong for batch index >= 1 (UpSampling2D) |
- * | BatchMatMul with transposeA/B | wrapped | — | wasm runs ~1-2 GFLOP/s with the flags, ~22 after an explicit transpose (Dense gradients); A·Bᵀ with a large B as (B·Aᵀ)ᵀ |
- * | Sum and Mean over leading axes | wrapped | — | wasm transposes first (30 ms for a 128x28x28x32 bias gradient or BatchNorm mean); Xᵀ·1 with the stock transposeA path takes 5 ms |
- * | Identity | wrapped | — | wasm copies; tfjs clones every tensor saved for the backward pass (one full copy per saved activation) |
- * | Tile | wrapped | wrapped | element-by-element JavaScript on both (BatchNorm's gradient tiles its statistics: 55 ms for 64x14x14x64); concat per tiled axis: 5 ms |
- * | gradients of Relu and Multiply | all backends | | tfjs-core's cast float32 tensors to float32: a full copy per ReLU and per dropout mask |
- * | gradient of Mean | all backends | | tfjs-core builds a full-size `tf.ones` in JavaScript and uploads it (BatchNorm's batch mean) |
- * | gradient of Conv2D and DepthwiseConv2dNative | all backends, dilation > 1 only | | tfjs-core has no gradient for dilation > 1 |
- * | `tf.fused.conv2d` while recording gradients | all backends, dilation > 1 and linear activation only | | its custom gradient rejects dilation > 1; Keras-style Conv2D layers with a linear activation take this path |
+ * - Conv2DBackpropFilter (wasm: added / cpu: replaced): missing on wasm; cpu loops over
+ *   `TensorBuffer.get` (~434 s per MNIST step); on wasm a SIMD kernel of our own
+ *   (simd-filter-grad.ts, output channels a multiple of 4), else one conv2d (stride 1, ≥ 8 input
+ *   channels: conv2dFilterGradByConv), else im2col + matMul.
+ * - Conv2DBackpropInput (replaced / replaced): slow generic paths on both.
+ * - DepthwiseConv2dNativeBackpropFilter / Input (added / replaced): missing on wasm; element
+ *   loops on cpu.
+ * - AvgPoolGrad (replaced / replaced): both divide by the full window where `same` padding cuts
+ *   it (MNIST CNN: 7x7 -> 4x4); so does webgpu's, replaced too.
+ * - MaxPoolGrad (replaced / replaced): wasm loses gradient for some windows; cpu and webgpu kept
+ *   consistent with it (first maximum wins; webgpu's own gives a tied window's gradient to its
+ *   last).
+ * - ResizeNearestNeighborGrad (— / replaced): cpu's kernel is wrong for batch index >= 1
+ *   (UpSampling2D).
+ * - BatchMatMul with transposeA/B (wrapped / —): wasm runs ~1-2 GFLOP/s with the flags, ~22
+ *   after an explicit transpose (Dense gradients); A·Bᵀ with a large B as (B·Aᵀ)ᵀ.
+ * - Sum and Mean over leading axes (wrapped / —): wasm transposes first (30 ms for a
+ *   128x28x28x32 bias gradient or BatchNorm mean); Xᵀ·1 with the stock transposeA path takes
+ *   5 ms.
+ * - Identity (wrapped / —): wasm copies; tfjs clones every tensor saved for the backward pass
+ *   (one full copy per saved activation).
+ * - Tile (wrapped / wrapped): element-by-element JavaScript on both (BatchNorm's gradient tiles
+ *   its statistics: 55 ms for 64x14x14x64); concat per tiled axis: 5 ms.
+ * - gradients of Relu and Multiply (all backends): tfjs-core's cast float32 tensors to float32:
+ *   a full copy per ReLU and per dropout mask.
+ * - gradient of Mean (all backends): tfjs-core builds a full-size `tf.ones` in JavaScript and
+ *   uploads it (BatchNorm's batch mean).
+ * - gradient of Conv2D and DepthwiseConv2dNative (all backends, dilation > 1 only): tfjs-core
+ *   has no gradient for dilation > 1.
+ * - `tf.fused.conv2d` while recording gradients (all backends, dilation > 1 and linear
+ *   activation only): its custom gradient rejects dilation > 1; Keras-style Conv2D layers with a
+ *   linear activation take this path.
  */
 export const FALLBACK_BACKENDS = ["wasm", "cpu"] as const;
 
-/** The backends whose pooling gradients are replaced (see the table). */
+/** The backends whose pooling gradients are replaced (see the list above). */
 const POOL_GRAD_BACKENDS = [...FALLBACK_BACKENDS, "webgpu"] as const;
 
 type Info = tf.TensorInfo;
@@ -49,7 +66,8 @@ function nhwcOnly(kernel: string, attrs: Attrs): void {
     attrs.dataFormat !== "channelsLast"
   ) {
     throw new Error(
-      `${kernel}: only NHWC (channelsLast) is supported by the fallback kernel, got ${String(attrs.dataFormat)}`,
+      `${kernel}: only NHWC (channelsLast) is supported by the fallback kernel, ` +
+        `got ${String(attrs.dataFormat)}`,
     );
   }
 }
@@ -205,7 +223,8 @@ function resizeNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs): 
         alignCorners,
         halfPixelCenters,
       );
-      return tf.oneHot(tf.cast(tf.reshape(resized, [outSize]), "int32"), inSize, 1, 0, "float32"); // [out, in]
+      const indices = tf.cast(tf.reshape(resized, [outSize]), "int32");
+      return tf.oneHot(indices, inSize, 1, 0, "float32"); // [out, in]
     };
     const selRows = tf.transpose(source(inH, outH, true)); // [inH, outH]
     const selCols = source(inW, outW, false); // [outW, inW]
@@ -222,7 +241,10 @@ function resizeNearestGrad(images: tf.Tensor4D, dy: tf.Tensor4D, attrs: Attrs): 
   });
 }
 
-/** The stock wasm BatchMatMul, for the one case where its transposeA path is the fast one ({@link reducingByMatMul}). */
+/**
+ * The stock wasm BatchMatMul, for the one case where its transposeA path is the fast one
+ * ({@link reducingByMatMul}).
+ */
 let stockWasmMatMul: tf.KernelFunc | undefined;
 
 function swapLast(t: tf.Tensor): tf.Tensor {
@@ -230,10 +252,10 @@ function swapLast(t: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Wraps wasm's BatchMatMul: operands flagged for transposition are transposed explicitly first,
- * then the original kernel runs without flags (its fast path). For A·Bᵀ with B the larger operand
- * (a Dense layer's input gradient dY·Wᵀ) it computes (B·Aᵀ)ᵀ instead: XNNPACK repacks the right
- * operand on every call, so transposing and repacking the small one is cheaper.
+ * Wraps wasm's BatchMatMul: operands flagged for transposition are transposed explicitly
+ * first, then the original kernel runs without flags (its fast path). For A·Bᵀ with B the larger
+ * operand (a Dense layer's input gradient dY·Wᵀ) it computes (B·Aᵀ)ᵀ instead: XNNPACK
+ * repacks the right operand on every call, so transposing and repacking the small one is cheaper.
  */
 function preTransposingMatMul(original: tf.KernelFunc): tf.KernelFunc {
   stockWasmMatMul = original;
@@ -245,7 +267,10 @@ function preTransposingMatMul(original: tf.KernelFunc): tf.KernelFunc {
       tf.tidy(() => {
         if (transposeB && !transposeA) {
           const resultSize = (at.size / at.shape[at.rank - 1]) * bt.shape[bt.rank - 2];
-          if (2 * at.size + resultSize < 2 * bt.size) return swapLast(tf.matMul(bt, swapLast(at))); // floats transposed or packed
+          // floats transposed or packed: A twice and the result when swapped, else B twice
+          if (2 * at.size + resultSize < 2 * bt.size) {
+            return swapLast(tf.matMul(bt, swapLast(at)));
+          }
         }
         return tf.matMul(transposeA ? swapLast(at) : at, transposeB ? swapLast(bt) : bt);
       }),

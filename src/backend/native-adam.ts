@@ -3,7 +3,10 @@ import { OpAttr, runTfOp } from "./native-ops";
 
 let resources = 0;
 
-/** A TensorFlow resource variable of one float32 tensor (`VarHandleOp`), reachable from tfjs through its handle tensor. */
+/**
+ * A TensorFlow resource variable of one float32 tensor
+ * (`VarHandleOp`), reachable from tfjs through its handle tensor.
+ */
 class ResourceVariable {
   private readonly handle: tf.Tensor;
 
@@ -18,7 +21,10 @@ class ResourceVariable {
     this.write(initial);
   }
 
-  /** Replaces the value (TensorFlow shares the buffer and copies it before the next in-place update). */
+  /**
+   * Replaces the value (TensorFlow shares the buffer
+   * and copies it before the next in-place update).
+   */
   write(value: tf.Tensor): void {
     runTfOp("AssignVariableOp", { dtype: ["type", "float32"] }, [this.handle, value], 0);
   }
@@ -58,10 +64,10 @@ export interface VariableGradient {
 /**
  * Adam on native TensorFlow as one fused kernel per variable (`ResourceApplyAdam`, the op Keras's
  * compiled graph runs), instead of tfjs's ~14 element-wise operations per variable, each a full
- * pass over the weights with a new buffer. The moments live in TensorFlow resource variables
- * keyed by variable name; the tfjs variables stay the source of truth for the weights (each
- * update copies the value in, applies, and reads it back), so `setWeights`, checkpoints and
- * layers see ordinary tfjs tensors. Update: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
+ * pass over the weights with a new buffer. The moments live in TensorFlow resource variables keyed
+ * by variable name; the tfjs variables stay the source of truth for the weights (each update copies
+ * the value in, applies, and reads it back), so `setWeights`, checkpoints and layers see ordinary
+ * tfjs tensors. Update: `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
  * `w −= lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) · m/(√v + ε)`.
  */
 export class NativeAdamMoments {
@@ -70,7 +76,10 @@ export class NativeAdamMoments {
     { weight: ResourceVariable; m: ResourceVariable; v: ResourceVariable }
   >();
 
-  /** Applies one Adam update to every variable; `initial(i)` gives the i-th update's moments the first time its variable is seen (default zeros). */
+  /**
+   * Applies one Adam update to every variable; `initial(i)` gives the i-th
+   * update's moments the first time its variable is seen (default zeros).
+   */
   apply(
     updates: VariableGradient[],
     h: AdamStep,

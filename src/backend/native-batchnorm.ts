@@ -30,7 +30,10 @@ type Call = (
 
 let installed = false;
 
-/** Routes BatchNormalization's training step through TensorFlow's fused kernels while the tensorflow backend is active. */
+/**
+ * Routes BatchNormalization's training step through TensorFlow's
+ * fused kernels while the tensorflow backend is active.
+ */
 export function installNativeBatchNorm(): void {
   if (installed) return;
   installed = true;
@@ -99,7 +102,8 @@ export function fusedBatchNormTraining(
       [x4, g, bt, empty, empty],
       6,
     );
-    // TensorFlow's batch variance is Bessel-corrected (for its own moving average); tfjs-layers moves towards the biased one.
+    // TensorFlow's batch variance is Bessel-corrected (for its own
+    // moving average); tfjs-layers moves towards the biased one.
     onStats(batchMean, count > 1 ? tf.mul(batchVariance, (count - 1) / count) : batchVariance);
     save([x4, g, r1, r2, r3]);
     return {

@@ -6,14 +6,19 @@ import { ours, withTensors, wrapKernel } from "./registry";
  * Kernels that tfjs-node 4.22's `tensorflow` backend lacks or gets wrong on TensorFlow 2.21,
  * registered when that backend is in use (environment.md lists each with its test):
  *
- * | kernel | what | fix |
- * |---|---|---|
- * | Transform (`tf.image.transform`, ImageDataGenerator) | missing in tfjs-node | TensorFlow's own `ImageProjectiveTransformV3` |
- * | gradients of Relu and LeakyRelu | tfjs: a step or a select over a comparison (tfjs-node's Step fills ones in JavaScript) | TensorFlow's ReluGrad and LeakyReluGrad |
- * | Conv2DBackpropInput with one input and one output channel | TensorFlow 2.21's oneDNN kernel returns wrong values once another convolution ran in the process (reproduced in Python) | computed with a second, all-zero input channel, which takes a correct path |
+ * - **Transform** (`tf.image.transform`, ImageDataGenerator): missing in tfjs-node. Fix:
+ *   TensorFlow's own `ImageProjectiveTransformV3`.
+ * - **gradients of Relu and LeakyRelu**: tfjs computes a step or a select over a comparison
+ *   (tfjs-node's Step fills ones in JavaScript). Fix: TensorFlow's ReluGrad and LeakyReluGrad.
+ * - **Conv2DBackpropInput with one input and one output channel**: TensorFlow 2.21's oneDNN kernel
+ *   returns wrong values once another convolution ran in the process (reproduced in Python). Fix:
+ *   computed with a second, all-zero input channel, which takes a correct path.
  */
 
-/** Registers the tensorflow-backend kernels above when that backend exists (returns whether); safe to call more than once. */
+/**
+ * Registers the tensorflow-backend kernels above when that
+ * backend exists (returns whether); safe to call more than once.
+ */
 export function registerNativeKernels(): boolean {
   if (!tf.findBackendFactory("tensorflow")) return false;
   if (!tf.getKernel("Transform", "tensorflow")) {
@@ -55,7 +60,9 @@ function registerNativeActivationGradients(): void {
       };
     };
     nativeGradients.add(gradFunc);
-    ours.add(gradFunc); // kernels.ts' registerFallbackKernels leaves it in place, so initBackend does not swap gradients back and forth
+    // kernels.ts' registerFallbackKernels leaves it in place,
+    // so initBackend does not swap gradients back and forth
+    ours.add(gradFunc);
     tf.registerGradient({ kernelName, inputsToSave: ["x"], gradFunc });
   }
 }
@@ -67,7 +74,10 @@ interface TransformAttrs {
   outputShape?: [number, number];
 }
 
-/** tfjs's Transform is TensorFlow's ImageProjectiveTransformV3 (same 8-number transforms, same modes). */
+/**
+ * tfjs's Transform is TensorFlow's ImageProjectiveTransformV3
+ * (same 8-number transforms, same modes).
+ */
 function transform(
   inputs: { image: tf.TensorInfo; transforms: tf.TensorInfo },
   attrs: TransformAttrs,
@@ -91,7 +101,10 @@ function transform(
   }
 }
 
-/** Conv2DBackpropInput, with the one-channel-to-one-channel case routed around TensorFlow 2.21's defect. */
+/**
+ * Conv2DBackpropInput, with the one-channel-to-one-channel
+ * case routed around TensorFlow 2.21's defect.
+ */
 function singleChannelSafeInputGrad(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };

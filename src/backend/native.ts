@@ -50,7 +50,9 @@ function load(): NativeLoad {
   if (!build)
     return {
       ok: false,
-      why: `no native TensorFlow build (${path.relative(process.cwd(), MANIFEST) || MANIFEST} missing; "npm run native" makes one)`,
+      why:
+        `no native TensorFlow build (${path.relative(process.cwd(), MANIFEST) || MANIFEST} ` +
+        `missing; "npm run native" makes one)`,
     };
   const stale = staleReason(build);
   if (stale) return { ok: false, why: `${stale}; ${REBUILD}`, build };
@@ -77,7 +79,9 @@ function load(): NativeLoad {
   } catch (e) {
     return {
       ok: false,
-      why: `the native build failed to load (${String((e as Error).message).split("\n")[0]}); ${REBUILD}`,
+      why:
+        `the native build failed to load (${String((e as Error).message).split("\n")[0]}); ` +
+        REBUILD,
       build,
     };
   }
@@ -85,8 +89,8 @@ function load(): NativeLoad {
 }
 
 /**
- * Runs `load` while tfjs-node's own files (under `dir`) get a `util` with the two helpers they
- * call that Node dropped: `util.isNullOrUndefined` is gone since Node 23 (every kernel that builds a
+ * Runs `load` while tfjs-node's own files (under `dir`) get a `util` with the two helpers they call
+ * that Node dropped: `util.isNullOrUndefined` is gone since Node 23 (every kernel that builds a
  * type attribute threw "is not a function" on Node 24) and `util.isArray` prints a deprecation
  * warning there. Everyone else keeps Node's own `util`; the files keep the helpers they captured.
  */

@@ -27,7 +27,10 @@ export function poolInfo(
   );
 }
 
-/** A depthwise filter `[kh, kw, channels, kh * kw]`: output channel k of each input channel picks tap k (row-major). */
+/**
+ * A depthwise filter `[kh, kw, channels, kh * kw]`: output
+ * channel k of each input channel picks tap k (row-major).
+ */
 function tapFilter(info: ConvInfo): tf.Tensor4D {
   const { filterHeight: kh, filterWidth: kw, inChannels: c } = info;
   const taps = kh * kw;
@@ -36,12 +39,18 @@ function tapFilter(info: ConvInfo): tf.Tensor4D {
   return tf.tensor4d(values, [kh, kw, c, taps]);
 }
 
-/** As a depthwise convolution, the pool's geometry with one output channel per input channel and tap multiplier. */
+/**
+ * As a depthwise convolution, the pool's geometry with one
+ * output channel per input channel and tap multiplier.
+ */
 function asDepthwise(info: ConvInfo, multiplier: number): ConvInfo {
   return { ...info, outChannels: info.inChannels * multiplier };
 }
 
-/** Number of input cells inside each pooling window (windows cut by padding hold fewer): `[1, outH, outW, 1]`. */
+/**
+ * Number of input cells inside each pooling window (windows
+ * cut by padding hold fewer): `[1, outH, outW, 1]`.
+ */
 function windowCounts(info: ConvInfo): tf.Tensor4D {
   const count = (out: number, stride: number, k: number, pad: number, size: number) =>
     Array.from({ length: out }, (_, o) => {
@@ -123,7 +132,8 @@ export function maxPoolGrad(
         ),
         [1, h, w, 1],
       );
-      const score = tf.mul(tf.cast(tf.equal(x, toCells(y, info)), "float32"), rank); // 0 where not a maximum
+      // 0 where not a maximum
+      const score = tf.mul(tf.cast(tf.equal(x, toCells(y, info)), "float32"), rank);
       const first = tf.equal(
         score,
         toCells(tf.maxPool(score as tf.Tensor4D, [kh, kw], [kh, kw], "valid"), info),

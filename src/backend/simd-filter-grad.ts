@@ -56,14 +56,14 @@ function tileFunction(rows: number, cols: number): string {
     for (let v = 0; v < vectors; v++) {
       locals.push(`(local $${acc(r, v)} v128)`);
       load.push(`(local.set $${acc(r, v)} (v128.load offset=${16 * v} ${rowPtr(r)}))`);
-      update.push(
-        `(local.set $${acc(r, v)} (f32x4.add ${get(acc(r, v))} (f32x4.mul ${get(`a${r}`)} ${get(`d${v}`)})))`,
-      );
+      const product = `(f32x4.mul ${get(`a${r}`)} ${get(`d${v}`)})`;
+      update.push(`(local.set $${acc(r, v)} (f32x4.add ${get(acc(r, v))} ${product}))`);
       store.push(`(v128.store offset=${16 * v} ${rowPtr(r)} ${get(acc(r, v))})`);
     }
   }
   for (let v = 0; v < vectors; v++) locals.push(`(local $d${v} v128)`);
-  return `(func $tile${rows}x${cols} (param $xp i32) (param $dp i32) (param $op i32) (param $n i32) (param $xStep i32) (param $dStep i32) (param $oStride i32)
+  const params = ["xp", "dp", "op", "n", "xStep", "dStep", "oStride"];
+  return `(func $tile${rows}x${cols} ${params.map((p) => `(param $${p} i32)`).join(" ")}
   ${locals.join(" ")}
   ${load.join("\n  ")}
   (loop $pixels
@@ -137,11 +137,22 @@ function mainFunction(): string {
   const i32 = (name: string) => `(i32.const ${name})`;
   const bytes = (a: string) => mul(a, i32("4"));
   const tileCalls = (rows: number) => {
-    const call = (
-      cols: number,
-    ) => `(call $tile${rows}x${cols} ${add(get("xTap"), bytes(get("ci")))} ${add(get("dyRow"), bytes(get("co")))}
-      ${add(get("oTap"), bytes(add(mul(get("ci"), get("cout")), get("co"))))} ${get("outW")} ${get("xStep")} ${get("dStep")} ${get("oStride")})`;
-    return `${forLoop("co", `(i32.le_u ${add(get("co"), i32(String(WIDE)))} ${get("cout")})`, i32(String(WIDE)), call(WIDE))}
+    const call = (cols: number) => {
+      const xp = add(get("xTap"), bytes(get("ci")));
+      const dp = add(get("dyRow"), bytes(get("co")));
+      const op = add(get("oTap"), bytes(add(mul(get("ci"), get("cout")), get("co"))));
+      const strides = ["outW", "xStep", "dStep", "oStride"].map((name) => get(name)).join(" ");
+      return `(call $tile${rows}x${cols} ${xp} ${dp}
+      ${op} ${strides})`;
+    };
+    const wide = i32(String(WIDE));
+    const wideTiles = forLoop(
+      "co",
+      `(i32.le_u ${add(get("co"), wide)} ${get("cout")})`,
+      wide,
+      call(WIDE),
+    );
+    return `${wideTiles}
     (if (i32.lt_u ${get("co")} ${get("cout")}) (then ${call(NARROW)}))`;
   };
   const channelTiles = ROW_TILES.map((rows, i) =>
@@ -154,19 +165,26 @@ function mainFunction(): string {
       `ci${rows}`,
     ),
   ).join("\n    ");
+  // the input row read for output row h at tap row ky, the tap's row in dW, the output row in dy
+  const inputRow = add(
+    mul(get("n"), get("hp")),
+    add(mul(get("h"), get("sh")), mul(get("ky"), get("dh"))),
+  );
+  const tap = add(mul(get("ky"), get("kw")), get("kx"));
+  const outputRow = add(mul(get("n"), get("outH")), get("h"));
   const taps = forLoop(
     "ky",
     `(i32.lt_u ${get("ky")} ${get("kh")})`,
     i32("1"),
     `
-    (local.set $xRow ${add(get("x"), bytes(mul(mul(add(mul(get("n"), get("hp")), add(mul(get("h"), get("sh")), mul(get("ky"), get("dh")))), get("wp")), get("cin"))))})
+    (local.set $xRow ${add(get("x"), bytes(mul(mul(inputRow, get("wp")), get("cin"))))})
     ${forLoop(
       "kx",
       `(i32.lt_u ${get("kx")} ${get("kw")})`,
       i32("1"),
       `
       (local.set $xTap ${add(get("xRow"), bytes(mul(mul(get("kx"), get("dw")), get("cin"))))})
-      (local.set $oTap ${add(get("out"), bytes(mul(mul(add(mul(get("ky"), get("kw")), get("kx")), get("cin")), get("cout"))))})
+      (local.set $oTap ${add(get("out"), bytes(mul(mul(tap, get("cin")), get("cout"))))})
       ${channelTiles}`,
     )}`,
   );
@@ -179,7 +197,7 @@ function mainFunction(): string {
       `(i32.lt_u ${get("h")} ${get("outH")})`,
       i32("1"),
       `
-      (local.set $dyRow ${add(get("dy"), bytes(mul(mul(add(mul(get("n"), get("outH")), get("h")), get("outW")), get("cout"))))})
+      (local.set $dyRow ${add(get("dy"), bytes(mul(mul(outputRow, get("outW")), get("cout"))))})
       ${taps}`,
     ),
   );
@@ -248,8 +266,10 @@ export async function loadSimdFilterGrad(): Promise<void> {
     }
   } catch (e) {
     failed = true;
+    const reason = e instanceof Error ? e.message : String(e);
     console.warn(
-      `SIMD filter-gradient kernel unavailable (${e instanceof Error ? e.message : String(e)}); convolutions train on the slower XNNPACK path`,
+      `SIMD filter-gradient kernel unavailable (${reason}); ` +
+        "convolutions train on the slower XNNPACK path",
     );
   }
 }
@@ -265,8 +285,8 @@ function entryFor(backend: WasmBackendInternals): Entry {
 
 /**
  * The filter gradient `[kh, kw, in, out]` of a float32 NHWC convolution on the wasm backend, or
- * undefined where this kernel does not apply (another backend, module not loaded, output
- * channels not a multiple of 4): the caller then takes another path. Any stride, dilation and padding.
+ * undefined where this kernel does not apply (another backend, module not loaded, output channels
+ * not a multiple of 4): the caller then takes another path. Any stride, dilation and padding.
  */
 export function conv2dFilterGradSimd(
   x: tf.Tensor4D,

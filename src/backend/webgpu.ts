@@ -5,9 +5,9 @@ import * as tf from "@tensorflow/tfjs";
 
 /**
  * The `webgpu` backend in Node: Google's Dawn (npm `webgpu`, a prebuilt `dawn.node` for Linux,
- * macOS and Windows) gives Node the browser's `navigator.gpu`, and `@tensorflow/tfjs-backend-webgpu`
- * trains on it. Both are optional dependencies: everything here reports what is missing instead of
- * throwing, so `initBackend` can fall back and say why.
+ * macOS and Windows) gives Node the browser's `navigator.gpu`, and
+ * `@tensorflow/tfjs-backend-webgpu` trains on it. Both are optional dependencies: everything here
+ * reports what is missing instead of throwing, so `initBackend` can fall back and say why.
  */
 
 /** The minimal WebGPU surface this module touches (Dawn implements the full one). */
@@ -50,7 +50,10 @@ export interface WebGpuProbe {
   why: string;
 }
 
-/** Where to load Dawn's `dawn.node` from instead of the `webgpu` package (the GPU-check bundle sets it). */
+/**
+ * Where to load Dawn's `dawn.node` from instead of the
+ * `webgpu` package (the GPU-check bundle sets it).
+ */
 export const DAWN_ENV = "CH10_DAWN_NODE";
 
 /** Limits tfjs-webgpu asks the device for: the adapter's own maxima. */
@@ -96,7 +99,9 @@ async function probe(): Promise<WebGpuProbe> {
       ok: false,
       software: false,
       adapter: "",
-      why: "WebGPU finds no adapter (no GPU driver with Vulkan, Metal or Direct3D 12; on Linux without a GPU, Mesa 25's lavapipe gives a software one)",
+      why:
+        "WebGPU finds no adapter (no GPU driver with Vulkan, Metal or Direct3D 12; " +
+        "on Linux without a GPU, Mesa 25's lavapipe gives a software one)",
     };
   const software = isSoftwareAdapter(adapter.info);
   const label = describeAdapter(adapter.info, software);
@@ -135,14 +140,15 @@ function missingVulkanDriver(): string | undefined {
   );
   return found
     ? undefined
-    : "WebGPU finds no Vulkan driver (no ICD file in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d: a GPU driver's Vulkan part, or Mesa 25's lavapipe, installs one)";
+    : "WebGPU finds no Vulkan driver (no ICD file in /usr/share/vulkan/icd.d or " +
+        "/etc/vulkan/icd.d: a GPU driver's Vulkan part, or Mesa 25's lavapipe, installs one)";
 }
 
 /**
  * Dawn's `navigator.gpu` (from `CH10_DAWN_NODE` or the `webgpu` package), installed on Node's
- * globals with the WebGPU constants tfjs-webgpu reads (`GPUBufferUsage`, `GPUMapMode`...); or why it
- * cannot load. Dawn reads `XDG_RUNTIME_DIR` on
- * Linux and prints errors without it, so a private folder is set when the variable is missing.
+ * globals with the WebGPU constants tfjs-webgpu reads (`GPUBufferUsage`, `GPUMapMode`...); or why
+ * it cannot load. Dawn reads `XDG_RUNTIME_DIR` on Linux and prints errors without it, so a private
+ * folder is set when the variable is missing.
  */
 function loadDawn(): Gpu | string {
   const platform =
@@ -228,8 +234,8 @@ function registerBackend(adapter: GpuAdapter): void {
       );
       watch(device);
       // By default tfjs-webgpu computes an op in JavaScript when all its inputs are small (< 1,000
-      // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's, chosen
-      // by where a tensor happens to live. Here every op runs on the GPU.
+      // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's,
+      // chosen by where a tensor happens to live. Here every op runs on the GPU.
       tf.env().set("WEBGPU_CPU_FORWARD", false);
       const backend = new WebGPUBackend(device, adapter.info);
       installSyncRead(backend as unknown as SyncReadable, tick);
@@ -241,8 +247,9 @@ function registerBackend(adapter: GpuAdapter): void {
 
 /**
  * Runs `start` (Dawn's `requestDevice`) while noting the native function Dawn hands to
- * `setImmediate`: the one that processes Dawn's pending events (buffer mappings among them). Calling
- * it is what lets {@link installSyncRead} finish a mapping without returning to the event loop.
+ * `setImmediate`: the one that processes Dawn's pending events (buffer mappings among them).
+ * Calling it is what lets {@link installSyncRead} finish a mapping without returning to the event
+ * loop.
  */
 async function capturingEventPump<T>(
   start: () => Promise<T>,
@@ -319,7 +326,8 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
       return original(dataId);
     if (!tick)
       throw new Error(
-        "webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this Dawn build; use await tensor.data() / tensor.array()",
+        "webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this Dawn " +
+          "build; use await tensor.data() / tensor.array()",
       );
     const size = data.resource.size;
     const staging = backend.bufferManager.acquireBuffer(
@@ -330,7 +338,8 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
     backend.endComputePassEncoder();
     backend.commandEncoder.copyBufferToBuffer(data.resource, 0, staging, 0, size);
     backend.submitQueue();
-    staging.mapAsync(GPU_MAP_MODE_READ).catch(() => undefined); // the failure is seen through mapState and webgpuFailure
+    // the failure is seen through mapState and webgpuFailure
+    staging.mapAsync(GPU_MAP_MODE_READ).catch(() => undefined);
     pumpUntilMapped(staging, tick);
     const bytes = staging.getMappedRange().slice(0);
     staging.unmap();
@@ -358,7 +367,8 @@ function pumpUntilMapped(buffer: GpuBuffer, tick: () => void): void {
     throwIfFailed();
     if (Date.now() - started > SYNC_READ_LIMIT_MS)
       throw new Error(
-        `webgpu: a synchronous read waited ${SYNC_READ_LIMIT_MS / 60000} min for the GPU; use await tensor.data()`,
+        `webgpu: a synchronous read waited ${SYNC_READ_LIMIT_MS / 60000} min for the GPU; ` +
+          "use await tensor.data()",
       );
     Atomics.wait(SLEEPER, 0, 0, wait);
   }

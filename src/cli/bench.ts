@@ -16,9 +16,13 @@ import { formatTable } from "../viz/text-table";
 import { DataParallel, planThreads } from "../train/parallel/data-parallel";
 import { refuseRunMode } from "./no-run-mode";
 
-const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] [--backends tensorflow,webgpu,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] [--out FILE] [--no-keras]
+// a backslash at a line's end continues the printed line
+const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] \
+[--backends tensorflow,webgpu,wasm,cpu] [--threads 1,auto] [--steps N] [--budget SEC] [--rounds R] \
+[--out FILE] [--no-keras]
 
-Times one training step (trainOnBatch, Adam 1e-3 as Keras computes it: DecayedAdam) of the chapter's models on each backend:
+Times one training step (trainOnBatch, Adam 1e-3 as Keras computes it: DecayedAdam) \
+of the chapter's models on each backend:
 median ms/step after warm-up, samples/s, tensors added per step after step 1, peak RSS.
 lstm/gru use the fused recurrent layer, lstm-layers/gru-layers tfjs's own layers.
 --threads: each setting is measured (train()'s data-parallel threads; a setting that plans
@@ -195,7 +199,8 @@ async function measure(
   const times: number[] = [];
   const deadline = Date.now() + o.budgetSec * 1000;
   const started = Date.now();
-  // at least `steps` steps and 3 s of them (fast models need hundreds of steps to warm up), within the budget
+  // at least `steps` steps and 3 s of them (fast models
+  // need hundreds of steps to warm up), within the budget
   while (
     (times.length < o.steps || Date.now() - started < 3000) &&
     (times.length < 3 || Date.now() < deadline)
@@ -204,16 +209,17 @@ async function measure(
     await model.trainOnBatch(x, y);
     releaseKeptStates(model); // what train() does after every batch (see ReleaseKeptStates)
     times.push(Number(process.hrtime.bigint() - t) / 1e6);
-    progress(
-      `${backend} ${name} (${threads} thread${threads > 1 ? "s" : ""}): step ${times.length}, ${times[times.length - 1].toFixed(0)} ms`,
-    );
+    const last = times[times.length - 1].toFixed(0);
+    const plural = threads > 1 ? "s" : "";
+    progress(`${backend} ${name} (${threads} thread${plural}): step ${times.length}, ${last} ms`);
   }
   progress("");
   const growth = (tf.memory().numTensors - afterFirst) / times.length;
   await parallel?.close();
   tf.dispose([x, y]);
   model.dispose();
-  const ms = median(times.slice(Math.max(1, Math.floor(times.length / 5)))); // the first steps still warm caches and the JIT
+  // the first steps still warm caches and the JIT
+  const ms = median(times.slice(Math.max(1, Math.floor(times.length / 5))));
   return {
     backend,
     model: name,
@@ -244,14 +250,17 @@ interface KerasReport {
   eager?: KerasTimes;
 }
 
-/** Runs bench/keras_bench.py when Python TensorFlow is importable; returns its report or why not. */
+/**
+ * Runs bench/keras_bench.py when Python TensorFlow is importable; returns its report or why not.
+ */
 function keras(o: Options): { report?: KerasReport; why?: string } {
   if (!o.keras) return { why: "--no-keras" };
   const python = findTensorFlowPython();
   if (!python)
     return { why: `no Python with tensorflow among ${tensorflowPythonCandidates().join(", ")}` };
   const script = path.join(__dirname, "..", "..", "bench", "keras_bench.py");
-  const models = [...new Set(o.models.map((m) => m.replace(/-layers$/, "")))]; // Keras has one LSTM/GRU implementation
+  // Keras has one LSTM/GRU implementation
+  const models = [...new Set(o.models.map((m) => m.replace(/-layers$/, "")))];
   const cfg = JSON.stringify({
     models,
     eager: models,
@@ -284,7 +293,8 @@ async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   refuseRunMode(
     "bench",
-    "it times training steps of the chapter's models; --steps, --rounds and --models set how long it takes",
+    "it times training steps of the chapter's models; " +
+      "--steps, --rounds and --models set how long it takes",
   );
   if (!o.backends.length) o.backends = await defaultBackends();
   const devices: Record<string, string> = {};

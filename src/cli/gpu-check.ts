@@ -4,6 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { refuseRunMode } from "./no-run-mode";
 
+// a backslash at a line's end continues the printed line
 const USAGE = `Usage: npm run gpu-check -- [--out DIR] [--node 24]
 
 Packs what a Linux x64 machine with a GPU driver and nothing else needs to train the chapter's
@@ -12,7 +13,8 @@ MNIST and Fashion CNNs on WebGPU into one folder (under 64 MiB):
   dawn.xz      Dawn's dawn.node for linux-x64 (from the webgpu package), xz-compressed
   bench.js     npm run bench as one file (esbuild), tfjs and tfjs-webgpu inside
   torch_cnn.py the same two networks in PyTorch, timed on the same GPU when torch is installed
-  run.sh       unpacks, checks for the Vulkan loader, runs both, writes the reports to $OUT (or ./out)
+  run.sh       unpacks, checks for the Vulkan loader, runs both, writes the reports to \
+$OUT (or ./out)
 Run it there with: sh DIR/run.sh   (STEPS=20 and BUDGET=60 seconds per model by default).
 Default DIR: results/gpu-check.`;
 
@@ -40,7 +42,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** xz-compresses `file` into `dest` (the folder must fit the limit; Node's binary alone is 127 MB). */
+/**
+ * xz-compresses `file` into `dest` (the folder must fit the limit; Node's binary alone is 127 MB).
+ */
 function xz(file: string, dest: string): void {
   fs.writeFileSync(dest, execFileSync("xz", ["-6", "-T2", "-c", file], { maxBuffer: 1 << 30 }));
 }
@@ -52,16 +56,27 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 out=\${OUT:-$here/out}
 mkdir -p "$out"
-unpack() { [ -s "$here/$2" ] || { xz -dc "$here/$1" > "$here/$2" 2>/dev/null || python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" "$here/$1" > "$here/$2"; }; }
+unpack() {
+  [ -s "$here/$2" ] && return
+  xz -dc "$here/$1" > "$here/$2" 2>/dev/null ||
+    python3 -c "import lzma,sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())" \\
+      "$here/$1" > "$here/$2"
+}
 unpack node.xz node && chmod +x "$here/node"
 unpack dawn.xz dawn.node
 export XDG_RUNTIME_DIR="\${XDG_RUNTIME_DIR:-$(mktemp -d)}" CH10_DAWN_NODE="$here/dawn.node"
 # NVIDIA's container toolkit puts the driver's Vulkan ICD outside the loader's search path
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then export VK_DRIVER_FILES="$nvidia_icd"; fi
-{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\\.so\\.1' || echo "gpu-check: no Vulkan loader (libvulkan.so.1) here: WebGPU will find no adapter (Debian/Ubuntu: apt-get install libvulkan1)"
+if [ -z "\${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ] &&
+  ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
+  export VK_DRIVER_FILES="$nvidia_icd"
+fi
+{ ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\\.so\\.1' ||
+  echo "gpu-check: no Vulkan loader (libvulkan.so.1) here: WebGPU will find no adapter" \\
+    "(Debian/Ubuntu: apt-get install libvulkan1)"
 echo "== WebGPU (Dawn), $("$here/node" --version)"
-"$here/node" "$here/bench.js" --backends webgpu --models mnist,fashion --no-keras --rounds 1 --steps "\${STEPS:-20}" --budget "\${BUDGET:-60}" --out "$out/bench-webgpu.json"
+"$here/node" "$here/bench.js" --backends webgpu --models mnist,fashion --no-keras --rounds 1 \\
+  --steps "\${STEPS:-20}" --budget "\${BUDGET:-60}" --out "$out/bench-webgpu.json"
 if python3 -c "import torch" 2>/dev/null; then
   echo "== PyTorch"
   python3 "$here/torch_cnn.py" --steps "\${STEPS:-20}" | tee "$out/torch.json"
@@ -80,7 +95,8 @@ function main(): void {
   const leftovers = fs.readdirSync(o.out);
   if (leftovers.length)
     fail(
-      `${o.out} is not empty (${leftovers.slice(0, 3).join(", ")}...): choose another --out or remove it`,
+      `${o.out} is not empty (${leftovers.slice(0, 3).join(", ")}...): ` +
+        "choose another --out or remove it",
     );
   let esbuild: { buildSync(options: object): unknown };
   try {
@@ -131,8 +147,10 @@ function main(): void {
   sizes.forEach(({ f, bytes }) =>
     console.log(`  ${f.padEnd(13)} ${(bytes / 2 ** 20).toFixed(1).padStart(6)} MiB`),
   );
+  const mib = (bytes: number) => bytes / 2 ** 20;
   console.log(
-    `${o.out}: ${(total / 2 ** 20).toFixed(1)} MiB in all (limit ${LIMIT_BYTES / 2 ** 20} MiB); run it with: sh ${path.relative(process.cwd(), o.out) || "."}/run.sh`,
+    `${o.out}: ${mib(total).toFixed(1)} MiB in all (limit ${mib(LIMIT_BYTES)} MiB); ` +
+      `run it with: sh ${path.relative(process.cwd(), o.out) || "."}/run.sh`,
   );
   if (total > LIMIT_BYTES) {
     console.error(`gpu-check: the folder is over ${LIMIT_BYTES / 2 ** 20} MiB`);

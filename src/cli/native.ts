@@ -21,13 +21,16 @@ import {
 } from "../native/python-tf";
 import { refuseRunMode } from "./no-run-mode";
 
+// a backslash at a line's end continues the printed line
 const USAGE = `Usage: npm run native [-- --install-tensorflow [cpu|gpu]] [--force]
 
-Builds tfjs-node's TensorFlow binding against the TensorFlow of a Python: $${TF_PYTHON_ENV}, else the
+Builds tfjs-node's TensorFlow binding against the TensorFlow of a Python: $${TF_PYTHON_ENV}, \
+else the
 first of the project's .venv, python3, /usr/bin/python3 that has tensorflow. The result goes to
 native/ (kept by npm ci); initBackend then picks the "tensorflow" backend automatically.
   --install-tensorflow cpu   first pip-install ${TENSORFLOW_PINS.cpu} into .venv
-  --install-tensorflow gpu   first pip-install ${TENSORFLOW_PINS.gpu} into .venv (NVIDIA GPU, CUDA 12 from pip)
+  --install-tensorflow gpu   first pip-install ${TENSORFLOW_PINS.gpu} into .venv \
+(NVIDIA GPU, CUDA 12 from pip)
   --force                    rebuild even when the recorded build is up to date`;
 
 interface Options {
@@ -67,15 +70,15 @@ function main(): void {
   if (!python) {
     throw new Error(
       `no Python with TensorFlow among ${tensorflowPythonCandidates().join(", ")}. ` +
-        `Run "npm run native -- --install-tensorflow cpu" (or gpu) to put one in .venv, or set ${TF_PYTHON_ENV} to a Python that has it.`,
+        'Run "npm run native -- --install-tensorflow cpu" (or gpu) to put one in .venv, ' +
+        `or set ${TF_PYTHON_ENV} to a Python that has it.`,
     );
   }
   const tf = describeTensorFlow(python);
   console.log(`native: TensorFlow ${tf.version} from ${tf.python}`);
   console.log(`native: libraries in ${tf.libDir}`);
-  console.log(
-    `native: CUDA: ${tf.cuda ? `yes, ${tf.gpus} GPU${tf.gpus === 1 ? "" : "s"} visible` : "no (CPU build)"}`,
-  );
+  const gpus = `${tf.gpus} GPU${tf.gpus === 1 ? "" : "s"}`;
+  console.log(`native: CUDA: ${tf.cuda ? `yes, ${gpus} visible` : "no (CPU build)"}`);
   const tfjsVersion = lockedTfjsVersion();
   const current = o.force ? undefined : upToDate(tf, tfjsVersion);
   if (current) {
@@ -92,11 +95,11 @@ function main(): void {
     fs.renameSync(MANIFEST, MANIFEST.replace(/\.json$/, ".failed.json"));
     throw e;
   }
+  const binding = path.relative(ROOT, JSON.parse(fs.readFileSync(MANIFEST, "utf8")).binding);
+  console.log(`native: binding ${binding} loads: TensorFlow ${check.version} on ${check.device}`);
   console.log(
-    `native: binding ${path.relative(ROOT, JSON.parse(fs.readFileSync(MANIFEST, "utf8")).binding)} loads: TensorFlow ${check.version} on ${check.device}`,
-  );
-  console.log(
-    `native: done in ${((Date.now() - started) / 1000).toFixed(0)} s; initBackend() now chooses "tensorflow" (CH10_BACKEND=tensorflow forces it)`,
+    `native: done in ${((Date.now() - started) / 1000).toFixed(0)} s; ` +
+      'initBackend() now chooses "tensorflow" (CH10_BACKEND=tensorflow forces it)',
   );
 }
 

@@ -12,7 +12,9 @@ export function refuseRunMode(command: string, instead: string, env = process.en
   let message: string;
   try {
     runMode(env);
-    message = `${MODE_ENV}=${raw} does not apply to npm run ${command}: ${instead}. Unset ${MODE_ENV} to run it`;
+    message =
+      `${MODE_ENV}=${raw} does not apply to npm run ${command}: ${instead}. ` +
+      `Unset ${MODE_ENV} to run it`;
   } catch (e) {
     message = (e as Error).message;
   }

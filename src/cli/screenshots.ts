@@ -8,20 +8,23 @@ import { ROOT, findPython, labEnv } from "../notebook/jupyterlab";
 import { freePorts } from "../notebook/kernel";
 import { refuseRunMode } from "./no-run-mode";
 
+// a backslash at a line's end continues the printed line
 const USAGE = `Usage: npm run screenshots -- [options] [notebook.ipynb ...]
 
 Opens executed notebooks in JupyterLab (headless Chromium), as a reader sees them, and saves
 screenshots of each, top to bottom, one PNG per screenful: <out>/<notebook>/01.png, 02.png, ...
 
   notebook.ipynb   which notebooks of the folder (default: all of them)
-  --from DIR       the executed notebooks (default: results/notebooks, written by "npm run notebooks")
+  --from DIR       the executed notebooks (default: results/notebooks, written by \
+"npm run notebooks")
   --out DIR        where screenshots go (default: results/screenshots)
   --width PX       window width (default 1400)
   --height PX      height of one screenful (default 2000)
   --help           this text
 
 Needs JupyterLab ("npm run lab -- --install" puts one in .venv) and Chromium
-(CHROMIUM=/path/to/chrome, else chromium or google-chrome on PATH; Debian: apt-get install chromium).`;
+(CHROMIUM=/path/to/chrome, else chromium or google-chrome on PATH; \
+Debian: apt-get install chromium).`;
 
 interface Args {
   names: string[];
@@ -94,14 +97,16 @@ function findChromium(): string {
     if (found) return found;
   }
   return fail(
-    `no Chromium found (${candidates.join(", ")}); install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM`,
+    `no Chromium found (${candidates.join(", ")}); ` +
+      "install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM",
     1,
   );
 }
 
 /**
  * A throw-away JupyterLab settings folder that silences toasts (the "official Jupyter news?"
- * question would cover the notebook's corner in every screenshot); the reader's own settings stay untouched.
+ * question would cover the notebook's corner in every screenshot); the reader's own settings stay
+ * untouched.
  */
 function quietSettings(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ch10-lab-settings-"));
@@ -124,7 +129,8 @@ function checkCjkFont(): void {
   const r = spawnSync("fc-list", [":lang=zh", "family"], { encoding: "utf8" });
   if (r.status === 0 && r.stdout.trim() === "") {
     console.warn(
-      "screenshots: no Chinese font installed, so the book's section titles show as boxes (Debian: apt-get install fonts-noto-cjk)",
+      "screenshots: no Chinese font installed, so the book's section titles show as boxes " +
+        "(Debian: apt-get install fonts-noto-cjk)",
     );
   }
 }
@@ -181,21 +187,27 @@ type Page = {
   close(): Promise<void>;
 };
 
-/** Scrolls the open notebook one screenful at a time and saves each; returns the number of screenshots. */
+/**
+ * Scrolls the open notebook one screenful at a time
+ * and saves each; returns the number of screenshots.
+ */
 async function photograph(page: Page, url: string, dir: string): Promise<number> {
   await page.goto(url, { waitUntil: "domcontentloaded" });
   await page.waitForSelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell", { timeout: 60_000 });
   await page.waitForTimeout(4000); // outputs (Vega charts, tables) render after the cells appear
-  const scroller = `document.querySelector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer")`;
+  const panel = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer";
+  const scroller = `document.querySelector(${JSON.stringify(panel)})`;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   for (let shot = 1; shot <= 60; shot++) {
     await page.screenshot({ path: path.join(dir, `${String(shot).padStart(2, "0")}.png`) });
-    // done once the last cell's bottom is in view (JupyterLab lets the panel scroll on into blank space)
+    // done once the last cell's bottom is in view
+    // (JupyterLab lets the panel scroll on into blank space)
     const moved = await page.evaluate<boolean>(`(() => {
       const s = ${scroller}; if (!s) return false;
       const cells = s.querySelectorAll(".jp-Cell"), last = cells[cells.length - 1];
-      if (!last || last.getBoundingClientRect().bottom <= s.getBoundingClientRect().bottom) return false;
+      if (!last) return false;
+      if (last.getBoundingClientRect().bottom <= s.getBoundingClientRect().bottom) return false;
       const before = s.scrollTop; s.scrollTop += s.clientHeight - 60; return s.scrollTop > before;
     })()`);
     if (!moved) return shot;
@@ -248,14 +260,18 @@ async function main(): Promise<void> {
       const page = await browser.newPage({ viewport: { width: args.width, height: args.height } });
       const started = Date.now();
       const dir = path.join(args.out, nb.replace(/\.ipynb$/, ""));
+      const tree = nb.split(path.sep).map(encodeURIComponent).join("/");
+      // reset: a fresh workspace, only this notebook open
       const shots = await photograph(
         page,
-        `${lab.url}/lab/tree/${nb.split(path.sep).map(encodeURIComponent).join("/")}?reset&token=${lab.token}`,
+        `${lab.url}/lab/tree/${tree}?reset&token=${lab.token}`,
         dir,
-      ); // reset: a fresh workspace, only this notebook open
+      );
       await page.close();
+      const seconds = ((Date.now() - started) / 1000).toFixed(0);
       console.log(
-        `${nb.padEnd(48)} ${String(shots).padStart(2)} screenshot(s) in ${path.relative(process.cwd(), dir)}/  (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+        `${nb.padEnd(48)} ${String(shots).padStart(2)} screenshot(s) in ` +
+          `${path.relative(process.cwd(), dir)}/  (${seconds} s)`,
       );
     }
   } finally {

@@ -10,7 +10,10 @@ export function standardConvOps(w: number, h: number, n: number, m: number): num
   return n * m * (w - n + 1) * (h - m + 1);
 }
 
-/** The book's estimate for a full (same-size) convolution, n·m·w·h, and for a separable one, (n+m)·w·h. */
+/**
+ * The book's estimate for a full (same-size) convolution,
+ * n·m·w·h, and for a separable one, (n+m)·w·h.
+ */
 export function bookConvOps(
   w: number,
   h: number,
@@ -20,12 +23,17 @@ export function bookConvOps(
   return { standard: n * m * w * h, separable: (n + m) * w * h };
 }
 
-/** Multiplications of the separable valid convolution: column pass n per pixel, row pass m per pixel. */
+/**
+ * Multiplications of the separable valid convolution:
+ * column pass n per pixel, row pass m per pixel.
+ */
 export function separableConvOps(w: number, h: number, n: number, m: number): number {
   return n * (w - n + 1) * h + m * (w - n + 1) * (h - m + 1);
 }
 
-/** Weights of a standard convolution with q kernels n x m over p channels: n·m·p·q (+ q biases). */
+/**
+ * Weights of a standard convolution with q kernels n x m over p channels: n·m·p·q (+ q biases).
+ */
 export function standardConvParams(
   n: number,
   m: number,
@@ -36,7 +44,10 @@ export function standardConvParams(
   return n * m * p * q + (bias ? q : 0);
 }
 
-/** Weights of a depthwise-separable convolution: n·m·p (depthwise) + p·q (pointwise) (+ q biases). */
+/**
+ * Weights of a depthwise-separable convolution:
+ * n·m·p (depthwise) + p·q (pointwise) (+ q biases).
+ */
 export function depthwiseSeparableParams(
   n: number,
   m: number,
@@ -62,10 +73,11 @@ export interface LayerCost {
 }
 
 /**
- * Parameters (from tfjs's `countParams()`) and multiply-accumulates (from the output shape and
- * the kernel size) of a layer applied to one `[h, w, c]` input. MACs: convolution
- * outH·outW·k²·in·out, depthwise outH·outW·k²·in·multiplier, separable depthwise + outH·outW·in·out,
- * transposed inH·inW·k²·in·out, pooling outH·outW·c·window, dense in·out; reshaping layers 0.
+ * Parameters (from tfjs's `countParams()`) and multiply-accumulates (from the output shape and the
+ * kernel size) of a layer applied to one `[h, w, c]` input. MACs: convolution
+ * outH·outW·k²·in·out, depthwise outH·outW·k²·in·multiplier,
+ * separable depthwise + outH·outW·in·out, transposed inH·inW·k²·in·out,
+ * pooling outH·outW·c·window, dense in·out; reshaping layers 0.
  */
 export function layerCost(
   name: string,

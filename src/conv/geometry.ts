@@ -1,4 +1,7 @@
-/** `valid`: the kernel stays inside the image; `same`: zeros are added so that output = ceil(input / stride). */
+/**
+ * `valid`: the kernel stays inside the image; `same`:
+ * zeros are added so that output = ceil(input / stride).
+ */
 export type Padding = "valid" | "same";
 
 /** A pair (rows, cols); a single number means the same value for both axes. */

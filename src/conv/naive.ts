@@ -30,7 +30,8 @@ export function conv2dValid(x: Matrix, k: Matrix, options: Conv2dValidOptions = 
   if (n > w || m > h) {
     throw new Error(`conv2dValid: kernel ${n}x${m} is larger than the image ${w}x${h}`);
   }
-  // The double sum above is the general strided/padded loop of reference.ts with stride 1 and no padding.
+  // The double sum above is the general strided/padded
+  // loop of reference.ts with stride 1 and no padding.
   return conv2d(x, options.flip ? flip(k) : k, { padding: "valid" });
 }
 

@@ -105,7 +105,10 @@ export function depthwiseSeparableConv2d(
 export interface Conv2dTransposeOptions {
   strides?: Pair;
   padding?: Padding;
-  /** Size of the image the matching forward convolution read (default: rows*sr x cols*sc for same, (rows-1)*sr+k for valid). */
+  /**
+   * Size of the image the matching forward convolution read
+   * (default: rows*sr x cols*sc for same, (rows-1)*sr+k for valid).
+   */
   outputShape?: [number, number];
 }
 
@@ -130,7 +133,8 @@ export function conv2dTranspose(
   const gc = axisGeometry(outCols, k.cols, sc, 1, padding);
   if (gr.out !== y.rows || gc.out !== y.cols) {
     throw new Error(
-      `conv2dTranspose: a ${outRows}x${outCols} output convolves to ${gr.out}x${gc.out}, not the input's ${y.rows}x${y.cols}`,
+      `conv2dTranspose: a ${outRows}x${outCols} output convolves to ${gr.out}x${gc.out}, ` +
+        `not the input's ${y.rows}x${y.cols}`,
     );
   }
   const x = zeros(outRows, outCols);
@@ -224,7 +228,10 @@ export function crop(x: Matrix, top: number, bottom = top, left = top, right = l
   return y;
 }
 
-/** Flattens channels-last feature maps (`maps[c]` all the same size) to one vector, as Keras's Flatten on HWC. */
+/**
+ * Flattens channels-last feature maps (`maps[c]` all the
+ * same size) to one vector, as Keras's Flatten on HWC.
+ */
 export function flatten(maps: Matrix[]): Float64Array {
   const [{ rows, cols }] = maps;
   const out = new Float64Array(rows * cols * maps.length);

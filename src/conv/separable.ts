@@ -77,7 +77,10 @@ export function conv2dSeparable(
   return conv2d(conv2d(x, column, options), row, options);
 }
 
-/** Eigen-decomposition of a symmetric m x m matrix by cyclic Jacobi rotations; `vectors` holds eigenvectors as columns. */
+/**
+ * Eigen-decomposition of a symmetric m x m matrix by cyclic
+ * Jacobi rotations; `vectors` holds eigenvectors as columns.
+ */
 function jacobiEigen(a0: Float64Array, m: number): { values: number[]; vectors: Float64Array } {
   const a = Float64Array.from(a0);
   const v = new Float64Array(m * m);

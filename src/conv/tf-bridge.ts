@@ -11,7 +11,10 @@ export function matrixToFilter(k: Matrix): tf.Tensor4D {
   return tf.tensor4d(Float32Array.from(k.data), [k.rows, k.cols, 1, 1]);
 }
 
-/** Reads a `[rows, cols]` tensor or a single-image, single-channel `[1, rows, cols, 1]` tensor into a matrix. */
+/**
+ * Reads a `[rows, cols]` tensor or a single-image,
+ * single-channel `[1, rows, cols, 1]` tensor into a matrix.
+ */
 export function tensorToMatrix(t: tf.Tensor): Matrix {
   const s = t.shape;
   const single = s.length === 4 && s[0] === 1 && s[3] === 1;

@@ -40,7 +40,8 @@ export function fromFlat(values: ArrayLike<number>, rows: number, cols: number):
   assertDims(rows, cols, "fromFlat");
   if (values.length !== rows * cols) {
     throw new Error(
-      `fromFlat: got ${values.length} values, expected rows*cols = ${rows}*${cols} = ${rows * cols}`,
+      `fromFlat: got ${values.length} values, ` +
+        `expected rows*cols = ${rows}*${cols} = ${rows * cols}`,
     );
   }
   return { rows, cols, data: Float64Array.from(values) };

@@ -10,12 +10,15 @@ import { VENV, VENV_PYTHON } from "./project";
 /** The system Pythons tried after a given one and the project's .venv. */
 export const SYSTEM_PYTHONS = ["python3", "/usr/bin/python3"];
 
-/** The first of `candidates` (Python executables) that can import `module`, without importing it. */
+/**
+ * The first of `candidates` (Python executables) that can import `module`, without importing it.
+ */
 export function firstPythonWith(
   module: string,
   candidates: (string | undefined)[],
 ): string | undefined {
-  const probe = `import importlib.util, sys; sys.exit(0 if importlib.util.find_spec(${JSON.stringify(module)}) else 1)`;
+  const found = `importlib.util.find_spec(${JSON.stringify(module)})`;
+  const probe = `import importlib.util, sys; sys.exit(0 if ${found} else 1)`;
   return candidates
     .filter((p): p is string => Boolean(p))
     .find((py) => spawnSync(py, ["-c", probe], { stdio: "ignore" }).status === 0);
@@ -49,7 +52,8 @@ export function pipInstallIntoVenv(tag: string, requirements: string[]): string 
     );
     if (!base)
       throw new Error(
-        `no python3 with the venv module found. Install Python 3.9 or newer (Debian/Ubuntu: apt-get install python3-venv), then run the command again.`,
+        "no python3 with the venv module found. Install Python 3.9 or newer " +
+          "(Debian/Ubuntu: apt-get install python3-venv), then run the command again.",
       );
     step(
       tag,
@@ -64,7 +68,8 @@ export function pipInstallIntoVenv(tag: string, requirements: string[]): string 
     `installing ${requirements.join(" ")} into .venv`,
     VENV_PYTHON,
     ["-m", "pip", "install", "--disable-pip-version-check", ...requirements],
-    `pip needs a package index (PyPI or the one pip is configured with); the log above says why it failed. PIP_RETRIES=0 makes an unreachable index fail fast.`,
+    "pip needs a package index (PyPI or the one pip is configured with); the log above says " +
+      "why it failed. PIP_RETRIES=0 makes an unreachable index fail fast.",
   );
   return VENV_PYTHON;
 }

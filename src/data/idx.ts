@@ -32,14 +32,18 @@ export interface ReadIdxOptions {
  * Reads an IDX file, raw or gzip-compressed (detected from its first bytes). Checks the magic
  * number (two zero bytes, a known type code, the rank), that the dimensions are positive, and
  * that the file holds exactly the data the header announces.
- * @throws an error naming the file and what is wrong (missing, truncated, too long, bad magic, wrong type or rank).
+ * @throws an error naming the file and what is wrong (missing,
+ * truncated, too long, bad magic, wrong type or rank).
  */
 export function readIdx(file: string, options: ReadIdxOptions = {}): IdxArray {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
   } catch (e) {
-    throw new Error(`${file}: cannot read IDX file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new Error(
+      `${file}: cannot read IDX file ` +
+        `(${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
     try {
@@ -55,27 +59,47 @@ export function readIdx(file: string, options: ReadIdxOptions = {}): IdxArray {
 export function parseIdx(buf: Buffer, name: string, options: ReadIdxOptions = {}): IdxArray {
   if (buf.length < 4) throw new Error(`${name}: too short for an IDX header (${buf.length} bytes)`);
   if (buf[0] !== 0 || buf[1] !== 0) {
-    throw new Error(`${name}: not an IDX file (magic number starts 0x${buf.readUInt16BE(0).toString(16).padStart(4, "0")}, expected 0x0000)`);
+    const magic = buf.readUInt16BE(0).toString(16).padStart(4, "0");
+    throw new Error(`${name}: not an IDX file (magic number starts 0x${magic}, expected 0x0000)`);
   }
   const type = TYPES[buf[2]];
   if (!type) throw new Error(`${name}: unknown IDX element type 0x${buf[2].toString(16)}`);
   const rank = buf[3];
   if (rank === 0) throw new Error(`${name}: IDX header declares zero dimensions`);
   const headerBytes = 4 + 4 * rank;
-  if (buf.length < headerBytes) throw new Error(`${name}: truncated header (${buf.length} bytes, the ${rank} dimensions need ${headerBytes})`);
+  if (buf.length < headerBytes)
+    throw new Error(
+      `${name}: truncated header (${buf.length} bytes, the ${rank} dimensions need ${headerBytes})`,
+    );
   const shape = Array.from({ length: rank }, (_, i) => buf.readUInt32BE(4 + 4 * i));
-  if (shape.some((d) => d === 0)) throw new Error(`${name}: a dimension is zero (shape ${shape.join("x")})`);
-  if (options.type && options.type !== type.name) throw new Error(`${name}: holds ${type.name} values, expected ${options.type}`);
-  if (options.rank !== undefined && options.rank !== rank) throw new Error(`${name}: has ${rank} dimensions (${shape.join("x")}), expected ${options.rank}`);
+  if (shape.some((d) => d === 0))
+    throw new Error(`${name}: a dimension is zero (shape ${shape.join("x")})`);
+  if (options.type && options.type !== type.name)
+    throw new Error(`${name}: holds ${type.name} values, expected ${options.type}`);
+  if (options.rank !== undefined && options.rank !== rank)
+    throw new Error(
+      `${name}: has ${rank} dimensions (${shape.join("x")}), expected ${options.rank}`,
+    );
   const count = shape.reduce((a, d) => a * d, 1);
   const expected = headerBytes + count * type.bytes;
-  if (buf.length < expected) throw new Error(`${name}: truncated: ${buf.length} bytes, the header (${shape.join("x")} ${type.name}) needs ${expected}`);
-  if (buf.length > expected) throw new Error(`${name}: ${buf.length - expected} unexpected bytes after the ${shape.join("x")} ${type.name} data`);
+  if (buf.length < expected)
+    throw new Error(
+      `${name}: truncated: ${buf.length} bytes, ` +
+        `the header (${shape.join("x")} ${type.name}) needs ${expected}`,
+    );
+  if (buf.length > expected)
+    throw new Error(
+      `${name}: ${buf.length - expected} unexpected bytes ` +
+        `after the ${shape.join("x")} ${type.name} data`,
+    );
   const body = buf.subarray(headerBytes);
   return { shape, type: type.name, data: decode(body, type.name, count) };
 }
 
-/** IDX stores multi-byte values big-endian; typed arrays use the machine's order, so those are converted. */
+/**
+ * IDX stores multi-byte values big-endian; typed arrays
+ * use the machine's order, so those are converted.
+ */
 function decode(body: Buffer, type: string, count: number): IdxArray["data"] {
   switch (type) {
     case "uint8":

@@ -9,7 +9,10 @@ export function photoPath(): string {
 
 /** Options of {@link loadGrayscale}. */
 export interface LoadGrayscaleOptions {
-  /** Output width in pixels (default: the image's own); the height keeps the aspect ratio unless given. */
+  /**
+   * Output width in pixels (default: the image's own);
+   * the height keeps the aspect ratio unless given.
+   */
   width?: number;
   /** Output height in pixels (default: from `width` and the aspect ratio). */
   height?: number;
@@ -20,7 +23,10 @@ export interface LoadGrayscaleOptions {
  * grayscale matrix with values in [0, 1] (ITU-R BT.601 luma: 0.299 R + 0.587 G + 0.114 B).
  * @throws naming the file when it is missing or cannot be decoded.
  */
-export async function loadGrayscale(file: string, options: LoadGrayscaleOptions = {}): Promise<Matrix> {
+export async function loadGrayscale(
+  file: string,
+  options: LoadGrayscaleOptions = {},
+): Promise<Matrix> {
   if (!fs.existsSync(file)) throw new Error(`loadGrayscale: no such file: ${file}`);
   let image;
   try {
@@ -31,7 +37,9 @@ export async function loadGrayscale(file: string, options: LoadGrayscaleOptions 
   const width = options.width ?? image.width;
   const height = options.height ?? Math.max(1, Math.round((image.height * width) / image.width));
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new Error(`loadGrayscale: width and height must be positive integers, got ${width}x${height}`);
+    throw new Error(
+      `loadGrayscale: width and height must be positive integers, got ${width}x${height}`,
+    );
   }
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext("2d");
@@ -56,9 +64,11 @@ export function loadPhoto(width = 128): Promise<Matrix> {
  * the book's second convolution example.
  */
 export function whiteSquare(size = 64, side = Math.round(size / 2)): Matrix {
-  if (!(side > 0 && side <= size)) throw new Error(`whiteSquare: side must be in (0, ${size}], got ${side}`);
+  if (!(side > 0 && side <= size))
+    throw new Error(`whiteSquare: side must be in (0, ${size}], got ${side}`);
   const m = zeros(size, size);
   const start = Math.floor((size - side) / 2);
-  for (let i = start; i < start + side; i++) m.data.fill(1, i * size + start, i * size + start + side);
+  for (let i = start; i < start + side; i++)
+    m.data.fill(1, i * size + start, i * size + start + side);
   return m;
 }

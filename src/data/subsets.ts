@@ -2,12 +2,16 @@ import { seededRandom } from "../core/random";
 import { ImageDataset } from "./mnist";
 
 /**
- * A new dataset holding only the images of `classes`, relabelled 0..classes.length−1 in that order
- * (e.g. digits 5–9 become classes 0–4). With `perClass`, a seeded random choice of that many images
- * of each class (the few-label setting of transfer learning), in shuffled order.
+ * A new dataset holding only the images of `classes`, relabelled 0..classes.length−1 in that
+ * order (e.g. digits 5–9 become classes 0–4). With `perClass`, a seeded random choice of that
+ * many images of each class (the few-label setting of transfer learning), in shuffled order.
  * @throws when a class has fewer than `perClass` images.
  */
-export function selectClasses(ds: ImageDataset, classes: number[], options: { perClass?: number; seed?: number } = {}): ImageDataset {
+export function selectClasses(
+  ds: ImageDataset,
+  classes: number[],
+  options: { perClass?: number; seed?: number } = {},
+): ImageDataset {
   const rand = seededRandom(options.seed ?? 1);
   const byClass = classes.map(() => [] as number[]);
   for (let i = 0; i < ds.count; i++) {
@@ -19,7 +23,11 @@ export function selectClasses(ds: ImageDataset, classes: number[], options: { pe
   else {
     const k = options.perClass;
     chosen = byClass.flatMap((idx, c) => {
-      if (idx.length < k) throw new Error(`selectClasses: class ${classes[c]} of ${ds.source} has ${idx.length} images, fewer than ${k}`);
+      if (idx.length < k)
+        throw new Error(
+          `selectClasses: class ${classes[c]} of ${ds.source} ` +
+            `has ${idx.length} images, fewer than ${k}`,
+        );
       const copy = [...idx];
       for (let i = copy.length - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
@@ -33,11 +41,19 @@ export function selectClasses(ds: ImageDataset, classes: number[], options: { pe
     }
   }
   const px = ds.rows * ds.cols;
-  const images = new Uint8Array(chosen.length * px), labels = new Uint8Array(chosen.length);
+  const images = new Uint8Array(chosen.length * px),
+    labels = new Uint8Array(chosen.length);
   chosen.forEach((src, i) => {
     images.set(ds.images.subarray(src * px, (src + 1) * px), i * px);
     labels[i] = classes.indexOf(ds.labels[src]);
   });
   const desc = options.perClass === undefined ? "all images" : `${options.perClass} per class`;
-  return { images, labels, count: chosen.length, rows: ds.rows, cols: ds.cols, source: `${ds.source}, classes ${classes.join(",")} (${desc})` };
+  return {
+    images,
+    labels,
+    count: chosen.length,
+    rows: ds.rows,
+    cols: ds.cols,
+    source: `${ds.source}, classes ${classes.join(",")} (${desc})`,
+  };
 }

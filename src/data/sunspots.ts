@@ -24,9 +24,11 @@ export interface SunspotSeries {
 export function parseSunspotsCsv(text: string, file: string): SunspotSeries {
   const lines = text.split(/\r?\n/);
   while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
-  if (lines[0]?.trim() !== "Month,Sunspots") throw new Error(`${file}:1: expected the header "Month,Sunspots", found "${lines[0] ?? ""}"`);
+  if (lines[0]?.trim() !== "Month,Sunspots")
+    throw new Error(`${file}:1: expected the header "Month,Sunspots", found "${lines[0] ?? ""}"`);
   if (lines.length < 2) throw new Error(`${file}: no data rows after the header`);
-  const months: string[] = [], values: number[] = [];
+  const months: string[] = [],
+    values: number[] = [];
   let previous: number | undefined;
   for (let i = 1; i < lines.length; i++) {
     const where = `${file}:${i + 1}`;
@@ -36,16 +38,28 @@ export function parseSunspotsCsv(text: string, file: string): SunspotSeries {
     const month = Number(y) * 12 + Number(mo) - 1;
     if (Number(mo) < 1 || Number(mo) > 12) throw new Error(`${where}: month ${mo} is not 01..12`);
     const value = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(value) || value < 0) throw new Error(`${where}: "${raw}" is not a non-negative number (missing values are not allowed)`);
+    if (raw.trim() === "" || !Number.isFinite(value) || value < 0)
+      throw new Error(
+        `${where}: "${raw}" is not a non-negative number (missing values are not allowed)`,
+      );
     if (previous !== undefined && month !== previous + 1) {
-      const expected = `${Math.floor((previous + 1) / 12)}-${String(((previous + 1) % 12) + 1).padStart(2, "0")}`;
-      throw new Error(`${where}: ${y}-${mo} follows ${months[months.length - 1]}; expected ${expected} (the series must be monthly without gaps or duplicates)`);
+      const next = previous + 1;
+      const expected = `${Math.floor(next / 12)}-${String((next % 12) + 1).padStart(2, "0")}`;
+      throw new Error(
+        `${where}: ${y}-${mo} follows ${months[months.length - 1]}; expected ${expected} ` +
+          "(the series must be monthly without gaps or duplicates)",
+      );
     }
     previous = month;
     months.push(`${y}-${mo}`);
     values.push(value);
   }
-  return { months, values: Float64Array.from(values), file, sha256: createHash("sha256").update(text).digest("hex") };
+  return {
+    months,
+    values: Float64Array.from(values),
+    file,
+    sha256: createHash("sha256").update(text).digest("hex"),
+  };
 }
 
 /**
@@ -53,11 +67,18 @@ export function parseSunspotsCsv(text: string, file: string): SunspotSeries {
  * pass `verify: false` for a file of your own).
  * @throws naming the file when it is missing, malformed, or (verified) not the expected data.
  */
-export function loadSunspots(file = SUNSPOTS_FILE, options: { verify?: boolean } = {}): SunspotSeries {
-  if (!fs.existsSync(file)) throw new Error(`${file}: sunspot file not found (see data/README.md for how it is made)`);
+export function loadSunspots(
+  file = SUNSPOTS_FILE,
+  options: { verify?: boolean } = {},
+): SunspotSeries {
+  if (!fs.existsSync(file))
+    throw new Error(`${file}: sunspot file not found (see data/README.md for how it is made)`);
   const series = parseSunspotsCsv(fs.readFileSync(file, "utf8"), file);
   if ((options.verify ?? file === SUNSPOTS_FILE) && series.sha256 !== SUNSPOTS_SHA256) {
-    throw new Error(`${file}: sha256 ${series.sha256} differs from R's datasets::sunspots (${SUNSPOTS_SHA256}); regenerate it with the command in data/README.md`);
+    throw new Error(
+      `${file}: sha256 ${series.sha256} differs from R's datasets::sunspots ` +
+        `(${SUNSPOTS_SHA256}); regenerate it with the command in data/README.md`,
+    );
   }
   return series;
 }

@@ -5,7 +5,12 @@ import { seededRandom } from "../core/random";
  * A white cross (value 1) on black, the book's pooling example: two bars of width `thickness`
  * and length `arm * 2 + thickness`, centred at (`centre`, `centre`) of a `size x size` image.
  */
-export function crossImage(size = 64, arm = 16, thickness = 6, centre = Math.floor(size / 2)): Matrix {
+export function crossImage(
+  size = 64,
+  arm = 16,
+  thickness = 6,
+  centre = Math.floor(size / 2),
+): Matrix {
   const m = zeros(size, size);
   const lo = centre - Math.floor(thickness / 2);
   const inBar = (v: number) => v >= lo && v < lo + thickness;
@@ -18,7 +23,9 @@ export function crossImage(size = 64, arm = 16, thickness = 6, centre = Math.flo
   return m;
 }
 
-/** The image moved `down` rows and `right` columns (negative: up/left); uncovered cells become 0. */
+/**
+ * The image moved `down` rows and `right` columns (negative: up/left); uncovered cells become 0.
+ */
 export function translate(m: Matrix, down: number, right: number): Matrix {
   const out = zeros(m.rows, m.cols);
   for (let i = 0; i < m.rows; i++) {
@@ -34,13 +41,18 @@ export function translate(m: Matrix, down: number, right: number): Matrix {
 
 /** `count` random `size x size` patches of an image, reproducible by `seed`. */
 export function randomPatches(m: Matrix, size: number, count: number, seed = 1): Matrix[] {
-  if (size > m.rows || size > m.cols) throw new Error(`randomPatches: patch ${size} is larger than the ${m.rows}x${m.cols} image`);
+  if (size > m.rows || size > m.cols)
+    throw new Error(`randomPatches: patch ${size} is larger than the ${m.rows}x${m.cols} image`);
   const rand = seededRandom(seed);
   return Array.from({ length: count }, () => {
     const top = Math.floor(rand() * (m.rows - size + 1));
     const left = Math.floor(rand() * (m.cols - size + 1));
     const p = zeros(size, size);
-    for (let i = 0; i < size; i++) p.data.set(m.data.subarray((top + i) * m.cols + left, (top + i) * m.cols + left + size), i * size);
+    for (let i = 0; i < size; i++)
+      p.data.set(
+        m.data.subarray((top + i) * m.cols + left, (top + i) * m.cols + left + size),
+        i * size,
+      );
     return p;
   });
 }

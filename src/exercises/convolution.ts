@@ -13,7 +13,10 @@ import { checkExercise } from "../notebook/exercise";
 
 /** Checks of the convolution notebooks' exercises (01–05); each recomputes the truth itself. */
 
-/** 01 · 1: a 3x3 kernel that responds to the white square's vertical edges and gives exactly 0 on its horizontal ones. */
+/**
+ * 01 · 1: a 3x3 kernel that responds to the white square's
+ * vertical edges and gives exactly 0 on its horizontal ones.
+ */
 export function checkVerticalEdgeKernel(kernel: Matrix): void {
   const response = conv2dValid(whiteSquare(40, 20), kernel);
   const vertical = Math.abs(at(response, 19, 9)),
@@ -21,7 +24,8 @@ export function checkVerticalEdgeKernel(kernel: Matrix): void {
   checkExercise(
     "Exercise 1",
     vertical > 0.5 && horizontal < 1e-9,
-    `response on the vertical edge = ${vertical}, on the horizontal edge = ${horizontal}; want > 0.5 and 0.`,
+    `response on the vertical edge = ${vertical}, on the horizontal edge = ${horizontal}; ` +
+      "want > 0.5 and 0.",
   );
 }
 
@@ -56,7 +60,8 @@ export function checkSamePaddingRings(rings: number, image: Matrix): void {
     padded.rows === reference.rows &&
       padded.cols === reference.cols &&
       maxAbsDiff(padded, reference) < 1e-12,
-    `with ${rings} ring(s) the output is ${padded.rows}×${padded.cols}; same padding adds n−1 = 4 rows in total.`,
+    `with ${rings} ring(s) the output is ${padded.rows}×${padded.cols}; ` +
+      "same padding adds n−1 = 4 rows in total.",
   );
 }
 
@@ -75,7 +80,10 @@ function span(m: Matrix): number {
   return Math.max(...cols) - Math.min(...cols) + 1;
 }
 
-/** 03 · 1: the dilation rate that gives a 3x3 kernel a 7x7 receptive field, measured with an impulse. */
+/**
+ * 03 · 1: the dilation rate that gives a 3x3 kernel
+ * a 7x7 receptive field, measured with an impulse.
+ */
 export function checkDilationFor7(rate: number): void {
   const impulse = zeros(21, 21);
   impulse.data[10 * 21 + 10] = 1;
@@ -100,14 +108,19 @@ export function checkSeparableKernel(kernel: Matrix): void {
     return [1, -1].some((sign) => ua.every((v, i) => Math.abs(v - sign * ub[i]) < 1e-9));
   };
   const boxOrSobel = [SOBEL_X, ONES3].some((k) => parallel(kernel, k));
+  const values = split.singularValues.map((v) => v.toFixed(3)).join(", ");
   checkExercise(
     "Exercise 2",
     split.separable && !boxOrSobel,
-    `singular values ${split.singularValues.map((v) => v.toFixed(3)).join(", ")}${boxOrSobel ? " (a multiple of Sobel or the box)" : ""}: a separable kernel has only one non-zero; try the outer product of [1, 2, 1] with itself.`,
+    `singular values ${values}${boxOrSobel ? " (a multiple of Sobel or the box)" : ""}: ` +
+      "a separable kernel has only one non-zero; try the outer product of [1, 2, 1] with itself.",
   );
 }
 
-/** 03 · 3: the smallest q for which a 3x3 depthwise-separable layer needs < 20% of a standard layer's weights. */
+/**
+ * 03 · 3: the smallest q for which a 3x3 depthwise-separable
+ * layer needs < 20% of a standard layer's weights.
+ */
 export function checkSmallestQ(q: number): void {
   const smallest = Array.from({ length: 64 }, (_, i) => i + 1).find(
     (n) => depthwiseSeparableRatio(3, 3, n) < 0.2,
@@ -119,7 +132,10 @@ export function checkSmallestQ(q: number): void {
   );
 }
 
-/** 04 · 1: the pool size (stride = size) among 2, 4, 5, 10 that makes the max-pooled crosses closest after one step. */
+/**
+ * 04 · 1: the pool size (stride = size) among 2, 4, 5, 10
+ * that makes the max-pooled crosses closest after one step.
+ */
 export function checkBestPoolSize(size: number): void {
   const cross = crossImage(64, 16, 6),
     moved = translate(cross, 10, 10);
@@ -129,7 +145,8 @@ export function checkBestPoolSize(size: number): void {
   checkExercise(
     "Exercise 1",
     size === best,
-    `distance with pool ${size}: ${afterOne(size).toFixed(3)}; compute it for the other sizes and compare.`,
+    `distance with pool ${size}: ${afterOne(size).toFixed(3)}; ` +
+      "compute it for the other sizes and compare.",
   );
 }
 
@@ -151,7 +168,8 @@ export function checkMaxPoolingVariant(model: tf.LayersModel): void {
   checkExercise(
     "Exercise 1",
     avg === 0 && max === 3 && model.countParams() === 1120074,
-    `your model has ${avg} AveragePooling2D and ${max} MaxPooling2D layers and ${model.countParams()} parameters; want 0, 3 and 1,120,074 (pooling has no weights).`,
+    `your model has ${avg} AveragePooling2D and ${max} MaxPooling2D layers and ` +
+      `${model.countParams()} parameters; want 0, 3 and 1,120,074 (pooling has no weights).`,
   );
 }
 

@@ -35,7 +35,8 @@ export function checkNonTrainableLayerType(className: string): void {
   checkExercise(
     "Exercise 2",
     types.length > 0 && types.every((t) => t === className),
-    "look at which layers keep moving averages (model.layers.map((l) => [l.getClassName(), l.nonTrainableWeights.length])).",
+    "look at which layers keep moving averages " +
+      "(model.layers.map((l) => [l.getClassName(), l.nonTrainableWeights.length])).",
   );
 }
 
@@ -110,11 +111,14 @@ export function checkStackedLstm(model: tf.LayersModel): void {
       Boolean(lstms[0].getConfig().returnSequences) &&
       model.outputs[0].shape.length === 2 &&
       model.outputs[0].shape[1] === 1,
-    "tf.layers.lstm({ units: 16, returnSequences: true, inputShape: [30, 2] }), then tf.layers.lstm({ units: 16 }), then the Dense.",
+    "tf.layers.lstm({ units: 16, returnSequences: true, inputShape: [30, 2] }), " +
+      "then tf.layers.lstm({ units: 16 }), then the Dense.",
   );
 }
 
-/** 09 · 1: months the carried state skips with stateful batches of 25 consecutive 15-month windows. */
+/**
+ * 09 · 1: months the carried state skips with stateful batches of 25 consecutive 15-month windows.
+ */
 export function checkSkippedMonths(months: number): void {
   checkExercise(
     "Exercise 1",
@@ -137,7 +141,8 @@ export function checkContinuousWindows(count: number): void {
   checkExercise(
     "Exercise 3",
     count === continuousOrder(2300, 15, 20).length,
-    "count the windows in continuousOrder(2300, 15, 20): 20 streams of ⌊(streamLength − 1)/15⌋ windows.",
+    "count the windows in continuousOrder(2300, 15, 20): " +
+      "20 streams of ⌊(streamLength − 1)/15⌋ windows.",
   );
 }
 

@@ -10,7 +10,10 @@ export const REFERENCE_DIR = path.join(ROOT, "reference");
 /** The experiments with one shipped reference run each. */
 export const REFERENCE_EXPERIMENTS = ["mnist", "fashion"] as const;
 
-/** Engines of the shipped sunspot distributions, each a folder of `seed-N/results.json` under `reference/sunspots/`. */
+/**
+ * Engines of the shipped sunspot distributions, each a folder
+ * of `seed-N/results.json` under `reference/sunspots/`.
+ */
 export const SUNSPOT_ENGINES = ["tensorflow", "wasm", "keras", "keras-paired"] as const;
 export type SunspotEngine = (typeof SUNSPOT_ENGINES)[number];
 
@@ -121,8 +124,8 @@ export type EpochRow = {
 };
 
 /**
- * The book's epochs (e.g. 1, 2, 3 and 200) side by side for a reference curve and the reader's
- * run, then the reference's best and last epochs: what the notebooks show under "the reference run".
+ * The book's epochs (e.g. 1, 2, 3 and 200) side by side for a reference curve and the reader's run,
+ * then the reference's best and last epochs: what the notebooks show under "the reference run".
  * @param better `max` for accuracies, `min` for losses.
  */
 export function epochComparison(

@@ -81,11 +81,11 @@ export async function fitAndScore(
 }
 
 /**
- * The transfer-learning experiment: for each number of labelled images per class, trains
- * (a) the saved base in `baseDir`, loaded with `tf.loadLayersModel` and frozen, with a new head, and
- * (b) the same architecture from scratch, on the same images, and scores both on `test`.
- * `train` and `test` hold the new task's classes already relabelled 0..k−1 (see selectClasses).
- * Each run seeds `Math.random` (seed + labels per class), so results repeat on the same backend.
+ * The transfer-learning experiment: for each number of labelled images per class, trains (a) the
+ * saved base in `baseDir`, loaded with `tf.loadLayersModel` and frozen, with a new head, and (b)
+ * the same architecture from scratch, on the same images, and scores both on `test`. `train` and
+ * `test` hold the new task's classes already relabelled 0..k−1 (see selectClasses). Each run
+ * seeds `Math.random` (seed + labels per class), so results repeat on the same backend.
  */
 export async function fewShotComparison(
   baseDir: string,
@@ -99,7 +99,8 @@ export async function fewShotComparison(
   for (const k of options.perClass) {
     const data = selectClasses(trainSet, ids, { perClass: k, seed: options.seed });
     for (const method of ["transfer (frozen base)", "from scratch"]) {
-      const restore = seedGlobalRandom((options.seed ?? 1) + k); // same head initialisation and shuffling for both methods
+      // same head initialisation and shuffling for both methods
+      const restore = seedGlobalRandom((options.seed ?? 1) + k);
       try {
         const base =
           method === "from scratch" ? convBase() : await tf.loadLayersModel(fileHandler(baseDir));

@@ -2,11 +2,11 @@ import * as tf from "@tensorflow/tfjs";
 import { KERAS_KERNEL_INITIALIZER } from "./keras-defaults";
 
 /**
- * The book's MNIST network ("使用 Keras 的深度卷积网络示例", companion script dcn.py), layer for
- * layer: input dropout, four 3x3 same-padded ReLU convolutions (16, 32, 64, 64) with dropout and
- * 2x2 average pooling, Dense 1024 and a 10-way softmax. `countParams()` is 1,120,074, as in Keras.
- * Not compiled: the caller chooses the optimizer (the book: Adam 1e-3, decay 1e-5). Kernels start
- * Glorot-uniform, Keras's default (tfjs's own is Glorot-normal).
+ * The book's MNIST network ("使用 Keras 的深度卷积网络示例", companion script dcn.py),
+ * layer for layer: input dropout, four 3x3 same-padded ReLU convolutions (16, 32, 64, 64) with
+ * dropout and 2x2 average pooling, Dense 1024 and a 10-way softmax. `countParams()` is 1,120,074,
+ * as in Keras. Not compiled: the caller chooses the optimizer (the book: Adam 1e-3, decay 1e-5).
+ * Kernels start Glorot-uniform, Keras's default (tfjs's own is Glorot-normal).
  */
 export function mnistCnn(): tf.Sequential {
   const conv = (filters: number, inputShape?: number[]) =>
@@ -50,8 +50,8 @@ export function mnistCnn(): tf.Sequential {
 }
 
 /**
- * The book's Fashion-MNIST network ("使用 Keras 和数据增强的深度卷积网络的示例", dcn_da.py):
- * 3x3 same convolutions (32, 64, 64, 128, 128) each followed by BatchNormalization and
+ * The book's Fashion-MNIST network ("使用 Keras 和数据增强的深度卷积网络的示例",
+ * dcn_da.py): 3x3 same convolutions (32, 64, 64, 128, 128) each followed by BatchNormalization and
  * LeakyReLU(0.1), 2x2 max pooling after the 2nd and 5th, two Dense 1024 blocks with BN and
  * LeakyReLU, and a 10-way softmax. `countParams()` is 7,770,442 (trainable weights plus the
  * BatchNorm moving statistics), as in Keras.

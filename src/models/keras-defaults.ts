@@ -4,16 +4,26 @@
  * script of the sunspot comparison (`bench/keras_sunspots.py`) sets the same ones explicitly.
  */
 
-/** Keras's (2 and 3) kernel initializer of Dense, Conv2D and recurrent layers; tfjs's is `glorotNormal`. */
+/**
+ * Keras's (2 and 3) kernel initializer of Dense, Conv2D
+ * and recurrent layers; tfjs's is `glorotNormal`.
+ */
 export const KERAS_KERNEL_INITIALIZER = "glorotUniform";
 
-/** Keras 2's hard sigmoid, the default gate activation of its LSTM and GRU: clip(0.2·x + 0.5, 0, 1). */
+/**
+ * Keras 2's hard sigmoid, the default gate activation
+ * of its LSTM and GRU: clip(0.2·x + 0.5, 0, 1).
+ */
 export const KERAS2_HARD_SIGMOID_SLOPE = 0.2;
 
-/** Keras 3's `hard_sigmoid`: clip(x/6 + 0.5, 0, 1) (its LSTM gates default to the logistic sigmoid). */
+/**
+ * Keras 3's `hard_sigmoid`: clip(x/6 + 0.5, 0, 1) (its LSTM gates default to the logistic sigmoid).
+ */
 export const KERAS3_HARD_SIGMOID_SLOPE = 1 / 6;
 
-/** One default: what the book's Keras 2 used, what Keras 3 and tfjs use, and what this pack uses. */
+/**
+ * One default: what the book's Keras 2 used, what Keras 3 and tfjs use, and what this pack uses.
+ */
 export interface DefaultRow {
   setting: string;
   /** Keras 2.1/2.2, as the book ran (the reference). */

@@ -12,9 +12,15 @@ export interface SunspotRnnOptions {
   timesteps?: number;
   /** Fixed batch size of the stateful network (default 20). */
   batchSize?: number;
-  /** Carry the state from one batch to the next (default true, as the book); false: every window starts from zero state. */
+  /**
+   * Carry the state from one batch to the next (default true,
+   * as the book); false: every window starts from zero state.
+   */
   stateful?: boolean;
-  /** Two recurrent layers, the first returning its whole sequence (`returnSequences`), instead of one. */
+  /**
+   * Two recurrent layers, the first returning its whole
+   * sequence (`returnSequences`), instead of one.
+   */
   stacked?: boolean;
   /**
    * `fused` (default): {@link FusedRecurrent}, one operation per call, ~9x faster for this tiny
@@ -25,10 +31,10 @@ export interface SunspotRnnOptions {
 
 /**
  * The book's sunspot forecaster ("Keras 中的 LSTM 网络示例", recurrent.py): a stateful
- * LSTM(4) over windows of 15 months with a fixed batch of 20, then Dense(1) and tanh
- * (the series is scaled to (-1, 1)). Not compiled: the book uses Adam 1e-3, decay 1e-4, MSE.
- * Keras 2's defaults throughout, as the book's script ran (see {@link KERAS2_DEFAULTS}): hard-sigmoid
- * gates of slope 0.2, Glorot-uniform kernels, orthogonal recurrent kernel, forget-gate bias 1.
+ * LSTM(4) over windows of 15 months with a fixed batch of 20, then Dense(1) and tanh (the series is
+ * scaled to (-1, 1)). Not compiled: the book uses Adam 1e-3, decay 1e-4, MSE. Keras 2's defaults
+ * throughout, as the book's script ran (see {@link KERAS2_DEFAULTS}): hard-sigmoid gates of slope
+ * 0.2, Glorot-uniform kernels, orthogonal recurrent kernel, forget-gate bias 1.
  */
 export function sunspotRnn(options: SunspotRnnOptions = {}): tf.Sequential {
   const {

@@ -11,7 +11,9 @@ import { ROOT } from "../core/project";
  * The folder of the native build: the cached tfjs-node tarball, its sources, the binding, the log.
  * `CH10_NATIVE_DIR` points elsewhere (tests use it to load a deliberately broken record).
  */
-export const NATIVE_DIR = process.env.CH10_NATIVE_DIR ? path.resolve(process.env.CH10_NATIVE_DIR) : path.join(ROOT, "native");
+export const NATIVE_DIR = process.env.CH10_NATIVE_DIR
+  ? path.resolve(process.env.CH10_NATIVE_DIR)
+  : path.join(ROOT, "native");
 /** The record of the last successful build. */
 export const MANIFEST = path.join(NATIVE_DIR, "build.json");
 /** The compiler's output of the last build. */
@@ -26,7 +28,9 @@ export interface LibraryStamp {
 
 /** What `npm run native` built, and against what. */
 export interface NativeBuild {
-  /** The tfjs-node version whose sources were built (that of `@tensorflow/tfjs` in the lock file). */
+  /**
+   * The tfjs-node version whose sources were built (that of `@tensorflow/tfjs` in the lock file).
+   */
   tfjsNode: string;
   /** The extracted tfjs-node package (its `dist/` has the JavaScript kernels). */
   packageDir: string;
@@ -35,7 +39,10 @@ export interface NativeBuild {
   tensorflow: {
     version: string;
     python: string;
-    /** The folder holding `libtensorflow_cc.so.2` and `libtensorflow_framework.so.2` (the binding's rpath). */
+    /**
+     * The folder holding `libtensorflow_cc.so.2` and
+     * `libtensorflow_framework.so.2` (the binding's rpath).
+     */
     libDir: string;
     /** Whether that TensorFlow was built with CUDA, and how many GPUs it saw at build time. */
     cuda: boolean;
@@ -47,22 +54,36 @@ export interface NativeBuild {
   builtAt: string;
 }
 
-/** Reads {@link MANIFEST}; undefined when there is no build. Throws when the file is not a build record. */
+/**
+ * Reads {@link MANIFEST}; undefined when there is no
+ * build. Throws when the file is not a build record.
+ */
 export function readManifest(file = MANIFEST): NativeBuild | undefined {
   if (!fs.existsSync(file)) return undefined;
   let m: NativeBuild;
   try {
     m = JSON.parse(fs.readFileSync(file, "utf8")) as NativeBuild;
   } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); run "npm run native" to rebuild`);
+    throw new Error(
+      `${file} is not valid JSON (${(e as Error).message}); run "npm run native" to rebuild`,
+    );
   }
-  if (typeof m?.binding !== "string" || typeof m?.tensorflow?.libDir !== "string" || !Array.isArray(m.tensorflow.libraries)) {
-    throw new Error(`${file} is not a native build record (no binding or tensorflow.libDir); run "npm run native" to rebuild`);
+  if (
+    typeof m?.binding !== "string" ||
+    typeof m?.tensorflow?.libDir !== "string" ||
+    !Array.isArray(m.tensorflow.libraries)
+  ) {
+    throw new Error(
+      `${file} is not a native build record (no binding or tensorflow.libDir); ` +
+        'run "npm run native" to rebuild',
+    );
   }
   return m;
 }
 
-/** Size and modification time of a library file, to notice a TensorFlow that was upgraded in place. */
+/**
+ * Size and modification time of a library file, to notice a TensorFlow that was upgraded in place.
+ */
 export function stampLibrary(file: string): LibraryStamp {
   const s = fs.statSync(file);
   return { file, size: s.size, mtimeMs: Math.round(s.mtimeMs) };
@@ -76,11 +97,14 @@ export function stampLibrary(file: string): LibraryStamp {
 export function staleReason(m: NativeBuild): string | undefined {
   const tf = `TensorFlow ${m.tensorflow.version} at ${m.tensorflow.libDir}`;
   if (!fs.existsSync(m.binding)) return `the native binding ${m.binding} is missing`;
-  if (!fs.existsSync(m.tensorflow.libDir)) return `the native build was made against ${tf}, which is gone (moved or uninstalled)`;
+  if (!fs.existsSync(m.tensorflow.libDir))
+    return `the native build was made against ${tf}, which is gone (moved or uninstalled)`;
   for (const lib of m.tensorflow.libraries) {
-    if (!fs.existsSync(lib.file)) return `the native build was made against ${tf}, but ${path.basename(lib.file)} is gone from there`;
+    const made = `the native build was made against ${tf}, but ${path.basename(lib.file)}`;
+    if (!fs.existsSync(lib.file)) return `${made} is gone from there`;
     const now = stampLibrary(lib.file);
-    if (now.size !== lib.size || now.mtimeMs !== lib.mtimeMs) return `the native build was made against ${tf}, but ${path.basename(lib.file)} has changed since (TensorFlow upgraded or reinstalled?)`;
+    if (now.size !== lib.size || now.mtimeMs !== lib.mtimeMs)
+      return `${made} has changed since (TensorFlow upgraded or reinstalled?)`;
   }
   return undefined;
 }

@@ -20,7 +20,9 @@ export function currentCellWriter<T = unknown>(): T | undefined {
   }
 }
 
-/** Whether this process is a tslab kernel: tslab's jupyter module is loaded (not merely installed). */
+/**
+ * Whether this process is a tslab kernel: tslab's jupyter module is loaded (not merely installed).
+ */
 export function inTslabKernel(): boolean {
   return Object.keys(require.cache).some((k) => /tslab[\\/]dist[\\/]jupyter/.test(k));
 }

@@ -58,7 +58,10 @@ function sign(key: string, parts: string[]): string {
   return hmac.digest("hex");
 }
 
-/** Serialises a message into the frames a DEALER socket sends (delimiter, signature, four JSON parts). */
+/**
+ * Serialises a message into the frames a DEALER socket
+ * sends (delimiter, signature, four JSON parts).
+ */
 export function encode(msg: Message, key: string): string[] {
   const parts = [msg.header, msg.parent_header, msg.metadata, msg.content].map((p) =>
     JSON.stringify(p),

@@ -1,6 +1,9 @@
 import * as tf from "@tensorflow/tfjs";
 
-/** Gate activation: Keras 2 and tfjs default to `hardSigmoid` (clip(0.2·x + 0.5, 0, 1)); Keras ≥ 2.3 uses `sigmoid`. */
+/**
+ * Gate activation: Keras 2 and tfjs default to `hardSigmoid`
+ * (clip(0.2·x + 0.5, 0, 1)); Keras ≥ 2.3 uses `sigmoid`.
+ */
 export type GateActivation = "hardSigmoid" | "sigmoid";
 
 const gate = (kind: GateActivation) =>
@@ -21,7 +24,10 @@ export interface RecurrentWeights {
   bias: Float64Array;
 }
 
-/** Diagonal peephole weights (Gers & Schmidhuber): each gate also sees the cell state, the book's U_g·C term. */
+/**
+ * Diagonal peephole weights (Gers & Schmidhuber): each
+ * gate also sees the cell state, the book's U_g·C term.
+ */
 export interface Peepholes {
   input: Float64Array;
   forget: Float64Array;
@@ -45,7 +51,9 @@ export function recurrentWeightsOf(layer: tf.layers.Layer): RecurrentWeights {
   };
 }
 
-/** Pre-activation of gate `g` for unit `j`: Σ x_k W[k, g·u+j] + Σ h_k U[k, g·u+j] + b[g·u+j]. */
+/**
+ * Pre-activation of gate `g` for unit `j`: Σ x_k W[k, g·u+j] + Σ h_k U[k, g·u+j] + b[g·u+j].
+ */
 function preActivation(
   w: RecurrentWeights,
   gates: number,
@@ -74,8 +82,9 @@ export interface LstmStep {
 
 /**
  * One LSTM step written as the book's equations (LSTM section):
- *   f = σ(W_f·x + U_f·h + b_f),  i = σ(W_i·x + U_i·h + b_i),  ĉ = tanh(W_c·x + U_c·h + b_c),
- *   C = f ⊙ C₋₁ + i ⊙ ĉ,  o = σ(W_o·x + U_o·h + b_o),  h = o ⊙ tanh(C);
+ *   f = σ(W_f·x + U_f·h + b_f),  i = σ(W_i·x + U_i·h + b_i),
+ *   ĉ = tanh(W_c·x + U_c·h + b_c),  C = f ⊙ C₋₁ + i ⊙ ĉ,
+ *   o = σ(W_o·x + U_o·h + b_o),  h = o ⊙ tanh(C);
  * with `peepholes`, f and i also add p ⊙ C₋₁ and o adds p_o ⊙ C.
  */
 export function lstmStep(
@@ -119,9 +128,10 @@ export interface GruStep {
  * One GRU step as in the book (GRU section) and tfjs (Keras `reset_after=False`, Cho et al.):
  *   z = σ(W_z·x + U_z·h + b_z),  r = σ(W_r·x + U_r·h + b_r),
  *   ĥ = tanh(W_h·x + U_h·(r ⊙ h) + b_h),  h' = z ⊙ h + (1 − z) ⊙ ĥ.
- * The reset gate acts on h *before* the product with U_h; Keras ≥ 2.2 defaults to `reset_after=True`
- * (r ⊙ (U_h·h + b'_h), a second bias), which tfjs does not implement: a GRU(4) on one input has
- * 3·(4·1 + 4·4 + 2·4) = 84 parameters in Keras 2.2+, 3·(4·1 + 4·4 + 4) = 72 in tfjs and Keras 2.1.
+ * The reset gate acts on h *before* the product with U_h; Keras ≥ 2.2 defaults to
+ * `reset_after=True` (r ⊙ (U_h·h + b'_h), a second bias), which tfjs does not implement: a
+ * GRU(4) on one input has 3·(4·1 + 4·4 + 2·4) = 84 parameters in Keras 2.2+,
+ * 3·(4·1 + 4·4 + 4) = 72 in tfjs and Keras 2.1.
  */
 export function gruStep(
   w: RecurrentWeights,

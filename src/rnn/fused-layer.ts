@@ -30,13 +30,13 @@ const floats = (t: tf.Tensor) => t.dataSync() as Float32Array;
  * An LSTM or GRU layer computed as **one** operation per call: the whole sequence forward, and the
  * whole back-propagation through time in its gradient, in plain TypeScript loops (`fused-math.ts`)
  * instead of tfjs's ~10 kernels per time step. Same equations, weight layout (kernel,
- * recurrentKernel, bias; gates i, f, c, o or z, r, h) and stateful semantics as
- * `tf.layers.lstm` / `tf.layers.gru`, which the tests check to 1e-5 for outputs and gradients.
- * Initialisers are Keras's (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias, with the
- * forget gate's at 1 when `unitForgetBias` is set, as Keras's default is); tfjs's own layers draw the
- * kernel from a Glorot *normal* distribution instead.
- * For small recurrent layers on the wasm and cpu backends the per-kernel overhead dominates and
- * this is several times faster; use the tfjs layers for large ones or on native TensorFlow.
+ * recurrentKernel, bias; gates i, f, c, o or z, r, h) and stateful semantics as `tf.layers.lstm` /
+ * `tf.layers.gru`, which the tests check to 1e-5 for outputs and gradients. Initialisers are
+ * Keras's (Glorot-uniform kernel, orthogonal recurrent kernel, zero bias, with the forget gate's at
+ * 1 when `unitForgetBias` is set, as Keras's default is); tfjs's own layers draw the kernel from a
+ * Glorot *normal* distribution instead. For small recurrent layers on the wasm and cpu backends the
+ * per-kernel overhead dominates and this is several times faster; use the tfjs layers for large
+ * ones or on native TensorFlow.
  */
 export class FusedRecurrent extends tf.layers.Layer {
   static className = "FusedRecurrent";
@@ -173,7 +173,8 @@ export class FusedRecurrent extends tf.layers.Layer {
         }
         if (lstm && dLastC.some((v) => v !== 0))
           throw new Error(
-            "FusedRecurrent: gradients through the final cell state are not supported (it only carries state between batches)",
+            "FusedRecurrent: gradients through the final cell state are not supported " +
+              "(it only carries state between batches)",
           );
         const g = lstm
           ? lstmBackward(d, w, xv, lstmTrace!, dh, gate)
@@ -204,7 +205,10 @@ export class FusedRecurrent extends tf.layers.Layer {
     this.carried = null;
   }
 
-  /** The carried states (h, and c for the LSTM) of a stateful layer, or null before the first batch / after resetStates. */
+  /**
+   * The carried states (h, and c for the LSTM) of a stateful
+   * layer, or null before the first batch / after resetStates.
+   */
   get states(): tf.Tensor[] | null {
     return this.carried;
   }

@@ -8,14 +8,20 @@ export interface RecurrentDims {
   units: number;
 }
 
-/** Weights in the tfjs/Keras layout (see RecurrentWeights): kernel `inputs x G·units`, recurrent `units x G·units`, bias `G·units`. */
+/**
+ * Weights in the tfjs/Keras layout (see RecurrentWeights): kernel
+ * `inputs x G·units`, recurrent `units x G·units`, bias `G·units`.
+ */
 export interface FusedWeights {
   kernel: Float32Array;
   recurrent: Float32Array;
   bias: Float32Array;
 }
 
-/** A gate activation and its derivative: the logistic sigmoid, or Keras 2's / tfjs's hard sigmoid clip(0.2·x + 0.5, 0, 1). */
+/**
+ * A gate activation and its derivative: the logistic sigmoid,
+ * or Keras 2's / tfjs's hard sigmoid clip(0.2·x + 0.5, 0, 1).
+ */
 export const gateFunction = (kind: GateActivation) =>
   kind === "sigmoid"
     ? {
@@ -121,7 +127,10 @@ export interface FusedGradients {
   dh0: Float32Array;
 }
 
-/** Adds x_t^T·dz to dK, h^T·dz to dR, dz to dBias, and returns dz·K^T into dx and dz·R^T (first `recurrentCols` gates) into dh. */
+/**
+ * Adds x_t^T·dz to dK, h^T·dz to dR, dz to dBias, and returns
+ * dz·K^T into dx and dz·R^T (first `recurrentCols` gates) into dh.
+ */
 function accumulate(
   d: RecurrentDims,
   gates: number,
@@ -161,7 +170,10 @@ function accumulate(
   }
 }
 
-/** Back-propagation through time for {@link lstmForward}; `dh` is the gradient of the loss with respect to every h_t. */
+/**
+ * Back-propagation through time for {@link lstmForward}; `dh`
+ * is the gradient of the loss with respect to every h_t.
+ */
 export function lstmBackward(
   d: RecurrentDims,
   w: FusedWeights,
@@ -229,7 +241,10 @@ export function lstmBackward(
 /** What the GRU forward pass keeps for the backward pass. */
 export interface GruTrace {
   h: Float32Array;
-  /** Input part x·K + bias of the 3 gates per step, `[steps, batch, 3·units]`, and the recurrent parts of z and r (h·R), and of ĥ ((r⊙h)·R_h). */
+  /**
+   * Input part x·K + bias of the 3 gates per step, `[steps, batch, 3·units]`,
+   * and the recurrent parts of z and r (h·R), and of ĥ ((r⊙h)·R_h).
+   */
   xPart: Float64Array;
   hPart: Float64Array;
   h0: Float32Array;

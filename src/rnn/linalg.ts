@@ -20,7 +20,8 @@ export function matVec(m: Matrix, x: ArrayLike<number>): Float64Array {
 export function matTVec(m: Matrix, x: ArrayLike<number>): Float64Array {
   if (x.length !== m.rows)
     throw new Error(
-      `matTVec: the transpose of a ${m.rows}x${m.cols} matrix cannot multiply a vector of length ${x.length}`,
+      `matTVec: the transpose of a ${m.rows}x${m.cols} matrix ` +
+        `cannot multiply a vector of length ${x.length}`,
     );
   const y = new Float64Array(m.cols);
   for (let i = 0; i < m.rows; i++)
@@ -37,8 +38,8 @@ export function norm(x: ArrayLike<number>): number {
 
 /**
  * A random `n x n` orthogonal matrix (Gram-Schmidt on Gaussian columns) times `radius`: every
- * eigenvalue has modulus `radius` and ‖Mᵗv‖ = radiusᵗ‖v‖ exactly, which makes the "Wᵗ" argument of
- * BPTT visible without noise.
+ * eigenvalue has modulus `radius` and ‖Mᵗv‖ = radiusᵗ‖v‖ exactly, which makes the
+ * "Wᵗ" argument of BPTT visible without noise.
  */
 export function scaledOrthogonal(n: number, radius: number, seed = 1): Matrix {
   const next = gaussian(seededRandom(seed));

@@ -11,7 +11,10 @@ export class MinMaxScaler {
       throw new Error(`MinMaxScaler: range [${range}] must be increasing`);
   }
 
-  /** Learns min and max from `values` (the book fits the whole series; fit the training part to avoid leakage). */
+  /**
+   * Learns min and max from `values` (the book fits the
+   * whole series; fit the training part to avoid leakage).
+   */
   fit(values: ArrayLike<number>): this {
     if (values.length === 0) throw new Error("MinMaxScaler.fit: no values");
     let min = Infinity,
@@ -41,7 +44,10 @@ export class MinMaxScaler {
   }
 }
 
-/** Sliding windows over a series: window i is values[i .. i+length−1], its target values[i+length]. */
+/**
+ * Sliding windows over a series: window i is values[i
+ * .. i+length−1], its target values[i+length].
+ */
 export interface Windows {
   count: number;
   length: number;
@@ -50,7 +56,10 @@ export interface Windows {
   y: Float32Array;
 }
 
-/** All `series.length − length` windows of `length` consecutive values and the value after each (the book: 2,820 − 15 = 2,805). */
+/**
+ * All `series.length − length` windows of `length` consecutive
+ * values and the value after each (the book: 2,820 − 15 = 2,805).
+ */
 export function makeWindows(series: ArrayLike<number>, length: number): Windows {
   if (!(Number.isInteger(length) && length >= 1 && length < series.length))
     throw new Error(`makeWindows: window length ${length} must be 1..${series.length - 1}`);
@@ -64,7 +73,10 @@ export function makeWindows(series: ArrayLike<number>, length: number): Windows 
   return { count, length, x, y };
 }
 
-/** Windows `from..to−1` (in the given order when `order` is passed) as `[n, length, 1]` inputs and `[n, 1]` targets. */
+/**
+ * Windows `from..to−1` (in the given order when `order` is
+ * passed) as `[n, length, 1]` inputs and `[n, 1]` targets.
+ */
 export function windowTensors(
   w: Windows,
   from: number,
@@ -87,8 +99,8 @@ export function windowTensors(
 /**
  * Where each slot of a stateful batch starts, for windows fed in order (the book): slot i of batch
  * k holds window k·batchSize + i, so the state slot i carries into batch k+1 was computed on
- * months [k·b + i, k·b + i + length) and is used for a window starting b months later: with b = 20
- * and length 15 the carried state skips 20 − 15 = 5 months.
+ * months [k·b + i, k·b + i + length) and is used for a window starting b months later:
+ * with b = 20 and length 15 the carried state skips 20 − 15 = 5 months.
  * @returns `starts[k][i]`, the first month of slot i in batch k.
  */
 export function statefulStarts(batchSize: number, batches: number): number[][] {
@@ -109,7 +121,8 @@ export function continuousOrder(windowCount: number, length: number, batchSize: 
   const perStream = Math.floor((streamLength - 1) / length);
   if (perStream < 1)
     throw new Error(
-      `continuousOrder: ${windowCount} windows cannot make ${batchSize} streams of at least one window of ${length}`,
+      `continuousOrder: ${windowCount} windows cannot make ${batchSize} streams ` +
+        `of at least one window of ${length}`,
     );
   const order: number[] = [];
   for (let k = 0; k < perStream; k++)

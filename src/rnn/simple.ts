@@ -60,16 +60,20 @@ export interface RnnGradients {
 
 /** Options of {@link rnnBptt}. */
 export interface BpttOptions {
-  /** Back-propagate each loss term through at most this many steps (truncated BPTT's k₂); default: all. */
+  /**
+   * Back-propagate each loss term through at most this
+   * many steps (truncated BPTT's k₂); default: all.
+   */
   truncate?: number;
   h0?: Float64Array;
 }
 
 /**
- * Back-propagation through time ("时间反向传播") for the loss L = ½ Σ_t ‖ŷ_t − y_t‖² over the steps
- * whose target is given (`targets[t]` undefined: no loss at t). Each loss term's error travels
- * back through the unrolled network, multiplied at every step by diag(f′(a_t))·Uᵀ; with
- * `truncate = k` it stops after k steps (the approximation TBPTT makes).
+ * Back-propagation through time ("时间反向传播") for the loss
+ * L = ½ Σ_t ‖ŷ_t − y_t‖² over the steps whose target is given (`targets[t]` undefined: no
+ * loss at t). Each loss term's error travels back through the unrolled network, multiplied at
+ * every step by diag(f′(a_t))·Uᵀ; with `truncate = k` it stops after k steps (the
+ * approximation TBPTT makes).
  */
 export function rnnBptt(
   p: SimpleRnnParams,
@@ -118,10 +122,10 @@ export function rnnBptt(
 }
 
 /**
- * ‖∂h_t/∂h_0‖ (spectral norm estimated on a direction: the growth of a unit perturbation of h_0)
- * for t = 1..steps, along the trajectory driven by `xs`: the product of the Jacobians
- * diag(f′(a_t))·U that BPTT multiplies the error by. For a linear neuron and U = ρ·orthogonal it
- * is exactly ρᵗ: vanishing for ρ < 1, exploding for ρ > 1.
+ * ‖∂h_t/∂h_0‖ (spectral norm estimated on a direction: the growth of a unit perturbation of
+ * h_0) for t = 1..steps, along the trajectory driven by `xs`: the product of the Jacobians
+ * diag(f′(a_t))·U that BPTT multiplies the error by. For a linear neuron and U = ρ·orthogonal
+ * it is exactly ρᵗ: vanishing for ρ < 1, exploding for ρ > 1.
  */
 export function gradientNormThroughTime(
   p: SimpleRnnParams,
@@ -146,7 +150,10 @@ export function gradientNormThroughTime(
 export interface TbpttOptions {
   /** Update the weights every k₁ steps. */
   k1: number;
-  /** Back-propagate each loss term through k₂ steps (Infinity: through the whole sequence so far = full BPTT over each chunk's history). */
+  /**
+   * Back-propagate each loss term through k₂ steps (Infinity: through
+   * the whole sequence so far = full BPTT over each chunk's history).
+   */
   k2: number;
   learningRate: number;
   epochs: number;
@@ -155,10 +162,11 @@ export interface TbpttOptions {
 }
 
 /**
- * Trains `p` in place with truncated BPTT (Williams & Peng's TBPTT(k₁, k₂)): the sequence is read
- * k₁ steps at a time, carrying the state; after each chunk the loss terms of that chunk are
+ * Trains `p` in place with truncated BPTT (Williams & Peng's TBPTT(k₁, k₂)): the sequence is
+ * read k₁ steps at a time, carrying the state; after each chunk the loss terms of that chunk are
  * back-propagated k₂ steps and the weights updated by gradient descent.
- * @returns the loss over the whole sequence after each epoch, and the number of step-gradients computed (the cost).
+ * @returns the loss over the whole sequence after each epoch,
+ * and the number of step-gradients computed (the cost).
  */
 export function trainTbptt(
   p: SimpleRnnParams,
@@ -171,7 +179,8 @@ export function trainTbptt(
   const losses: number[] = [];
   let backwardSteps = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
-    const entering: Float64Array[] = [new Float64Array(p.U.rows)]; // entering[t]: the state carried into step t
+    // entering[t]: the state carried into step t
+    const entering: Float64Array[] = [new Float64Array(p.U.rows)];
     for (let chunk = 0; chunk < xs.length; chunk += o.k1) {
       const stop = Math.min(chunk + o.k1, xs.length);
       const from = Number.isFinite(o.k2) ? Math.max(0, chunk - o.k2 + 1) : 0;

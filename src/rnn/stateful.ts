@@ -28,7 +28,9 @@ export class ReleaseKeptStates extends tf.Callback {
   }
 }
 
-/** Frees the kept old states of every stateful RNN layer of `model` (see {@link ReleaseKeptStates}). */
+/**
+ * Frees the kept old states of every stateful RNN layer of `model` (see {@link ReleaseKeptStates}).
+ */
 export function releaseKeptStates(model: tf.LayersModel): void {
   for (const layer of statefulLayers(model)) {
     tf.dispose(layer.keptStates!.flat());

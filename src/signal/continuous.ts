@@ -7,7 +7,10 @@ export type RealFn = (t: number) => number;
  */
 export const parabolaKernel: RealFn = (tau) => (Math.abs(tau) <= 1 ? 1 - tau * tau : 0);
 
-/** The kernel flipped and moved to `t`: `tau -> k(t - tau)`, the factor inside the convolution integral. */
+/**
+ * The kernel flipped and moved to `t`: `tau -> k(t - tau)`,
+ * the factor inside the convolution integral.
+ */
 export function shiftedKernel(k: RealFn, t: number): RealFn {
   return (tau) => k(t - tau);
 }

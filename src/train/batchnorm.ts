@@ -36,7 +36,8 @@ export function recalibrateBatchNorm(
     throw new Error(`recalibrateBatchNorm: model "${model.name}" has no BatchNormalization layer`);
   if (model.inputs.length !== 1 || model.outputs.length !== 1)
     throw new Error(
-      `recalibrateBatchNorm: model "${model.name}" must have one input and one output (a sequential chain)`,
+      `recalibrateBatchNorm: model "${model.name}" ` +
+        "must have one input and one output (a sequential chain)",
     );
   if (!(batchSize >= 1))
     throw new Error(`recalibrateBatchNorm: batchSize must be at least 1, got ${batchSize}`);

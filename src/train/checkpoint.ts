@@ -255,7 +255,8 @@ export async function saveCheckpoint(
   const existing = options.overwrite ? undefined : readMeta(dir);
   if (existing && existing.runId !== meta.runId) {
     throw new Error(
-      `${dir} holds a checkpoint of another run (${existing.runId}, epoch ${existing.epoch}, saved ${existing.savedAt}); ` +
+      `${dir} holds a checkpoint of another run ` +
+        `(${existing.runId}, epoch ${existing.epoch}, saved ${existing.savedAt}); ` +
         "resume that run, choose another output folder, or allow overwriting explicitly",
     );
   }
@@ -320,7 +321,9 @@ export interface RestoreOptimizerOptions {
   reset?: boolean;
 }
 
-/** A loaded checkpoint: the model (not compiled), the optimizer state to restore, and the metadata. */
+/**
+ * A loaded checkpoint: the model (not compiled), the optimizer state to restore, and the metadata.
+ */
 export interface LoadedCheckpoint {
   model: tf.LayersModel;
   meta: CheckpointMeta;

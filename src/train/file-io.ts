@@ -2,7 +2,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 
-/** Names of the two files a saved Layers model consists of (the tfjs format: topology + weights). */
+/**
+ * Names of the two files a saved Layers model consists of (the tfjs format: topology + weights).
+ */
 export const MODEL_JSON = "model.json";
 export const WEIGHTS_BIN = "weights.bin";
 

@@ -59,8 +59,10 @@ export function checkBatchFits(
     threads *
     Math.max(0, Math.floor((limit - RUNTIME_BYTES - 16 * model.countParams()) / perSample));
   const split = threads > 1 ? ` (${shard} rows on each of ${threads} threads)` : "";
+  const perThread = threads > 1 ? " per thread" : "";
   throw new Error(
-    `train: a batch of ${batchSize}${split} would need about ${(need / 1e9).toFixed(1)} GB of wasm memory${threads > 1 ? " per thread" : ""} for "${model.name}", ` +
-      `but the wasm heap ends at 4 GiB; use batchSize <= ${fits}, or the tensorflow backend (CH10_BACKEND=tensorflow) or cpu`,
+    `train: a batch of ${batchSize}${split} would need about ${(need / 1e9).toFixed(1)} GB ` +
+      `of wasm memory${perThread} for "${model.name}", but the wasm heap ends at 4 GiB; ` +
+      `use batchSize <= ${fits}, or the tensorflow backend (CH10_BACKEND=tensorflow) or cpu`,
   );
 }

@@ -19,15 +19,17 @@ export class NaNGuard extends tf.Callback {
     const loss = await logValue(logs, "loss");
     if (loss !== undefined && !Number.isFinite(loss) && !this.reason) {
       this.reason =
-        `training stopped: the loss became ${loss} at epoch ${this.epoch + 1}, batch ${batch + 1}. ` +
-        "The weights are no longer usable; lower the learning rate or check the inputs for NaN/Inf and their scale.";
+        `training stopped: the loss became ${loss} at epoch ${this.epoch + 1}, ` +
+        `batch ${batch + 1}. The weights are no longer usable; lower the learning rate ` +
+        "or check the inputs for NaN/Inf and their scale.";
       (this.model as unknown as tf.LayersModel).stopTraining = true;
     }
   }
 
   override async onTrainEnd(): Promise<void> {
     if (!this.reason) return;
-    // fit would resolve the History's scalar tensors after onTrainEnd; throwing skips that, so do it first.
+    // fit would resolve the History's scalar tensors after
+    // onTrainEnd; throwing skips that, so do it first.
     await (
       this.model as unknown as { history?: { syncData(): Promise<void> } }
     ).history?.syncData();

@@ -4,7 +4,10 @@ import { NativeAdamMoments } from "../backend/native-adam";
 /** What tfjs optimizers save and restore: a named tensor. */
 type NamedTensor = Awaited<ReturnType<tf.Optimizer["getWeights"]>>[number];
 
-/** Keras 2's `K.epsilon()`, the default of its Adam's `epsilon` (Keras 2.1.3 and later; 1e-8 before). */
+/**
+ * Keras 2's `K.epsilon()`, the default of its Adam's
+ * `epsilon` (Keras 2.1.3 and later; 1e-8 before).
+ */
 export const KERAS_EPSILON = 1e-7;
 
 /**
@@ -14,9 +17,10 @@ export const KERAS_EPSILON = 1e-7;
  * ReduceLROnPlateau changes, as Keras changes `optimizer.lr`.
  *
  * Keras (2 and 3) adds epsilon to the root of the *raw* second moment,
- * `lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`, where tfjs's Adam adds it to the bias-corrected root,
- * `lr · m̂/(√v̂ + ε)`. The two agree exactly when tfjs is given `ε/√(1−β₂ᵗ)`, which
- * {@link applyGradients} sets before every update (`epsilon` stays the Keras value).
+ * `lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`, where tfjs's Adam adds it to the
+ * bias-corrected root, `lr · m̂/(√v̂ + ε)`. The two agree exactly when tfjs is given
+ * `ε/√(1−β₂ᵗ)`, which {@link applyGradients} sets before every update (`epsilon` stays
+ * the Keras value).
  *
  * On native TensorFlow (the `tensorflow` backend) each update is TensorFlow's fused
  * `ResourceApplyAdam`, the same formula in one kernel per variable, as Keras's graph runs it.
@@ -56,13 +60,18 @@ export class DecayedAdam extends tf.AdamOptimizer {
     }
     if (this.native)
       throw new Error(
-        `DecayedAdam: this optimizer's moments live in TensorFlow (it trained on the tensorflow backend); continue on that backend, or compile the model with a new optimizer for "${tf.getBackend()}"`,
+        "DecayedAdam: this optimizer's moments live in TensorFlow (it trained on the " +
+          "tensorflow backend); continue on that backend, or compile the model with a new " +
+          `optimizer for "${tf.getBackend()}"`,
       );
     this.epsilon = this.kerasEpsilon / Math.sqrt(1 - this.beta2 ** t);
     super.applyGradients(variableGradients);
   }
 
-  /** On native TensorFlow: one fused `ResourceApplyAdam` per variable (see {@link NativeAdamMoments}). */
+  /**
+   * On native TensorFlow: one fused `ResourceApplyAdam`
+   * per variable (see {@link NativeAdamMoments}).
+   */
   private applyNative(
     variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0],
     step: number,
@@ -90,7 +99,8 @@ export class DecayedAdam extends tf.AdamOptimizer {
 
   /**
    * Moments that `setWeights` (a checkpoint) put into tfjs's slots, to start the native ones from:
-   * by position, as tfjs's Adam pairs them with the variables (a reloaded model's variables have new names).
+   * by position, as tfjs's Adam pairs them with the variables (a reloaded model's variables have
+   * new names).
    */
   private restoredMoments(position: number): { m: tf.Tensor; v: tf.Tensor } | undefined {
     type Slot = { variable: tf.Variable };
@@ -103,7 +113,10 @@ export class DecayedAdam extends tf.AdamOptimizer {
     return m && v ? { m: m.variable, v: v.variable } : undefined;
   }
 
-  /** The iterations and moments, as tfjs's Adam names them (`<variable>/m`, then every `<variable>/v`), wherever they live. */
+  /**
+   * The iterations and moments, as tfjs's Adam names them
+   * (`<variable>/m`, then every `<variable>/v`), wherever they live.
+   */
   override async getWeights(): Promise<NamedTensor[]> {
     if (!this.native) return super.getWeights();
     tf.dispose(this.lastRead);
@@ -125,9 +138,10 @@ export class DecayedAdam extends tf.AdamOptimizer {
   }
 
   /**
-   * tfjs's Adam restores β₁ᵗ⁺¹ and β₂ᵗ⁺¹ with `pow`, while training builds them by one float32
-   * multiplication per step; on webgpu the two differ in the last bits, and a resumed run drifted
-   * from the uninterrupted one (1.7e-6 in the loss after 2 epochs). Rebuilt here as training does.
+   * tfjs's Adam restores β₁ᵗ⁺¹ and β₂ᵗ⁺¹ with `pow`, while training builds them by
+   * one float32 multiplication per step; on webgpu the two differ in the last bits, and a resumed
+   * run drifted from the uninterrupted one (1.7e-6 in the loss after 2 epochs). Rebuilt here as
+   * training does.
    */
   private restoreBetaPowers(): void {
     const own = this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
@@ -164,7 +178,10 @@ export class DecayedAdam extends tf.AdamOptimizer {
   private lastRead: tf.Tensor[] = [];
 }
 
-/** The learning rate a schedule or callback should read: the base rate of {@link DecayedAdam}, else the optimizer's own. */
+/**
+ * The learning rate a schedule or callback should read: the
+ * base rate of {@link DecayedAdam}, else the optimizer's own.
+ */
 export function getLearningRate(optimizer: tf.Optimizer): number {
   if (optimizer instanceof DecayedAdam) return optimizer.baseLearningRate;
   const lr = (optimizer as unknown as { learningRate?: number }).learningRate;

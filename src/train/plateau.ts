@@ -2,7 +2,9 @@ import * as tf from "@tensorflow/tfjs";
 import { logValue } from "./logs";
 import { getLearningRate, setLearningRate } from "./optimizer";
 
-/** Options of {@link PlateauSchedule} / {@link ReduceLROnPlateau}, with Keras's names and defaults. */
+/**
+ * Options of {@link PlateauSchedule} / {@link ReduceLROnPlateau}, with Keras's names and defaults.
+ */
 export interface ReduceLROnPlateauOptions {
   /** Metric to watch (default `val_loss`). */
   monitor?: string;
@@ -10,7 +12,9 @@ export interface ReduceLROnPlateauOptions {
   factor?: number;
   /** Epochs without improvement before reducing (default 10). */
   patience?: number;
-  /** `min` (default for losses), `max` (accuracies) or `auto` (max when the name contains "acc"). */
+  /**
+   * `min` (default for losses), `max` (accuracies) or `auto` (max when the name contains "acc").
+   */
   mode?: "auto" | "min" | "max";
   /** An improvement must beat the best value by more than this (default 1e-4). */
   minDelta?: number;
@@ -103,11 +107,13 @@ export class ReduceLROnPlateau extends tf.Callback {
     const value = await logValue(logs, this.schedule.monitor);
     if (value === undefined) {
       throw new Error(
-        `ReduceLROnPlateau: metric "${this.schedule.monitor}" is not in the epoch logs (${Object.keys(logs ?? {}).join(", ")}); pass validation data or choose another monitor`,
+        `ReduceLROnPlateau: metric "${this.schedule.monitor}" is not in the epoch logs ` +
+          `(${Object.keys(logs ?? {}).join(", ")}); pass validation data or choose another monitor`,
       );
     }
     const lr = getLearningRate(this.optimizer());
-    if (logs) logs.lr = lr; // as Keras: the epoch's rate goes into the logs (and checkpoints' history)
+    // as Keras: the epoch's rate goes into the logs (and checkpoints' history)
+    if (logs) logs.lr = lr;
     const next = this.schedule.step(value, lr);
     if (next !== lr) {
       setLearningRate(this.optimizer(), next);

@@ -52,7 +52,10 @@ export class CurveRecorder {
     if (this.curve.x.length >= 2 * this.maxPoints) this.thin();
   }
 
-  /** Adds the metrics logged at the end of the epoch that ends at `x` (validation values, learning rate, ...). */
+  /**
+   * Adds the metrics logged at the end of the epoch that
+   * ends at `x` (validation values, learning rate, ...).
+   */
   addEpoch(x: number, metrics: Record<string, number>): void {
     this.curve.epochX.push(x);
     appendToHistory(this.curve.epochs, metrics);
@@ -149,12 +152,13 @@ export class TrainingProgress extends tf.Callback {
     const eta = ((this.options.batchesPerEpoch - done) * elapsed) / done;
     const loss = metrics.loss;
     const acc = metrics.acc ?? metrics.accuracy;
+    const threads = this.options.threads ?? 1;
     const parts = [
       `epoch ${this.epoch + 1}/${this.options.epochs}`,
       `batch ${done}/${this.options.batchesPerEpoch}`,
       loss !== undefined ? `loss ${loss.toFixed(4)}` : "",
       acc !== undefined ? `acc ${acc.toFixed(4)}` : "",
-      `${rate.toFixed(0)} samples/s${(this.options.threads ?? 1) > 1 ? ` on ${this.options.threads} threads` : ""}`,
+      `${rate.toFixed(0)} samples/s${threads > 1 ? ` on ${threads} threads` : ""}`,
       `epoch ETA ${formatDuration(eta)}`,
     ];
     this.show(parts.filter(Boolean).join(" · "), false);
@@ -170,8 +174,10 @@ export class TrainingProgress extends tf.Callback {
     const remaining =
       (this.options.epochs - epoch - 1) *
       (this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length);
+    const left = remaining > 0 ? ` · about ${formatDuration(remaining)} left` : "";
     this.show(
-      `epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ${summary}${remaining > 0 ? ` · about ${formatDuration(remaining)} left` : ""}`,
+      `epoch ${epoch + 1}/${this.options.epochs} done in ${formatDuration(seconds)} · ` +
+        `${summary}${left}`,
       true,
     );
     if (this.notebook) await this.drawChart();

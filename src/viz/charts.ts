@@ -98,11 +98,17 @@ export function lineChart(
       tooltip: [{ field: "series" }, { field: "x" }, { field: "y", format: ".4g" }],
     },
   };
-  const description = `Line chart${options.title ? ` "${options.title}"` : ""} of ${names.join(", ")} over ${x.length} points of ${options.xTitle ?? "x"}.`;
+  const named = options.title ? ` "${options.title}"` : "";
+  const description =
+    `Line chart${named} of ${names.join(", ")} ` +
+    `over ${x.length} points of ${options.xTitle ?? "x"}.`;
   return topLevel(body, options.title, description);
 }
 
-/** A Keras-like training history: metric name to one value per epoch (`loss`, `val_loss`, `acc`, `val_acc`, `lr`, ...). */
+/**
+ * A Keras-like training history: metric name to one value per
+ * epoch (`loss`, `val_loss`, `acc`, `val_acc`, `lr`, ...).
+ */
 export type History = Record<string, number[]>;
 
 /**
@@ -139,7 +145,8 @@ export function historyChart(
     );
   });
   const last = metrics.map((m) => `${m} ${fmt(history[m][history[m].length - 1])}`).join(", ");
-  const description = `Training history over ${history[metrics[0]].length} epochs; last values: ${last}.`;
+  const epochs = history[metrics[0]].length;
+  const description = `Training history over ${epochs} epochs; last values: ${last}.`;
   return topLevel(
     { hconcat: panels, resolve: { scale: { color: "independent", strokeDash: "independent" } } },
     options.title,
@@ -186,7 +193,8 @@ export function trainingCurveChart(
     const ys = curve.smoothed[metric];
     if (!ys)
       throw new Error(
-        `trainingCurveChart: no "${metric}" in the curve (has ${Object.keys(curve.smoothed).join(", ")})`,
+        `trainingCurveChart: no "${metric}" in the curve ` +
+          `(has ${Object.keys(curve.smoothed).join(", ")})`,
       );
     const train = curve.x
       .map((xi, i) => ({ x: round(xi, 5), y: round(ys[i], 5) }))
@@ -214,7 +222,10 @@ export function trainingCurveChart(
   const last = metrics
     .map((m) => `${m} ${fmt(curve.smoothed[m][curve.smoothed[m].length - 1])}`)
     .join(", ");
-  const description = `Training curve over ${curve.x.length} batch points (${fmt(curve.x[curve.x.length - 1] ?? 0)} epochs); smoothed: ${last}.`;
+  const epochs = fmt(curve.x[curve.x.length - 1] ?? 0);
+  const description =
+    `Training curve over ${curve.x.length} batch points (${epochs} epochs); ` +
+    `smoothed: ${last}.`;
   return topLevel(
     { hconcat: panels, config: { legend: { orient: "bottom", title: null, labelLimit: 300 } } },
     options.title,
@@ -237,7 +248,8 @@ export function seriesWithPredictions(
   for (const [name, p] of Object.entries(predictions)) {
     if (offset + p.length > actual.length) {
       throw new Error(
-        `seriesWithPredictions: "${name}" (${p.length} values from ${offset}) runs past the series (${actual.length})`,
+        `seriesWithPredictions: "${name}" (${p.length} values from ${offset}) ` +
+          `runs past the series (${actual.length})`,
       );
     }
     const full = new Array<number>(actual.length).fill(NaN);
@@ -285,7 +297,9 @@ export function barChart(
       tooltip: [{ field: "category" }, { field: "value", format: ".4g" }],
     },
   };
-  const description = `Bar chart${options.title ? ` "${options.title}"` : ""}: ${data.map((d) => `${d.category} ${fmt(d.value)}`).join(", ")}.`;
+  const named = options.title ? ` "${options.title}"` : "";
+  const bars = data.map((d) => `${d.category} ${fmt(d.value)}`).join(", ");
+  const description = `Bar chart${named}: ${bars}.`;
   return topLevel(body, options.title, description);
 }
 
@@ -300,7 +314,8 @@ export function confusionMatrixChart(
 ): VegaLiteSpec {
   if (counts.rows !== counts.cols || labels.length !== counts.rows) {
     throw new Error(
-      `confusionMatrixChart: need a square matrix with one label per class, got ${counts.rows}x${counts.cols} and ${labels.length} labels`,
+      "confusionMatrixChart: need a square matrix with one label per class, " +
+        `got ${counts.rows}x${counts.cols} and ${labels.length} labels`,
     );
   }
   const spec = heatmap(counts, {
@@ -338,6 +353,9 @@ export function confusionMatrixChart(
       if (i === j) correct += counts.data[i * counts.cols + j];
     }
   }
-  spec.description = `Confusion matrix of ${labels.length} classes over ${total} samples; accuracy ${fmt(total ? correct / total : 0)}.`;
+  const accuracy = fmt(total ? correct / total : 0);
+  spec.description =
+    `Confusion matrix of ${labels.length} classes over ${total} samples; ` +
+    `accuracy ${accuracy}.`;
   return spec;
 }

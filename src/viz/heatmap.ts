@@ -6,8 +6,8 @@ import { ChartOptions, VegaLiteSpec, asPanel, fmt, round, topLevel } from "./spe
 /** Options of {@link heatmap}. */
 export interface HeatmapOptions extends ChartOptions {
   /**
-   * Colour scale: `"auto"` (default) picks a diverging red-blue scale centred on 0 when the
-   * matrix has both signs and a grayscale (0 black) otherwise; `"diverging"` and `"gray"` force one.
+   * Colour scale: `"auto"` (default) picks a diverging red-blue scale centred on 0 when the matrix
+   * has both signs and a grayscale (0 black) otherwise; `"diverging"` and `"gray"` force one.
    */
   scale?: "auto" | "diverging" | "gray";
   /** Size of one cell in pixels (default: fits the longer side in 240 px, at least 2). */
@@ -24,8 +24,8 @@ export interface HeatmapOptions extends ChartOptions {
   /** Explicit colour domain [lo, hi] (e.g. to share one scale across panels). */
   domain?: [number, number];
   /**
-   * How cells are drawn: `"rect"` (one mark per cell, with tooltips), `"image"` (one embedded
-   * PNG, for photographs: keeps specs and SVGs small) or `"auto"` (default: image above 1,024 cells).
+   * How cells are drawn: `"rect"` (one mark per cell, with tooltips), `"image"` (one embedded PNG,
+   * for photographs: keeps specs and SVGs small) or `"auto"` (default: image above 1,024 cells).
    */
   render?: "auto" | "rect" | "image";
 }
@@ -60,7 +60,11 @@ export function heatmap(m: Matrix, options: HeatmapOptions = {}): VegaLiteSpec {
   const body = useImage
     ? imageBody(m, color, signed ? { signed, lo: -limit, hi: limit } : { signed, lo, hi }, size)
     : rectBody(m, color, annotate, signed, signed ? limit / 2 : (lo + hi) / 2, size, format);
-  const description = `Heat map${options.title ? ` "${options.title}"` : ""} of a ${m.rows}x${m.cols} matrix, values from ${fmt(lo)} to ${fmt(hi)}${signed ? " (diverging colours centred on 0)" : ""}.`;
+  const named = options.title ? ` "${options.title}"` : "";
+  const diverging = signed ? " (diverging colours centred on 0)" : "";
+  const description =
+    `Heat map${named} of a ${m.rows}x${m.cols} matrix, ` +
+    `values from ${fmt(lo)} to ${fmt(hi)}${diverging}.`;
   return topLevel(body, options.title, description);
 }
 
@@ -233,7 +237,10 @@ export interface HeatmapGridOptions extends HeatmapOptions {
    * images scaled to 0-1; for signed data, the largest magnitudes are compared).
    */
   shareScale?: boolean | "auto";
-  /** Widest the grid may be, in pixels: panels wrap to fewer columns to fit (default 900, a notebook's output width). */
+  /**
+   * Widest the grid may be, in pixels: panels wrap to fewer
+   * columns to fit (default 900, a notebook's output width).
+   */
   maxWidth?: number;
 }
 
@@ -263,7 +270,8 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
   const ranges = mats.map(extent);
   const union = [Math.min(...ranges.map((r) => r[0])), Math.max(...ranges.map((r) => r[1]))];
   // "the same range": every panel spans at least 75% of the union (images scaled to 0-1, say); a
-  // signed (diverging, centred on 0) scale spans ±max|v|, so there the largest magnitudes are compared
+  // signed (diverging, centred on 0) scale spans ±max|v|, so there the largest magnitudes are
+  // compared
   const signed =
     rest.scale === "diverging" || (rest.scale !== "gray" && union[0] < 0 && union[1] > 0);
   const span = (r: number[]) => (signed ? Math.max(-r[0], r[1]) : r[1] - r[0]);
@@ -290,7 +298,10 @@ export function heatmapGrid(mats: Matrix[], options: HeatmapGridOptions = {}): V
     concat: panels,
     resolve: { scale: { color: shareScale ? "shared" : "independent" } },
   };
-  const description = `Grid of ${mats.length} heat maps${title ? ` "${title}"` : ""}${shareScale && domain ? `, one colour scale from ${fmt(domain[0])} to ${fmt(domain[1])}` : ""}.`;
+  const named = title ? ` "${title}"` : "";
+  const oneScale =
+    shareScale && domain ? `, one colour scale from ${fmt(domain[0])} to ${fmt(domain[1])}` : "";
+  const description = `Grid of ${mats.length} heat maps${named}${oneScale}.`;
   return topLevel(body, title, description);
 }
 

@@ -117,6 +117,10 @@ export function distributionChart(
       },
     ],
   };
-  const description = `Distribution chart${options.title ? ` "${options.title}"` : ""}: ${groups.map((g) => `${g.label}: ${g.values.length} values, median ${median(g.values).toFixed(4)}`).join("; ")}; book ${bookValue}.`;
+  const named = options.title ? ` "${options.title}"` : "";
+  const summary = groups
+    .map((g) => `${g.label}: ${g.values.length} values, median ${median(g.values).toFixed(4)}`)
+    .join("; ");
+  const description = `Distribution chart${named}: ${summary}; book ${bookValue}.`;
   return topLevel(body, options.title, description);
 }

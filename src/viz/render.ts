@@ -12,7 +12,9 @@ export function compile(spec: VegaLiteSpec): vega.Spec {
   return vl.compile(spec as unknown as TopLevelSpec).spec;
 }
 
-/** Renders a Vega-Lite spec to an SVG string in Node, with vega's headless renderer (no browser). */
+/**
+ * Renders a Vega-Lite spec to an SVG string in Node, with vega's headless renderer (no browser).
+ */
 export async function toSvg(spec: VegaLiteSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec)), { renderer: "none" });
   try {
@@ -114,7 +116,9 @@ export function altText(spec: VegaLiteSpec): string {
   return [title ? `[chart] ${title}` : "[chart]", description].filter(Boolean).join(": ");
 }
 
-/** The MIME bundle of one chart: interactive Vega-Lite, static SVG and PNG (base64), and alt text. */
+/**
+ * The MIME bundle of one chart: interactive Vega-Lite, static SVG and PNG (base64), and alt text.
+ */
 export interface ChartBundle {
   "application/vnd.vegalite.v5+json": VegaLiteSpec;
   "image/svg+xml": string;

@@ -17,7 +17,10 @@ export interface ChartOptions {
   height?: number;
 }
 
-/** Wraps a body in a top-level spec with schema, title, description (the alt text) and white background. */
+/**
+ * Wraps a body in a top-level spec with schema, title,
+ * description (the alt text) and white background.
+ */
 export function topLevel(
   body: VegaLiteSpec,
   title: string | undefined,

@@ -6,7 +6,8 @@ export { Row, formatTable };
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /**
- * Shows rows as a table: an HTML table in JupyterLab, aligned text elsewhere (one output, two MIME types).
+ * Shows rows as a table: an HTML table in JupyterLab,
+ * aligned text elsewhere (one output, two MIME types).
  */
 export function showTable(rows: Row[], options: { title?: string } = {}): void {
   const cols = rows.length ? Object.keys(rows[0]) : [];

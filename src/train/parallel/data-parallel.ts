@@ -28,7 +28,10 @@ import {
 import type { WorkerSetup } from "./worker";
 import { estimateTrainingBytes } from "../memory";
 
-/** The environment variable that sets the number of training threads (`auto`, or a number; `1` turns data parallelism off). */
+/**
+ * The environment variable that sets the number of training
+ * threads (`auto`, or a number; `1` turns data parallelism off).
+ */
 export const THREADS_ENV = "CH10_THREADS";
 /** Smallest shard worth a thread of its own in `auto` mode. */
 const MIN_SHARD_ROWS = 32;
@@ -107,7 +110,8 @@ function parseThreads(raw: number | string): number | undefined {
   const n = typeof raw === "number" ? raw : /^\s*[0-9]+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(Number.isInteger(n) && n >= 1)) {
     throw new Error(
-      `train: threads must be a whole number >= 1 or "auto" (from option or ${THREADS_ENV}), got "${raw}"`,
+      `train: threads must be a whole number >= 1 or "auto" ` +
+        `(from option or ${THREADS_ENV}), got "${raw}"`,
     );
   }
   return n;
@@ -163,7 +167,8 @@ export function planThreads(
       reason:
         cores < 2
           ? "one core"
-          : `a batch of ${batchSize} is too small to split (${MIN_SHARD_ROWS} rows per thread at least)`,
+          : `a batch of ${batchSize} is too small to split ` +
+            `(${MIN_SHARD_ROWS} rows per thread at least)`,
     };
   if (threads < wanted)
     return { threads, reason: `${wanted} would not fit in memory together; ${cores} cores` };
@@ -248,7 +253,8 @@ export class DataParallel {
     if (failure) {
       await Promise.all(handles.map(({ worker }) => worker.terminate()));
       throw new Error(
-        `data-parallel training: a worker failed to start: ${(failure.reason as Error)?.message ?? failure.reason}`,
+        "data-parallel training: a worker failed to start: " +
+          ((failure.reason as Error)?.message ?? failure.reason),
       );
     }
     const dp = new DataParallel(model, handles, board);
@@ -273,7 +279,10 @@ export class DataParallel {
     await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
   }
 
-  /** Rows of each shard of an n-row batch: the main thread first; workers take the remainder (the main thread also applies the update). */
+  /**
+   * Rows of each shard of an n-row batch: the main thread first; workers
+   * take the remainder (the main thread also applies the update).
+   */
   private split(n: number): number[] {
     const base = Math.floor(n / this.threads);
     const extra = n - base * this.threads;
@@ -281,7 +290,8 @@ export class DataParallel {
   }
 
   private step(data: tf.Tensor[]): tf.Scalar[] {
-    const [x, y, ...sampleWeights] = data; // fit passes one (usually empty) sample-weight slot per output
+    // fit passes one (usually empty) sample-weight slot per output
+    const [x, y, ...sampleWeights] = data;
     if (sampleWeights.some((w) => w != null) || x.shape[0] < this.threads)
       return this.original!(data); // weighted samples, or a batch too small to split
     const n = x.shape[0];
@@ -316,7 +326,10 @@ export class DataParallel {
     return result;
   }
 
-  /** Averages the shards' results (weights = shard fractions), applies the gradients, merges the moving statistics. */
+  /**
+   * Averages the shards' results (weights = shard fractions),
+   * applies the gradients, merges the moving statistics.
+   */
   private combine(mine: ShardStep, fractions: number[]): tf.Scalar[] {
     const trainable = trainableVariables(this.model);
     const others = nonTrainableVariables(this.model);
@@ -358,7 +371,9 @@ export class DataParallel {
       part.dispose();
       if (values.length > target.length)
         throw new Error(
-          `data-parallel training: a shard's ${what} (${values.length} values) exceeds the space reserved for ${target.length}; batches larger than the batchSize given to train()?`,
+          `data-parallel training: a shard's ${what} (${values.length} values) exceeds the ` +
+            `space reserved for ${target.length}; ` +
+            "batches larger than the batchSize given to train()?",
         );
       target.set(values);
     };
@@ -385,7 +400,8 @@ export class DataParallel {
       if (done === expected) break;
       if (Date.now() > deadline)
         throw new Error(
-          `data-parallel training: worker ${index} did not finish its shard within ${STEP_TIMEOUT_MS / 1000} s (crashed or out of memory?)`,
+          `data-parallel training: worker ${index} did not finish its shard ` +
+            `within ${STEP_TIMEOUT_MS / 1000} s (crashed or out of memory?)`,
         );
       Atomics.wait(ch.control, SLOT.done, done, 1000);
     }

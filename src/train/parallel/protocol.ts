@@ -95,7 +95,8 @@ export function channel(layout: ChannelLayout, buffer?: SharedArrayBuffer): Chan
 export function writeShape(control: Int32Array, slot: number, shape: number[]): void {
   if (shape.length > MAX_RANK)
     throw new Error(
-      `data-parallel training: tensors of rank ${shape.length + 1} are not supported (at most ${MAX_RANK + 1})`,
+      `data-parallel training: tensors of rank ${shape.length + 1} are not supported ` +
+        `(at most ${MAX_RANK + 1})`,
     );
   control[slot] = shape.length;
   shape.forEach((d, i) => (control[slot + 1 + i] = d));

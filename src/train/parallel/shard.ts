@@ -38,7 +38,10 @@ export function trainableVariables(model: tf.LayersModel): WeightVariable[] {
   return compiled(model).collectedTrainableWeights;
 }
 
-/** The weights that change during a forward pass in training mode but get no gradient (BatchNorm moving statistics). */
+/**
+ * The weights that change during a forward pass in training
+ * mode but get no gradient (BatchNorm moving statistics).
+ */
 export function nonTrainableVariables(model: tf.LayersModel): WeightVariable[] {
   const trainable = new Set(trainableVariables(model));
   return compiled(model).weights.filter((w) => !trainable.has(w));
@@ -95,7 +98,9 @@ export function packTensors(tensors: tf.Tensor[], target: Float32Array): void {
   }
 }
 
-/** Tensors shaped like `variables`, read back to back from `source` (copied out of shared memory). */
+/**
+ * Tensors shaped like `variables`, read back to back from `source` (copied out of shared memory).
+ */
 export function unpack(variables: { shape: number[] }[], source: Float32Array): tf.Tensor[] {
   let offset = 0;
   return variables.map((v) => {
