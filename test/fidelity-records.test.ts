@@ -2,9 +2,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { fidelityTable, findRecords, writeRecord } from "advanced-neural-models";
+import { fidelityTable, findRecords, initBackend, writeRecord } from "advanced-neural-models";
 import { runNotebook } from "advanced-neural-models/dist/notebook/run";
-import { joinedRegExp } from "./helpers";
+import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 const root = path.join(__dirname, "..");
 const index = path.join(root, "notebooks", "00-index.ipynb");
@@ -34,6 +34,10 @@ const goodRecord = {
 
 describe("the fidelity table with results it cannot use", function () {
   this.timeout(120_000);
+  // the table counts parameters by building the book's models: they need a backend
+  before(async () => {
+    await initBackend({ backend: TEST_BACKEND, quiet: true });
+  });
 
   it("a wrong-shaped record is skipped with its file named; the table still renders", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "shape-"));

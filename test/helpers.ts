@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { BACKEND_NAMES, BackendName } from "advanced-neural-models";
 
 /** Asserts |actual - expected| <= tol (absolute) with a readable message. */
 export function assertClose(actual: number, expected: number, tol: number, what = "value"): void {
@@ -12,14 +13,18 @@ export function assertClose(actual: number, expected: number, tol: number, what 
  * The backend the backend-neutral suites train on: `CH10_TEST_BACKEND` (e.g. `tensorflow` for
  * the native build, see `npm run test:native`), else wasm, the backend every machine has.
  */
-export const TEST_BACKEND = (process.env.CH10_TEST_BACKEND ?? "wasm") as
-  "wasm" | "cpu" | "tensorflow" | "webgpu";
+export const TEST_BACKEND: BackendName = testBackend(process.env.CH10_TEST_BACKEND ?? "wasm");
+
+function testBackend(name: string): BackendName {
+  if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+  throw new Error(`CH10_TEST_BACKEND="${name}": expected one of ${BACKEND_NAMES.join(", ")}`);
+}
 
 /**
  * The backends whose gradients are checked against the float64 references: wasm and cpu in the
  * default run, only the test backend in a run for another one (wasm and cpu were checked already).
  */
-export const GRADIENT_BACKENDS: (typeof TEST_BACKEND)[] =
+export const GRADIENT_BACKENDS: BackendName[] =
   TEST_BACKEND === "wasm" ? ["wasm", "cpu"] : [TEST_BACKEND];
 
 /**

@@ -90,6 +90,20 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   return report(chosen, options.quiet);
 }
 
+/**
+ * The active tfjs backend as one of {@link BACKEND_NAMES}, for code that must pass it on (the
+ * data-parallel workers start on the same one).
+ * @throws when tfjs runs a backend this pack does not set up (another library changed it).
+ */
+export function activeBackend(): BackendName {
+  const name = tf.getBackend();
+  if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
+  throw new Error(
+    `the active tfjs backend "${name}" is none of ${BACKEND_NAMES.join(", ")}; ` +
+      "call initBackend() to choose one",
+  );
+}
+
 /** The backend chosen by the last {@link initBackend}, if any. */
 export function currentBackend(): BackendInfo | undefined {
   return chosen;

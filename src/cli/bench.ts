@@ -165,7 +165,11 @@ function compiledModel(name: ModelName): tf.LayersModel {
 }
 
 /** Measures `name` with each thread setting that plans a thread count not measured yet. */
-async function measureAll(name: ModelName, backend: string, o: Options): Promise<Measurement[]> {
+async function measureAll(
+  name: ModelName,
+  backend: BackendName,
+  o: Options,
+): Promise<Measurement[]> {
   const done = new Set<number>();
   const out: Measurement[] = [];
   for (const setting of o.threads) {
@@ -184,14 +188,12 @@ async function measureAll(name: ModelName, backend: string, o: Options): Promise
 async function measure(
   model: tf.LayersModel,
   name: ModelName,
-  backend: string,
+  backend: BackendName,
   threads: number,
   o: Options,
 ): Promise<Measurement> {
   const parallel =
-    threads > 1
-      ? await DataParallel.start(model, threads, MODELS[name].batch, backend as BackendName)
-      : undefined;
+    threads > 1 ? await DataParallel.start(model, threads, MODELS[name].batch, backend) : undefined;
   const [x, y] = batchFor(name);
   await model.trainOnBatch(x, y); // step 1 creates the optimizer slots
   releaseKeptStates(model);

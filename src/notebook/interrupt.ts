@@ -24,7 +24,8 @@ export class TrainingInterrupted extends Error {
   constructor(position: StopPosition, hint = "") {
     const batch = position.batches ? `${position.batch}/${position.batches}` : `${position.batch}`;
     super(
-      `training stopped by interrupt at epoch ${position.epoch}/${position.epochs}, batch ${batch}; the model keeps the weights of the last finished batch${hint}`,
+      `training stopped by interrupt at epoch ${position.epoch}/${position.epochs}, ` +
+        `batch ${batch}; the model keeps the weights of the last finished batch${hint}`,
     );
     Object.defineProperty(this, "position", { value: position });
   }
@@ -39,11 +40,17 @@ export class TrainingInterrupted extends Error {
   }
 }
 
-/** Fits in progress (nested `fit` calls, e.g. `train` → `model.fit` → inner model, count once each). */
+/**
+ * Fits in progress (nested `fit` calls, e.g. `train` → `model.fit` → inner model, count once
+ * each).
+ */
 let running = 0;
 /** Set by an interrupt while training runs; cleared when the last fit returns. */
 let stopRequested = false;
-/** The tslab cell that was interrupted while nothing trained: training it starts later is refused. */
+/**
+ * The tslab cell that was interrupted while nothing trained: training it starts later is
+ * refused.
+ */
 let abandonedCell: unknown;
 
 /**
@@ -106,7 +113,8 @@ class StopOnRequest extends tf.Callback {
    */
   wrap(callbacks: CallbackArg): { callbacks: tf.Callback[]; restore: () => void } {
     const list = callbacks === undefined ? [] : Array.isArray(callbacks) ? callbacks : [callbacks];
-    // tfjs takes either callback objects or plain configs, not a mix: configs become callbacks here.
+    // tfjs takes either callback objects or plain configs, not a mix: configs become callbacks
+    // here.
     const objects = list.map(
       (c) =>
         (c instanceof tf.Callback
@@ -228,9 +236,10 @@ export function stopTrainingOnRequest(): void {
       (callbacks) => fitDataset.call(this, data, { ...args, callbacks }),
     );
   };
-  // A cell's own loop of `await model.trainOnBatch(...)` runs on promise jobs alone and would never let
-  // the interrupt's signal handler run: in a kernel each step first lets pending events in (at most
-  // every 100 ms), and once the kernel abandoned that cell its next step throws, so the loop ends.
+  // A cell's own loop of `await model.trainOnBatch(...)` runs on promise jobs alone and would never
+  // let the interrupt's signal handler run: in a kernel each step first lets pending events in (at
+  // most every 100 ms), and once the kernel abandoned that cell its next step throws, so the loop
+  // ends.
   let lastYield = 0;
   proto.trainOnBatch = async function (x, y) {
     if (sigintHooked) {

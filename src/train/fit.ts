@@ -4,8 +4,8 @@ import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
 import { ReleaseKeptStates } from "../rnn/stateful";
 import { checkBatchFits } from "./memory";
-import { DataParallel, planThreads } from "./parallel/data-parallel";
-import { BackendName } from "../backend/init";
+import { DataParallel, ThreadPlan, planThreads } from "./parallel/data-parallel";
+import { BackendName, activeBackend } from "../backend/init";
 import { raceWebGpuFailure } from "../backend/webgpu";
 
 /**
@@ -131,33 +131,40 @@ export async function trainOnDataset(
  * Starts the data-parallel workers; if they cannot start (e.g. a layer class the worker cannot
  * rebuild), trains on one thread instead and says why on stderr.
  */
+/**
+ * Starts the data-parallel workers of `plan` on `backend`; when they cannot start, says why and
+ * returns a one-thread plan instead (the planned one is left as it was).
+ */
 async function startParallel(
   model: tf.LayersModel,
-  plan: { threads: number; reason: string },
+  plan: ThreadPlan,
   batchSize: number,
-): Promise<DataParallel | undefined> {
+  backend: BackendName,
+): Promise<{ parallel?: DataParallel; plan: ThreadPlan }> {
+  if (plan.threads === 1) return { plan };
   try {
-    return await DataParallel.start(model, plan.threads, batchSize, tf.getBackend() as BackendName);
+    return { parallel: await DataParallel.start(model, plan.threads, batchSize, backend), plan };
   } catch (e) {
-    console.warn(`train: training on 1 thread instead of ${plan.threads}: ${(e as Error).message}`);
-    plan.threads = 1;
-    plan.reason = `worker threads failed to start (${(e as Error).message})`;
-    return undefined;
+    const why = (e as Error).message;
+    console.warn(`train: training on 1 thread instead of ${plan.threads}: ${why}`);
+    return { plan: { threads: 1, reason: `worker threads failed to start (${why})` } };
   }
 }
 
 /**
  * The error a training run ends with when the WebGPU device fails: what happened, the batch size,
- * and what to try (a lost device is often the driver resetting a GPU that a step kept busy too long).
+ * and what to try (a lost device is often the driver resetting a GPU that a step kept busy too
+ * long).
  */
 export function gpuTrainingError(e: Error, model: tf.LayersModel, batchSize: number): Error {
   const half = Math.max(1, Math.floor(batchSize / 2));
   const advice = /out of GPU memory/.test(e.message)
-    ? `restart the kernel or process (the GPU's results are no longer trusted), then use a smaller batch (batchSize: ${half}) or close other programs using the GPU`
-    : `restart the kernel or process, then try a smaller batch (batchSize: ${half}) or another backend (CH10_BACKEND=tensorflow, wasm or cpu)`;
-  return new Error(
-    `train: ${e.message} while training "${model.name}" with batchSize ${batchSize} on webgpu; ${advice}`,
-  );
+    ? "restart the kernel or process (the GPU's results are no longer trusted), " +
+      `then use a smaller batch (batchSize: ${half}) or close other programs using the GPU`
+    : `restart the kernel or process, then try a smaller batch (batchSize: ${half}) ` +
+      "or another backend (CH10_BACKEND=tensorflow, wasm or cpu)";
+  const what = `train: ${e.message} while training "${model.name}"`;
+  return new Error(`${what} with batchSize ${batchSize} on webgpu; ${advice}`);
 }
 
 async function run(
@@ -173,13 +180,14 @@ async function run(
   if (!(initialEpoch >= 0 && initialEpoch <= options.epochs))
     throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
   const batch = Math.min(options.batchSize, samplesPerEpoch);
-  const plan = planThreads(model, batch, options.threads);
-  if (plan.cut) console.warn(plan.cut);
-  checkBatchFits(model, batch, tf.getBackend(), plan.threads);
+  const backend = activeBackend();
+  const planned = planThreads(model, batch, options.threads, backend);
+  if (planned.cut) console.warn(planned.cut);
+  checkBatchFits(model, batch, backend, planned.threads);
   const started = Date.now();
-  const parallel =
-    plan.threads > 1 ? await startParallel(model, plan, options.batchSize) : undefined;
-  if (plan.threads === 1) checkBatchFits(model, batch); // after a fallback, the whole batch is on one heap
+  const { parallel, plan } = await startParallel(model, planned, options.batchSize, backend);
+  // after a fallback to one thread, the whole batch is on one heap
+  if (plan !== planned) checkBatchFits(model, batch, backend, 1);
   const progress = new TrainingProgress({
     batchesPerEpoch,
     epochs: options.epochs,
@@ -199,7 +207,7 @@ async function run(
   try {
     const fitting = fit(callbacks);
     h =
-      tf.getBackend() === "webgpu"
+      backend === "webgpu"
         ? await raceWebGpuFailure(fitting, (e) => gpuTrainingError(e, model, options.batchSize))
         : await fitting;
   } finally {

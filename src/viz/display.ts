@@ -22,7 +22,10 @@ function kernelWriter(): WriteDisplayData | undefined {
   return currentCellWriter<WriteDisplayData>();
 }
 
-/** Whether code runs inside a tslab kernel cell (displays go to the notebook) or with a redirected sink. */
+/**
+ * Whether code runs inside a tslab kernel cell (displays go to the notebook) or with a
+ * redirected sink.
+ */
 export function inNotebook(): boolean {
   return Boolean(fallbackSink) || kernelWriter() !== undefined;
 }
