@@ -11,19 +11,19 @@ export * from "./core/stats";
 
 // backend selection and the fallback kernels/gradients
 export * from "./backend/init";
-export * from "./backend/native";
+export * from "./native/load";
 export * from "./backend/webgpu";
 export * from "./native/manifest";
-export * from "./backend/kernels";
+export * from "./backend/fallback-kernels";
 export * from "./backend/conv-grad";
 export * from "./backend/dropout";
 export * from "./backend/simd-filter-grad";
 
 // convolution from scratch, geometry and counts
-export * from "./conv/kernels";
+export * from "./conv/filters";
 export * from "./conv/naive";
 export * from "./conv/geometry";
-export * from "./conv/reference";
+export * from "./conv/from-scratch";
 export * from "./conv/separable";
 export * from "./conv/counts";
 export * from "./conv/tf-bridge";
@@ -85,13 +85,13 @@ export * from "./experiments/fashion";
 export * from "./experiments/sunspots";
 export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
-export * from "./experiments/reference";
+export * from "./experiments/reference-runs";
 
 // charts, tables, notebook helpers
 export * from "./viz/spec";
 export * from "./viz/heatmap";
 export * from "./viz/charts";
-export * from "./viz/reference";
+export * from "./viz/comparison-charts";
 export * from "./viz/render";
 export * from "./viz/display";
 export * from "./viz/table";

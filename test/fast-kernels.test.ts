@@ -11,7 +11,7 @@ import {
 } from "advanced-neural-models";
 
 /**
- * The wasm speed-ups that replace or wrap stock kernels and gradients (kernels.ts, dropout.ts):
+ * The wasm speed-ups that replace or wrap stock kernels and gradients (fallback-kernels.ts, dropout.ts):
  * each is checked against float64 arithmetic or finite differences, at sizes that take the fast
  * path.
  */

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { nativeDropoutMultiplier } from "./native-kernels";
+import { nativeDropoutMultiplier } from "../native/kernels";
 
 /** The parts of tfjs-layers' Dropout (and SpatialDropout1D) that the fast path uses. */
 interface DropoutLayer {
@@ -59,7 +59,7 @@ let installed = false;
  * is computed in one loop and applied with one multiplication; its gradient is the same
  * multiplication. Per call the generator is seeded from `Math.random` (so `seedGlobalRandom` still
  * makes runs repeat); a layer given an explicit `seed` keeps tfjs's behaviour (the same mask every
- * call). On the native tensorflow backend TensorFlow draws the mask (native-kernels.ts).
+ * call). On the native tensorflow backend TensorFlow draws the mask (native/kernels.ts).
  */
 export function installFastDropout(): void {
   if (installed) return;

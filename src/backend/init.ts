@@ -3,10 +3,10 @@ import "@tensorflow/tfjs-backend-wasm";
 import { findTensorFlowPython } from "../native/python-tf";
 import { setUpKernel } from "../notebook/kernel-setup";
 import { installFastDropout } from "./dropout";
-import { registerFallbackKernels } from "./kernels";
-import { NativeLoad, loadNativeBuild } from "./native";
-import { installNativeBatchNorm } from "./native-batchnorm";
-import { registerNativeKernels } from "./native-kernels";
+import { registerFallbackKernels } from "./fallback-kernels";
+import { NativeLoad, loadNativeBuild } from "../native/load";
+import { installNativeBatchNorm } from "../native/batchnorm";
+import { registerNativeKernels } from "../native/kernels";
 import { loadSimdFilterGrad } from "./simd-filter-grad";
 import { WebGpuProbe, probeWebGpu } from "./webgpu";
 
@@ -66,7 +66,7 @@ let chosen: BackendInfo | undefined;
  * 6. `wasm` (SIMD, single-threaded in Node);
  * 7. `cpu` (pure JavaScript).
  * An explicit choice (option or `CH10_BACKEND`) skips the search and fails loudly if unavailable.
- * Then (re-)registers the fallback kernels (kernels.ts), so every chapter layer can train on wasm
+ * Then (re-)registers the fallback kernels (fallback-kernels.ts), so every chapter layer can train on wasm
  * and cpu, and on wasm assembles the SIMD filter-gradient kernel (simd-filter-grad.ts).
  * Silences tfjs's "install tfjs-node" banner and prints one line saying what was chosen and why.
  * Inside a tslab kernel it also sets the kernel up ({@link setUpKernel}: stoppable training, the

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * The bookkeeping shared by the modules that register kernels and gradients (kernels.ts for wasm
- * and cpu, native-kernels.ts for tensorflow): which functions are ours, wrapping a backend's
+ * The bookkeeping shared by the modules that register kernels and gradients (fallback-kernels.ts for
+ * wasm and cpu, native/kernels.ts for tensorflow): which functions are ours, wrapping a backend's
  * kernel once, and running a kernel body on tensors. Internal: not exported by the package.
  */
 

@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { BACKEND_NAMES, BackendName, initBackend } from "../backend/init";
-import { loadNativeBuild } from "../backend/native";
+import { loadNativeBuild } from "../native/load";
 import { probeWebGpu } from "../backend/webgpu";
 import { fashionCnn, mnistCnn } from "../models/cnn";
 import { sunspotRnn } from "../models/rnn";

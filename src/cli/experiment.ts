@@ -17,7 +17,7 @@ import {
   lockOutputFolder,
 } from "../experiments/output-folder";
 import { ExperimentRecord, readRecord, resultsRoot, versions } from "../experiments/record";
-import { referenceSettings } from "../experiments/reference";
+import { referenceSettings } from "../experiments/reference-runs";
 import { RunOptions, checkpointDir, preflightRun } from "../experiments/session";
 import {
   SUNSPOTS_BOOK,

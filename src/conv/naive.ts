@@ -1,5 +1,5 @@
 import { Matrix } from "../core/matrix";
-import { conv2d } from "./reference";
+import { conv2d } from "./from-scratch";
 
 /** Options of {@link conv2dValid}. */
 export interface Conv2dValidOptions {

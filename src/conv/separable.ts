@@ -1,5 +1,5 @@
 import { Matrix, fromFlat } from "../core/matrix";
-import { Conv2dOptions, conv2d } from "./reference";
+import { Conv2dOptions, conv2d } from "./from-scratch";
 
 /** The best rank-1 factorisation of a kernel and what it leaves out. */
 export interface RankOneSplit {

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { Matrix, at, fromRows, zeros } from "../core/matrix";
-import { conv2d, pool2d, zeroPad } from "../conv/reference";
+import { conv2d, pool2d, zeroPad } from "../conv/from-scratch";
 import { conv2dValid } from "../conv/naive";
-import { SOBEL_X } from "../conv/kernels";
+import { SOBEL_X } from "../conv/filters";
 import { rankOneSplit } from "../conv/separable";
 import { depthwiseSeparableRatio } from "../conv/counts";
 import { relativeDistance, maxAbsDiff } from "../core/matrix";

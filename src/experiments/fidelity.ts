@@ -3,7 +3,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { at } from "../core/matrix";
 import { conv2dValid, validOutputSize } from "../conv/naive";
-import { LAPLACIAN } from "../conv/kernels";
+import { LAPLACIAN } from "../conv/filters";
 import { receptiveField } from "../conv/geometry";
 import { depthwiseSeparableParams, standardConvParams } from "../conv/counts";
 import { whiteSquare } from "../data/images";
@@ -20,7 +20,7 @@ import {
   SunspotEngine,
   referenceRecord,
   sunspotRuns,
-} from "./reference";
+} from "./reference-runs";
 
 /** A results.json found under the results folder, and where. */
 export interface FoundRecord {

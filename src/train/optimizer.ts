@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { NativeAdamMoments } from "../backend/native-adam";
+import { NativeAdamMoments } from "../native/adam";
 
 /** What tfjs optimizers save and restore: a named tensor. */
 type NamedTensor = Awaited<ReturnType<tf.Optimizer["getWeights"]>>[number];

@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { OpAttr, runTfOp } from "./native-ops";
+import { OpAttr, runTfOp } from "./ops";
 
 /**
  * BatchNormalization in training on the native `tensorflow` backend as TensorFlow's own fused

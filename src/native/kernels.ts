@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { OpAttr, runTfOp } from "./native-ops";
-import { ours, withTensors, wrapKernel } from "./registry";
+import { OpAttr, runTfOp } from "./ops";
+import { ours, withTensors, wrapKernel } from "../backend/registry";
 
 /**
  * Kernels that tfjs-node 4.22's `tensorflow` backend lacks or gets wrong on TensorFlow 2.21,
@@ -60,7 +60,7 @@ function registerNativeActivationGradients(): void {
       };
     };
     nativeGradients.add(gradFunc);
-    // kernels.ts' registerFallbackKernels leaves it in place,
+    // fallback-kernels.ts' registerFallbackKernels leaves it in place,
     // so initBackend does not swap gradients back and forth
     ours.add(gradFunc);
     tf.registerGradient({ kernelName, inputsToSave: ["x"], gradFunc });

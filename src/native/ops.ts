@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 
 /**
- * Runs a TensorFlow op by name on tfjs-node's `tensorflow` backend, the one way native-kernels.ts
- * and native-batchnorm.ts reach TensorFlow kernels that tfjs-node does not wrap.
+ * Runs a TensorFlow op by name on tfjs-node's `tensorflow` backend, the one way kernels.ts and
+ * batchnorm.ts (in this folder) reach TensorFlow kernels that tfjs-node does not wrap.
  */
 
 /** An op attribute: its kind and value (`type` takes a tfjs dtype). */

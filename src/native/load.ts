@@ -1,6 +1,6 @@
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import { MANIFEST, NativeBuild, readManifest, staleReason } from "../native/manifest";
+import { MANIFEST, NativeBuild, readManifest, staleReason } from "./manifest";
 
 /**
  * Loads the TensorFlow binding that `npm run native` built against a Python TensorFlow, and

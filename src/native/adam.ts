@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { OpAttr, runTfOp } from "./native-ops";
+import { OpAttr, runTfOp } from "./ops";
 
 let resources = 0;
 
