@@ -302,7 +302,7 @@ export function compileBinding(
  * that would crash a kernel is caught here. Returns TensorFlow's version and device.
  */
 export function verifyBuild(): { version: string; device: string } {
-  const nativeModule = JSON.stringify(path.join(ROOT, "dist", "backend", "native.js"));
+  const nativeModule = JSON.stringify(path.join(__dirname, "load.js")); // dist/native/load.js
   const script = `
     const tf = require("@tensorflow/tfjs");
     const { loadNativeBuild } = require(${nativeModule});
