@@ -1,25 +1,24 @@
 /**
  * Helper library of the chapter-10 notebook pack (Bonaccorso, Mastering Machine Learning
  * Algorithms, "Advanced Neural Models"). Notebooks import everything from here by package name.
+ *
+ * The public API, grouped as README's library table: core, backend, convolution, data and
+ * augmentation, models, training, recurrent networks, experiments, charts and notebook helpers.
+ * Internals (the native binding, the fallback and native kernels, the WebGPU loader, the
+ * live-view plumbing, the kernel set-up initBackend runs) are left out; tests reach them through
+ * `advanced-neural-models/dist/<module>`.
  */
 
-// core: matrices, seeded randomness, run mode
+// core: matrices, seeded randomness, statistics, the run mode (CH10_MODE)
 export * from "./core/matrix";
 export * from "./core/random";
 export * from "./core/mode";
 export * from "./core/stats";
 
-// backend selection and the fallback kernels/gradients
+// backend: choosing and setting up the tfjs backend (native TensorFlow, WebGPU, wasm, cpu)
 export * from "./backend/init";
-export * from "./native/load";
-export * from "./backend/webgpu";
-export * from "./native/manifest";
-export * from "./backend/fallback-kernels";
-export * from "./backend/conv-grad";
-export * from "./backend/dropout";
-export * from "./backend/simd-filter-grad";
 
-// convolution from scratch, geometry and counts
+// convolution from scratch, geometry and counts; continuous convolution
 export * from "./conv/filters";
 export * from "./conv/naive";
 export * from "./conv/geometry";
@@ -29,7 +28,7 @@ export * from "./conv/counts";
 export * from "./conv/tf-bridge";
 export * from "./signal/continuous";
 
-// data
+// data and augmentation
 export * from "./data/images";
 export * from "./data/synthetic";
 export * from "./data/idx";
@@ -41,23 +40,22 @@ export * from "./data/subsets";
 export * from "./augment/affine";
 export * from "./augment/generator";
 
-// models and training
+// models: the book's networks with Keras 2's defaults, transfer learning
 export * from "./models/cnn";
 export * from "./models/keras-defaults";
 export * from "./models/rnn";
 export * from "./models/transfer";
+
+// training: train(), optimizers and callbacks, checkpoints, threads and memory, stopping
+export * from "./train/fit";
 export * from "./train/optimizer";
 export * from "./train/plateau";
 export * from "./train/nan-guard";
-export * from "./train/logs";
-export * from "./train/progress";
-export * from "./train/fit";
-export * from "./notebook/interrupt";
-export { setUpKernel } from "./notebook/kernel-setup";
 export * from "./train/evaluate";
 export * from "./train/file-io";
 export * from "./train/checkpoint";
 export * from "./train/batchnorm";
+export * from "./train/memory";
 export {
   DataParallel,
   planThreads,
@@ -65,9 +63,9 @@ export {
   THREADS_ENV,
   ThreadPlan,
 } from "./train/parallel/data-parallel";
-export * from "./train/memory";
+export * from "./notebook/interrupt";
 
-// Recurrent networks from their equations
+// recurrent networks from their equations
 export * from "./rnn/linalg";
 export * from "./rnn/simple";
 export * from "./rnn/cells";
@@ -76,7 +74,7 @@ export * from "./rnn/stateful";
 export * from "./rnn/fused-math";
 export * from "./rnn/fused-layer";
 
-// Experiments shared by the notebooks and `npm run experiment`
+// experiments shared by the notebooks and `npm run experiment`: records, runs, the fidelity table
 export * from "./experiments/record";
 export * from "./experiments/output-folder";
 export * from "./experiments/session";
@@ -87,7 +85,7 @@ export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
 export * from "./experiments/reference-runs";
 
-// charts, tables, notebook helpers
+// charts, tables and notebook helpers (display, exercise checks)
 export * from "./viz/spec";
 export * from "./viz/heatmap";
 export * from "./viz/charts";

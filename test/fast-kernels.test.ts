@@ -1,14 +1,12 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
+import { gaussian, initBackend, seededRandom } from "advanced-neural-models";
 import {
   conv2dFilterGradSimd,
-  convInfo,
-  dropoutMultiplier,
-  gaussian,
-  initBackend,
-  seededRandom,
   simdFilterGradReady,
-} from "advanced-neural-models";
+} from "advanced-neural-models/dist/backend/simd-filter-grad";
+import { convInfo } from "advanced-neural-models/dist/backend/conv-grad";
+import { dropoutMultiplier } from "advanced-neural-models/dist/backend/dropout";
 
 /**
  * The wasm speed-ups that replace or wrap stock kernels and gradients (fallback-kernels.ts, dropout.ts):

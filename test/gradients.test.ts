@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
-import { convInfo, gaussian, initBackend, seededRandom } from "advanced-neural-models";
+import { gaussian, initBackend, seededRandom } from "advanced-neural-models";
+import { convInfo } from "advanced-neural-models/dist/backend/conv-grad";
 import { GRADIENT_BACKENDS } from "./helpers";
 
 /**
@@ -388,7 +389,7 @@ for (const backend of GRADIENT_BACKENDS) {
 describe("convolution filter gradient of large batches (computed in batch slices)", () => {
   it("equals the sum of the gradients of the two halves of the batch", async () => {
     await initBackend({ backend: "wasm", quiet: true });
-    const { conv2dFilterGrad } = await import("advanced-neural-models");
+    const { conv2dFilterGrad } = await import("advanced-neural-models/dist/backend/conv-grad");
     const [full, halves] = tf.tidy(() => {
       // 9*64*32*32 floats of patches per image: sliced
       const x = tf.randomNormal([48, 32, 32, 64], 0, 1, "float32", 31) as tf.Tensor4D;
@@ -410,7 +411,8 @@ describe("filter gradient as one convolution (the wasm fast path for stride 1)",
   // the im2col gradient is itself checked against float64 loops
   it("equals the im2col filter gradient for same, asymmetric-same and valid padding", async () => {
     await initBackend({ backend: "wasm", quiet: true });
-    const { conv2dFilterGrad, conv2dFilterGradByConv } = await import("advanced-neural-models");
+    const { conv2dFilterGrad, conv2dFilterGradByConv } =
+      await import("advanced-neural-models/dist/backend/conv-grad");
     const shapes = [
       { b: 3, h: 9, w: 8, ci: 8, co: 5, k: [3, 3], pad: "same" as const },
       { b: 2, h: 7, w: 10, ci: 16, co: 3, k: [2, 4], pad: "same" as const },

@@ -4,13 +4,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "advanced-neural-models";
 import {
   NativeBuild,
-  initBackend,
   readManifest,
   stampLibrary,
   staleReason,
-} from "advanced-neural-models";
+} from "advanced-neural-models/dist/native/manifest";
 import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 /**

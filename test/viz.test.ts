@@ -10,10 +10,8 @@ import {
   fromRows,
   heatmap,
   heatmapGrid,
-  CurveRecorder,
   integerAxis,
   labelsFit,
-  TrainingProgress,
   historyChart,
   lineChart,
   randomMatrix,
@@ -26,6 +24,7 @@ import {
   whiteSquare,
   zeros,
 } from "advanced-neural-models";
+import { CurveRecorder, TrainingProgress } from "advanced-neural-models/dist/train/progress";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -4,12 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
-import {
-  gpuTrainingError,
-  initBackend,
-  isSoftwareAdapter,
-  probeWebGpu,
-} from "advanced-neural-models";
+import { gpuTrainingError, initBackend } from "advanced-neural-models";
+import { isSoftwareAdapter, probeWebGpu } from "advanced-neural-models/dist/backend/webgpu";
 import { TEST_BACKEND, joinedRegExp } from "./helpers";
 
 /**
