@@ -1,6 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
-import { currentBackend } from "../backend/init";
 import { ImageDataGenerator, ImageDataGeneratorOptions } from "../augment/generator";
 import { FASHION_CLASSES, FashionMnist, loadFashionMnist } from "../data/fashion";
 import { toTensors } from "../data/mnist";
@@ -11,8 +10,9 @@ import { trainOnDataset } from "../train/fit";
 import { DecayedAdam, setLearningRate } from "../train/optimizer";
 import { ReduceLROnPlateau } from "../train/plateau";
 import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/charts";
-import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
+import { ExperimentRecord, historySeries } from "./record";
+import { RunOptions } from "./session";
+import { ExperimentSpec, runExperiment } from "./skeleton";
 
 /**
  * Settings of the Fashion-MNIST experiment ("使用
@@ -148,6 +148,18 @@ class AugmentedValidation extends tf.Callback {
 }
 
 /**
+ * Seed of the augmentation drawn for the test images under the book's protocol: the final
+ * `test_accuracy_augmented` uses it, and the per-epoch `val_acc_augmented` uses it plus the epoch
+ * index (so a resumed run draws what an unbroken one would). It is a constant, not the run's
+ * seed, so every run and every seed of a `--seeds` study is scored on the same augmented test
+ * images, and it differs from the run's seed (1000 by default, plus the epoch for the training
+ * generator), so the test images do not get the transforms of the first training batches. The
+ * value 7 itself is arbitrary (the commit that introduced it, 17d4108, gives no reason); changing
+ * it changes the recorded augmented accuracies, including the shipped reference runs'.
+ */
+const TEST_AUGMENTATION_SEED = 7;
+
+/**
  * Trains the book's Fashion-MNIST CNN on augmented batches with ReduceLROnPlateau, validating on
  * clean (standardised) test images, then evaluates on the clean test images and under the book's
  * protocol (the same images through the training augmentation), with the BatchNorm moving
@@ -157,124 +169,129 @@ export async function runFashionExperiment(
   settings: FashionSettings,
   run: RunOptions = {},
 ): Promise<FashionOutcome> {
-  preflightRun(run, "fashion");
-  const data = loadFashionMnist({ seed: settings.seed });
-  if (!(settings.testSamples >= 1 && settings.testSamples <= data.test.count))
-    throw new Error(
-      `fashion: testSamples must be 1..${data.test.count}, got ${settings.testSamples}`,
-    );
-  if (!(settings.calibrationSamples >= 0 && settings.calibrationSamples <= data.train.count))
-    throw new Error(
-      `fashion: calibrationSamples must be 0..${data.train.count}, ` +
-        `got ${settings.calibrationSamples}`,
-    );
-  const prepared = await prepareRun(
-    "fashion",
+  return runExperiment(fashionExperiment(settings), run);
+}
+
+/** The Fashion-MNIST experiment as {@link runExperiment} runs it. */
+function fashionExperiment(settings: FashionSettings) {
+  const plain = new ImageDataGenerator(standardization());
+  const standardized = (set: FashionMnist["test"], n: number) =>
+    tf.tidy(() => {
+      const [x, y] = toTensors(set, 0, n);
+      return [plain.standardize(tf.mul(x, 255) as tf.Tensor4D), y] as [tf.Tensor4D, tf.Tensor2D];
+    });
+  const spec: ExperimentSpec<
+    FashionSettings,
+    FashionMnist,
+    { xVal: tf.Tensor4D; xTestRaw: tf.Tensor4D; truth: Uint8Array; plateau: ReduceLROnPlateau },
+    Omit<FashionOutcome, "model" | "record">
+  > = {
+    name: "fashion",
     settings,
-    run,
-    () => fashionCnn(),
-    (m) =>
+    load: () => loadFashionMnist({ seed: settings.seed }),
+    check: (data) => {
+      if (!(settings.testSamples >= 1 && settings.testSamples <= data.test.count))
+        throw new Error(
+          `fashion: testSamples must be 1..${data.test.count}, got ${settings.testSamples}`,
+        );
+      if (!(settings.calibrationSamples >= 0 && settings.calibrationSamples <= data.train.count))
+        throw new Error(
+          `fashion: calibrationSamples must be 0..${data.train.count}, ` +
+            `got ${settings.calibrationSamples}`,
+        );
+    },
+    build: () => fashionCnn(),
+    compile: (m) =>
       m.compile({
         optimizer: new DecayedAdam(settings.learningRate, settings.decay),
         loss: "categoricalCrossentropy",
         metrics: ["accuracy"],
       }),
-  );
-  const { model } = prepared;
-  const resumedLr = prepared.previousHistory.lr;
-  if (resumedLr?.length) setLearningRate(model.optimizer, resumedLr[resumedLr.length - 1]);
-  const plain = new ImageDataGenerator(standardization());
-  const standardized = (set: typeof data.test, n: number) =>
-    tf.tidy(() => {
-      const [x, y] = toTensors(set, 0, n);
-      return [plain.standardize(tf.mul(x, 255) as tf.Tensor4D), y] as [tf.Tensor4D, tf.Tensor2D];
-    });
-  const [xVal, yVal] = standardized(data.test, settings.testSamples);
-  const truth = data.test.labels.subarray(0, settings.testSamples);
-  const [xTestRaw] = toTensors(data.test, 0, settings.testSamples);
-  const plateau = new ReduceLROnPlateau({
-    monitor: "val_loss",
-    factor: 0.1,
-    patience: 1,
-    cooldown: 1,
-    minLr: 1e-6,
-  });
-  try {
-    const augmenter = new ImageDataGenerator(
-      bookAugmentation(settings.seed + prepared.initialEpoch),
-    );
-    const flow = augmenter.flow(data.train.images, data.train.labels, data.train, {
-      batchSize: settings.batchSize,
-    });
-    const result = await prepared.training(() =>
-      trainOnDataset(model, flow as unknown as tf.data.Dataset<tf.TensorContainer>, {
-        epochs: settings.epochs,
-        initialEpoch: prepared.initialEpoch,
-        batchesPerEpoch: settings.batchesPerEpoch,
+    train: async ({ data, prepared, run, own }) => {
+      const { model } = prepared;
+      const resumedLr = prepared.previousHistory.lr;
+      if (resumedLr?.length) setLearningRate(model.optimizer, resumedLr[resumedLr.length - 1]);
+      const [xVal, yVal] = own(standardized(data.test, settings.testSamples));
+      const truth = data.test.labels.subarray(0, settings.testSamples);
+      const [xTestRaw] = own(toTensors(data.test, 0, settings.testSamples));
+      const plateau = new ReduceLROnPlateau({
+        monitor: "val_loss",
+        factor: 0.1,
+        patience: 1,
+        cooldown: 1,
+        minLr: 1e-6,
+      });
+      const augmenter = new ImageDataGenerator(
+        bookAugmentation(settings.seed + prepared.initialEpoch),
+      );
+      const flow = augmenter.flow(data.train.images, data.train.labels, data.train, {
         batchSize: settings.batchSize,
-        validationData: [xVal, yVal],
-        callbacks: [
-          new AugmentedValidation(xTestRaw, truth, 7 + prepared.initialEpoch),
-          plateau,
-          ...prepared.callbacks,
-        ],
-        progress: run.progress,
-        title: "Fashion-MNIST CNN",
-      }),
-    );
-    const history = mergeHistory(prepared.previousHistory, result.history);
-    const augmentedTest = tf.tidy(() =>
-      new ImageDataGenerator(bookAugmentation(7)).randomTransform(
-        tf.mul(xTestRaw, 255) as tf.Tensor4D,
-      ),
-    );
-    const metrics: Record<string, number> = {
-      test_accuracy_moving_stats: accuracy(truth, predictClasses(model, xVal)),
-    };
-    if (settings.calibrationSamples > 0) {
-      const [xCal] = standardized(data.train, settings.calibrationSamples);
-      recalibrateBatchNorm(model, xCal);
-      xCal.dispose();
-    }
-    const predicted = predictClasses(model, xVal);
-    metrics.test_accuracy_clean = accuracy(truth, predicted);
-    metrics.test_accuracy_augmented = accuracy(truth, predictClasses(model, augmentedTest));
-    augmentedTest.dispose();
-    const valAcc = historySeries({ history }, "val_acc");
-    const valAugmented = historySeries({ history }, "val_acc_augmented");
-    metrics.epochs = valAcc.length;
-    const book: Record<string, number> = { test_accuracy_augmented: FASHION_BOOK_ACCURACY[100] };
-    for (const [epoch, value] of Object.entries(FASHION_BOOK_ACCURACY)) {
-      book[`val_accuracy_augmented_epoch_${epoch}`] = value;
-      const e = Number(epoch);
-      if (valAcc.length >= e) metrics[`val_accuracy_epoch_${e}`] = valAcc[e - 1];
-      if (valAugmented.length >= e)
-        metrics[`val_accuracy_augmented_epoch_${e}`] = valAugmented[e - 1];
-    }
-    const perClass = FASHION_CLASSES.map((_, c) => {
-      const idx = Array.from(truth.keys()).filter((i) => truth[i] === c);
-      return idx.length ? idx.filter((i) => predicted[i] === c).length / idx.length : 0;
-    });
-    const learningRates = history.lr ?? plateau.history;
-    const record: Omit<ExperimentRecord, "charts"> = {
-      experiment: "fashion",
-      mode: run.mode ?? "cli",
-      settings,
-      seed: settings.seed,
-      backend: currentBackend()?.line ?? tf.getBackend(),
-      date: new Date().toISOString(),
-      versions: versions(),
-      split: `${data.split}; first ${settings.testSamples} test images`,
-      metrics,
-      book,
-      history: { ...history, lr: learningRates },
-      timings: timingsOf(result),
-    };
-    if (run.out) {
-      await writeRecord(
-        run.out,
-        record,
-        {
+      });
+      const result = await prepared.training(() =>
+        trainOnDataset(model, flow as unknown as tf.data.Dataset<tf.TensorContainer>, {
+          epochs: settings.epochs,
+          initialEpoch: prepared.initialEpoch,
+          batchesPerEpoch: settings.batchesPerEpoch,
+          batchSize: settings.batchSize,
+          validationData: [xVal, yVal],
+          callbacks: [
+            new AugmentedValidation(
+              xTestRaw,
+              truth,
+              TEST_AUGMENTATION_SEED + prepared.initialEpoch,
+            ),
+            plateau,
+            ...prepared.callbacks,
+          ],
+          progress: run.progress,
+          title: "Fashion-MNIST CNN",
+        }),
+      );
+      return { result, xVal, xTestRaw, truth, plateau };
+    },
+    evaluate: ({ xVal, xTestRaw, truth, plateau }, history, { data, prepared }) => {
+      const { model } = prepared;
+      const augmentedTest = tf.tidy(() =>
+        new ImageDataGenerator(bookAugmentation(TEST_AUGMENTATION_SEED)).randomTransform(
+          tf.mul(xTestRaw, 255) as tf.Tensor4D,
+        ),
+      );
+      const metrics: Record<string, number> = {
+        test_accuracy_moving_stats: accuracy(truth, predictClasses(model, xVal)),
+      };
+      if (settings.calibrationSamples > 0) {
+        const [xCal] = standardized(data.train, settings.calibrationSamples);
+        recalibrateBatchNorm(model, xCal);
+        xCal.dispose();
+      }
+      const predicted = predictClasses(model, xVal);
+      metrics.test_accuracy_clean = accuracy(truth, predicted);
+      metrics.test_accuracy_augmented = accuracy(truth, predictClasses(model, augmentedTest));
+      augmentedTest.dispose();
+      const valAcc = historySeries({ history }, "val_acc");
+      metrics.epochs = valAcc.length;
+      const perClass = FASHION_CLASSES.map((_, c) => {
+        const idx = Array.from(truth.keys()).filter((i) => truth[i] === c);
+        return idx.length ? idx.filter((i) => predicted[i] === c).length / idx.length : 0;
+      });
+      const learningRates = history.lr ?? plateau.history;
+      return {
+        metrics,
+        book: { test_accuracy_augmented: FASHION_BOOK_ACCURACY[100] },
+        bookEpochs: {
+          values: FASHION_BOOK_ACCURACY,
+          series: [
+            { key: "val_accuracy", values: valAcc },
+            {
+              key: "val_accuracy_augmented",
+              values: historySeries({ history }, "val_acc_augmented"),
+              book: true,
+            },
+          ],
+        },
+        split: `${data.split}; first ${settings.testSamples} test images`,
+        history: { ...history, lr: learningRates },
+        charts: () => ({
           history: historyChart(history, {
             title: "Fashion-MNIST CNN history",
             metrics: ["loss", "acc", "accuracy"].filter((k) => k in history),
@@ -296,13 +313,10 @@ export async function runFashionExperiment(
           confusion: confusionMatrixChart(confusionMatrix(truth, predicted, 10), FASHION_CLASSES, {
             title: "Fashion-MNIST confusion matrix (rows: true class)",
           }),
-        },
-        { charts: run.charts },
-      );
-    }
-    return { model, record, data, learningRates, predicted, perClass };
-  } finally {
-    tf.dispose([xVal, yVal, xTestRaw]);
-    prepared.finish();
-  }
+        }),
+        outcome: { data, learningRates, predicted, perClass },
+      };
+    },
+  };
+  return spec;
 }

@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
-import { currentBackend } from "../backend/init";
 import { ImageDataset, loadMnist, toTensors } from "../data/mnist";
 import { mnistCnn } from "../models/cnn";
 import { accuracy, confusionMatrix, predictClasses } from "../train/evaluate";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { confusionMatrixChart, historyChart } from "../viz/charts";
-import { ExperimentRecord, historySeries, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
+import { ExperimentRecord, historySeries } from "./record";
+import { RunOptions } from "./session";
+import { ExperimentSpec, runExperiment } from "./skeleton";
 
 /** Settings of the MNIST experiment ("使用 Keras 的深度卷积网络示例"). */
 export interface MnistSettings {
@@ -74,90 +74,77 @@ export async function runMnistExperiment(
   settings: MnistSettings,
   run: RunOptions = {},
 ): Promise<MnistOutcome> {
-  preflightRun(run, "mnist");
-  const trainSet = loadMnist("train"),
-    test = loadMnist("test");
-  if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))
-    throw new Error(
-      `mnist: trainSamples must be 1..${trainSet.count}, got ${settings.trainSamples}`,
-    );
-  if (!(settings.testSamples >= 1 && settings.testSamples <= test.count))
-    throw new Error(`mnist: testSamples must be 1..${test.count}, got ${settings.testSamples}`);
-  const prepared = await prepareRun("mnist", settings, run, mnistCnn, (m) =>
-    m.compile({
-      optimizer: new DecayedAdam(settings.learningRate, settings.decay),
-      loss: "categoricalCrossentropy",
-      metrics: ["accuracy"],
-    }),
-  );
-  const { model } = prepared;
-  // made inside the try, so that finish() (which releases the output folder's lock) always runs
-  let tensors: tf.Tensor[] = [];
-  try {
-    const [xTrain, yTrain] = toTensors(trainSet, 0, settings.trainSamples);
-    const [xTest, yTest] = toTensors(test, 0, settings.testSamples);
-    tensors = [xTrain, yTrain, xTest, yTest];
-    const result = await prepared.training(() =>
-      train(model, xTrain, yTrain, {
-        epochs: settings.epochs,
-        initialEpoch: prepared.initialEpoch,
-        batchSize: settings.batchSize,
-        validationData: [xTest, yTest],
-        callbacks: prepared.callbacks,
-        progress: run.progress,
-        title: "MNIST CNN",
+  return runExperiment(mnistExperiment(settings), run);
+}
+
+/** The MNIST experiment as {@link runExperiment} runs it. */
+function mnistExperiment(settings: MnistSettings) {
+  const spec: ExperimentSpec<
+    MnistSettings,
+    { trainSet: ImageDataset; test: ImageDataset },
+    { xTest: tf.Tensor4D; yTest: tf.Tensor2D },
+    Omit<MnistOutcome, "model" | "record">
+  > = {
+    name: "mnist",
+    settings,
+    load: () => ({ trainSet: loadMnist("train"), test: loadMnist("test") }),
+    check: ({ trainSet, test }) => {
+      if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))
+        throw new Error(
+          `mnist: trainSamples must be 1..${trainSet.count}, got ${settings.trainSamples}`,
+        );
+      if (!(settings.testSamples >= 1 && settings.testSamples <= test.count))
+        throw new Error(`mnist: testSamples must be 1..${test.count}, got ${settings.testSamples}`);
+    },
+    build: mnistCnn,
+    compile: (m) =>
+      m.compile({
+        optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+        loss: "categoricalCrossentropy",
+        metrics: ["accuracy"],
       }),
-    );
-    const history = mergeHistory(prepared.previousHistory, result.history);
-    const predicted = predictClasses(model, xTest);
-    const truth = test.labels.subarray(0, settings.testSamples);
-    const valAcc = historySeries({ history }, "val_acc");
-    const metrics: Record<string, number> = {
-      test_accuracy: accuracy(truth, predicted),
-      epochs: valAcc.length,
-    };
-    const book: Record<string, number> = {};
-    for (const [epoch, value] of Object.entries(MNIST_BOOK_ACCURACY)) {
-      book[`val_accuracy_epoch_${epoch}`] = value;
-      if (valAcc.length >= Number(epoch))
-        metrics[`val_accuracy_epoch_${epoch}`] = valAcc[Number(epoch) - 1];
-    }
-    const record: Omit<ExperimentRecord, "charts"> = {
-      experiment: "mnist",
-      mode: run.mode ?? "cli",
-      settings,
-      seed: settings.seed,
-      backend: currentBackend()?.line ?? tf.getBackend(),
-      date: new Date().toISOString(),
-      versions: versions(),
-      split:
-        `${trainSet.source}: first ${settings.trainSamples} training ` +
-        `and first ${settings.testSamples} test images`,
-      metrics,
-      book,
-      history,
-      timings: timingsOf(result),
-    };
-    if (run.out) {
+    train: async ({ data, prepared, run, own }) => {
+      const [xTrain, yTrain] = own(toTensors(data.trainSet, 0, settings.trainSamples));
+      const [xTest, yTest] = own(toTensors(data.test, 0, settings.testSamples), {
+        returned: true,
+      });
+      const result = await prepared.training(() =>
+        train(prepared.model, xTrain, yTrain, {
+          epochs: settings.epochs,
+          initialEpoch: prepared.initialEpoch,
+          batchSize: settings.batchSize,
+          validationData: [xTest, yTest],
+          callbacks: prepared.callbacks,
+          progress: run.progress,
+          title: "MNIST CNN",
+        }),
+      );
+      return { result, xTest, yTest };
+    },
+    evaluate: ({ xTest, yTest }, history, { data, prepared }) => {
+      const { trainSet, test } = data;
+      const predicted = predictClasses(prepared.model, xTest);
+      const truth = test.labels.subarray(0, settings.testSamples);
+      const valAcc = historySeries({ history }, "val_acc");
       const digits = Array.from({ length: 10 }, (_, i) => String(i));
-      await writeRecord(
-        run.out,
-        record,
-        {
+      return {
+        metrics: { test_accuracy: accuracy(truth, predicted), epochs: valAcc.length },
+        bookEpochs: {
+          values: MNIST_BOOK_ACCURACY,
+          series: [{ key: "val_accuracy", values: valAcc, book: true }],
+        },
+        split:
+          `${trainSet.source}: first ${settings.trainSamples} training ` +
+          `and first ${settings.testSamples} test images`,
+        charts: () => ({
           history: historyChart(history, { title: "MNIST CNN history" }),
           confusion: confusionMatrixChart(confusionMatrix(truth, predicted, 10), digits, {
             title: "MNIST confusion matrix (rows: true digit)",
           }),
-        },
-        { charts: run.charts },
-      );
-    }
-    return { model, record, test, xTest, yTest, predicted };
-  } catch (e) {
-    tf.dispose(tensors.slice(2)); // the test tensors; on success they are returned
-    throw e;
-  } finally {
-    tf.dispose(tensors.slice(0, 2));
-    prepared.finish();
-  }
+        }),
+        outcome: { test, xTest, yTest, predicted },
+      };
+    },
+  };
+  return spec;
 }

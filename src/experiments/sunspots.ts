@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
-import { currentBackend } from "../backend/init";
 import { SunspotSeries, loadSunspots } from "../data/sunspots";
 import { sunspotRnn } from "../models/rnn";
 import { MinMaxScaler, makeWindows, windowTensors } from "../rnn/series";
 import { train } from "../train/fit";
 import { DecayedAdam } from "../train/optimizer";
 import { historyChart, seriesWithPredictions } from "../viz/charts";
-import { ExperimentRecord, recordWeights, versions, writeRecord, timingsOf } from "./record";
-import { RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
+import { ExperimentRecord, RecordedWeight, recordWeights } from "./record";
+import { RunOptions } from "./session";
+import { ExperimentSpec, runExperiment } from "./skeleton";
 
 /** Settings of the sunspot experiment ("Keras 中的 LSTM 网络示例"). */
 export interface SunspotsSettings {
@@ -93,37 +93,47 @@ export async function runSunspotsExperiment(
   settings: SunspotsSettings,
   run: RunOptions = {},
 ): Promise<SunspotsOutcome> {
-  preflightRun(run, "sunspots");
-  const series = loadSunspots();
-  const windows0 = series.values.length - settings.window;
-  if (!(
-    settings.trainEnd % settings.batchSize === 0 &&
-    (settings.testEnd - settings.trainEnd) % settings.batchSize === 0
-  )) {
-    throw new Error(
-      `sunspots: trainEnd ${settings.trainEnd} and the test size ` +
-        `${settings.testEnd - settings.trainEnd} must be multiples of the batch size ` +
-        `${settings.batchSize} (stateful batches are fixed)`,
-    );
-  }
-  if (!(
-    settings.trainEnd > 0 &&
-    settings.testEnd > settings.trainEnd &&
-    settings.testEnd <= windows0
-  ))
-    throw new Error(`sunspots: need 0 < trainEnd < testEnd <= ${windows0}`);
-  const scaler = new MinMaxScaler([-1, 1]).fit(
-    settings.protocol === "book"
-      ? series.values
-      : series.values.subarray(0, settings.trainEnd + settings.window),
-  );
-  const windows = makeWindows(scaler.transform(series.values), settings.window);
+  return runExperiment(sunspotsExperiment(settings), run);
+}
+
+/** The sunspot experiment as {@link runExperiment} runs it. */
+function sunspotsExperiment(settings: SunspotsSettings) {
   const stateful = settings.protocol === "book";
-  const prepared = await prepareRun(
-    `sunspots-${variantName(settings).replace(/ /g, "-")}`,
+  const spec: ExperimentSpec<
+    SunspotsSettings,
+    SunspotSeries,
+    {
+      xTest: tf.Tensor;
+      scaler: MinMaxScaler;
+      initialWeights?: Record<string, RecordedWeight>;
+    },
+    Omit<SunspotsOutcome, "model" | "record">
+  > = {
+    name: "sunspots",
+    runName: `sunspots-${variantName(settings).replace(/ /g, "-")}`,
+    experiment: `sunspots ${variantName(settings)}`,
     settings,
-    run,
-    () =>
+    load: loadSunspots,
+    check: (series) => {
+      const windows0 = series.values.length - settings.window;
+      if (!(
+        settings.trainEnd % settings.batchSize === 0 &&
+        (settings.testEnd - settings.trainEnd) % settings.batchSize === 0
+      )) {
+        throw new Error(
+          `sunspots: trainEnd ${settings.trainEnd} and the test size ` +
+            `${settings.testEnd - settings.trainEnd} must be multiples of the batch size ` +
+            `${settings.batchSize} (stateful batches are fixed)`,
+        );
+      }
+      if (!(
+        settings.trainEnd > 0 &&
+        settings.testEnd > settings.trainEnd &&
+        settings.testEnd <= windows0
+      ))
+        throw new Error(`sunspots: need 0 < trainEnd < testEnd <= ${windows0}`);
+    },
+    build: () =>
       sunspotRnn({
         cell: settings.cell,
         units: settings.units,
@@ -132,87 +142,75 @@ export async function runSunspotsExperiment(
         stateful,
         stacked: settings.stacked,
       }),
-    (m) =>
+    compile: (m) =>
       m.compile({
         optimizer: new DecayedAdam(settings.learningRate, settings.decay),
         loss: "meanSquaredError",
       }),
-  );
-  const { model } = prepared;
-  const initialWeights = prepared.initialEpoch === 0 ? recordWeights(model) : undefined;
-  const [xTrain, yTrain] = windowTensors(windows, 0, settings.trainEnd);
-  const [xTest, yTest] = windowTensors(windows, settings.trainEnd, settings.testEnd);
-  try {
-    const result = await prepared.training(() =>
-      train(model, xTrain, yTrain, {
-        epochs: settings.epochs,
-        initialEpoch: prepared.initialEpoch,
-        batchSize: settings.batchSize,
-        validationData: [xTest, yTest],
-        shuffle: !stateful,
-        callbacks: prepared.callbacks,
-        progress: run.progress,
-        title: `Sunspots ${variantName(settings)}`,
-      }),
-    );
-    const history = mergeHistory(prepared.previousHistory, result.history);
-    const scaled = tf.tidy(() =>
-      (model.predict(xTest, { batchSize: settings.batchSize }) as tf.Tensor).dataSync(),
-    );
-    const predicted = scaler.inverse(scaled);
-    const truth = series.values.slice(
-      settings.trainEnd + settings.window,
-      settings.testEnd + settings.window,
-    );
-    const testMonths = series.months.slice(
-      settings.trainEnd + settings.window,
-      settings.testEnd + settings.window,
-    );
-    const valLoss = history.val_loss ?? [];
-    const metrics: Record<string, number> = {
-      val_mse: valLoss[valLoss.length - 1],
-      test_rmse_sunspots: Math.sqrt(
-        truth.reduce((s, v, i) => s + (v - predicted[i]) ** 2, 0) / truth.length,
-      ),
-      epochs: valLoss.length,
-      seconds_per_epoch:
-        result.epochSeconds.reduce((a, b) => a + b, 0) / Math.max(1, result.epochSeconds.length),
-    };
-    const book: Record<string, number> = {};
-    if (settings.protocol === "book" && settings.cell === "lstm" && !settings.stacked) {
-      book.val_mse = SUNSPOTS_BOOK_MSE[100];
-      for (const [epoch, value] of Object.entries(SUNSPOTS_BOOK_MSE)) {
-        book[`val_mse_epoch_${epoch}`] = value;
-        if (valLoss.length >= Number(epoch))
-          metrics[`val_mse_epoch_${epoch}`] = valLoss[Number(epoch) - 1];
-      }
-    }
-    const { months } = series;
-    const scaledOn = settings.protocol === "book" ? "the whole series" : "the training part";
-    const record: Omit<ExperimentRecord, "charts"> = {
-      experiment: `sunspots ${variantName(settings)}`,
-      mode: run.mode ?? "cli",
-      settings,
-      seed: settings.seed,
-      backend: currentBackend()?.line ?? tf.getBackend(),
-      date: new Date().toISOString(),
-      versions: versions(),
-      split:
-        `R datasets::sunspots (${series.values.length} months ` +
-        `${months[0]}..${months[months.length - 1]}); windows of ${settings.window}: ` +
-        `train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); ` +
-        `scaler fitted on ${scaledOn}`,
-      metrics,
-      book,
-      history,
-      timings: timingsOf(result),
-      ...(initialWeights ? { initialWeights } : {}),
-    };
-    if (run.out) {
-      await writeRecord(
-        run.out,
-        record,
-        {
+    train: async ({ data: series, prepared, run, own }) => {
+      const scaler = new MinMaxScaler([-1, 1]).fit(
+        stateful ? series.values : series.values.subarray(0, settings.trainEnd + settings.window),
+      );
+      const windows = makeWindows(scaler.transform(series.values), settings.window);
+      const { model } = prepared;
+      const initialWeights = prepared.initialEpoch === 0 ? recordWeights(model) : undefined;
+      const [xTrain, yTrain] = own(windowTensors(windows, 0, settings.trainEnd));
+      const [xTest, yTest] = own(windowTensors(windows, settings.trainEnd, settings.testEnd));
+      const result = await prepared.training(() =>
+        train(model, xTrain, yTrain, {
+          epochs: settings.epochs,
+          initialEpoch: prepared.initialEpoch,
+          batchSize: settings.batchSize,
+          validationData: [xTest, yTest],
+          shuffle: !stateful,
+          callbacks: prepared.callbacks,
+          progress: run.progress,
+          title: `Sunspots ${variantName(settings)}`,
+        }),
+      );
+      return { result, xTest, scaler, initialWeights };
+    },
+    evaluate: ({ result, xTest, scaler, initialWeights }, history, { data: series, prepared }) => {
+      const scaled = tf.tidy(() =>
+        (prepared.model.predict(xTest, { batchSize: settings.batchSize }) as tf.Tensor).dataSync(),
+      );
+      const predicted = scaler.inverse(scaled);
+      const truth = series.values.slice(
+        settings.trainEnd + settings.window,
+        settings.testEnd + settings.window,
+      );
+      const testMonths = series.months.slice(
+        settings.trainEnd + settings.window,
+        settings.testEnd + settings.window,
+      );
+      const valLoss = history.val_loss ?? [];
+      const seconds = result.epochSeconds;
+      const isBook = stateful && settings.cell === "lstm" && !settings.stacked;
+      const { months } = series;
+      const scaledOn = stateful ? "the whole series" : "the training part";
+      return {
+        metrics: {
+          val_mse: valLoss[valLoss.length - 1],
+          test_rmse_sunspots: Math.sqrt(
+            truth.reduce((s, v, i) => s + (v - predicted[i]) ** 2, 0) / truth.length,
+          ),
+          epochs: valLoss.length,
+          seconds_per_epoch: seconds.reduce((a, b) => a + b, 0) / Math.max(1, seconds.length),
+        },
+        book: isBook ? { val_mse: SUNSPOTS_BOOK_MSE[100] } : undefined,
+        bookEpochs: isBook
+          ? {
+              values: SUNSPOTS_BOOK_MSE,
+              series: [{ key: "val_mse", values: valLoss, book: true }],
+            }
+          : undefined,
+        split:
+          `R datasets::sunspots (${series.values.length} months ` +
+          `${months[0]}..${months[months.length - 1]}); windows of ${settings.window}: ` +
+          `train [0, ${settings.trainEnd}), test [${settings.trainEnd}, ${settings.testEnd}); ` +
+          `scaler fitted on ${scaledOn}`,
+        extra: initialWeights ? { initialWeights } : undefined,
+        charts: () => ({
           history: historyChart(history, {
             title: `Sunspots ${variantName(settings)}: MSE per epoch`,
           }),
@@ -227,13 +225,10 @@ export async function runSunspotsExperiment(
               yTitle: "sunspot number",
             },
           ),
-        },
-        { charts: run.charts },
-      );
-    }
-    return { model, record, series, testMonths, truth, predicted };
-  } finally {
-    tf.dispose([xTrain, yTrain, xTest, yTest]);
-    prepared.finish();
-  }
+        }),
+        outcome: { series, testMonths, truth, predicted },
+      };
+    },
+  };
+  return spec;
 }
