@@ -14,6 +14,7 @@ export * from "./core/matrix";
 export * from "./core/random";
 export * from "./core/mode";
 export * from "./core/stats";
+export * from "./core/history";
 
 // backend: choosing and setting up the tfjs backend (native TensorFlow, WebGPU, wasm, cpu)
 export * from "./backend/init";
@@ -32,6 +33,7 @@ export * from "./signal/continuous";
 export * from "./data/images";
 export * from "./data/synthetic";
 export * from "./data/idx";
+export * from "./data/image-dataset";
 export * from "./data/mnist";
 export * from "./data/fashion";
 export * from "./data/sunspots";

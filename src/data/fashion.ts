@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { seededRandom } from "../core/random";
-import { ImageDataset, readImageDataset } from "./mnist";
+import { ImageDataset, readImageDataset } from "./image-dataset";
 
 /** Fashion-MNIST class names, index = label. */
 export const FASHION_CLASSES = [

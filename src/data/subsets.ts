@@ -1,5 +1,5 @@
 import { seededRandom } from "../core/random";
-import { ImageDataset } from "./mnist";
+import { ImageDataset } from "./image-dataset";
 
 /**
  * A new dataset holding only the images of `classes`, relabelled 0..classes.length−1 in that

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
 import { ImageDataGenerator, ImageDataGeneratorOptions } from "../augment/generator";
 import { FASHION_CLASSES, FashionMnist, loadFashionMnist } from "../data/fashion";
-import { toTensors } from "../data/mnist";
+import { toTensors } from "../data/image-dataset";
 import { fashionCnn } from "../models/cnn";
 import { recalibrateBatchNorm } from "../train/batchnorm";
 import { accuracy, confusionMatrix, predictClasses } from "../train/evaluate";

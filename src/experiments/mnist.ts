@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
-import { ImageDataset, loadMnist, toTensors } from "../data/mnist";
+import { loadMnist } from "../data/mnist";
+import { ImageDataset, toTensors } from "../data/image-dataset";
 import { mnistCnn } from "../models/cnn";
 import { accuracy, confusionMatrix, predictClasses } from "../train/evaluate";
 import { train } from "../train/fit";

@@ -5,6 +5,7 @@ import { svgToPng, toSvg } from "../viz/render";
 import { VegaLiteSpec } from "../viz/spec";
 import type { TrainResult } from "../train/fit";
 import { recordShapeProblems } from "./record-shape";
+import { History } from "../core/history";
 
 /** The environment variable that moves the results folder (default `results/` in the package). */
 export const RESULTS_ENV = "CH10_RESULTS";
@@ -29,7 +30,7 @@ export interface ExperimentRecord {
   /** The book's value for metrics it reports, under the same keys. */
   book: Record<string, number>;
   /** One value per epoch, Keras's `history.history`. */
-  history: Record<string, number[]>;
+  history: History;
   /**
    * Training time; `threads`: data-parallel threads (absent in records made before they
    * existed).

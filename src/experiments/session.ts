@@ -14,6 +14,7 @@ import { checkOutputFolder, lockOutputFolder } from "./output-folder";
 import { readRecord, resultsRoot } from "./record";
 import { appendToHistory, logValues } from "../train/logs";
 import { TrainingInterrupted } from "../notebook/interrupt";
+import { History } from "../core/history";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
@@ -47,7 +48,7 @@ export interface PreparedRun {
   /** Epochs already done (0 unless resumed). */
   initialEpoch: number;
   /** History of the epochs already done. */
-  previousHistory: Record<string, number[]>;
+  previousHistory: History;
   /** Callbacks to pass to training (the checkpoint saver when enabled). */
   callbacks: tf.Callback[];
   /** Call when training is over: restores `Math.random`. */
@@ -66,7 +67,7 @@ export interface LastRun {
   /** The model being trained: after an interrupt, with the weights of the last finished batch. */
   model: tf.LayersModel;
   /** Metrics of every finished epoch (resumed ones included). */
-  history: Record<string, number[]>;
+  history: History;
   /** Whether training ran to the last epoch. */
   finished: boolean;
 }
@@ -190,7 +191,7 @@ export async function prepareRun(
   let start: {
     model: tf.LayersModel;
     initialEpoch: number;
-    previousHistory: Record<string, number[]>;
+    previousHistory: History;
     runId: string;
   };
   try {
@@ -295,10 +296,7 @@ async function resumeFrom(
 }
 
 /** Joins the history of resumed epochs and this run's. */
-export function mergeHistory(
-  previous: Record<string, number[]>,
-  current: Record<string, number[]>,
-): Record<string, number[]> {
+export function mergeHistory(previous: History, current: History): History {
   const keys = new Set([...Object.keys(previous), ...Object.keys(current)]);
   return Object.fromEntries(
     [...keys].map((k) => [k, [...(previous[k] ?? []), ...(current[k] ?? [])]]),

@@ -4,6 +4,7 @@ import type { TrainResult } from "../train/fit";
 import { VegaLiteSpec } from "../viz/spec";
 import { ExperimentRecord, timingsOf, versions, writeRecord } from "./record";
 import { PreparedRun, RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
+import { History } from "../core/history";
 
 /** Settings every experiment has: the epochs to train to and the seed of the run. */
 export type ExperimentSettings = Record<string, unknown> & { epochs: number; seed: number };
@@ -46,7 +47,7 @@ export interface Evaluation<O> {
   /** How the data was split, {@link ExperimentRecord.split}. */
   split: string;
   /** The history to record when it is not the training history as it is (default: that). */
-  history?: Record<string, number[]>;
+  history?: History;
   /** Record fields after the timings (e.g. the initial weights). */
   extra?: Pick<ExperimentRecord, "initialWeights">;
   /** The charts written beside results.json; called only when the run has an output folder. */
@@ -82,7 +83,7 @@ export interface ExperimentSpec<S extends ExperimentSettings, D, T, O> {
   /** Evaluates the trained model; `history` joins the resumed epochs and this run's. */
   evaluate(
     trained: T & { result: TrainResult },
-    history: Record<string, number[]>,
+    history: History,
     context: TrainContext<D>,
   ): Evaluation<O>;
 }

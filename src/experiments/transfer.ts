@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { seedGlobalRandom } from "../core/random";
-import { ImageDataset, toTensors } from "../data/mnist";
+import { ImageDataset, toTensors } from "../data/image-dataset";
 import { selectClasses } from "../data/subsets";
 import { convBase, withHead } from "../models/transfer";
 import { accuracy, predictClasses } from "../train/evaluate";

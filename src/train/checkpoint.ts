@@ -3,6 +3,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { MODEL_JSON, WEIGHTS_BIN, fileHandler, weightsByteLength } from "./file-io";
 import { appendToHistory, logValues } from "./logs";
+import { History } from "../core/history";
 
 /** Everything needed to continue a run where it stopped. */
 export interface CheckpointMeta {
@@ -11,7 +12,7 @@ export interface CheckpointMeta {
   /** Epochs completed. */
   epoch: number;
   /** Metric name to one value per completed epoch. */
-  history: Record<string, number[]>;
+  history: History;
   seed: number;
   savedAt: string;
   /**
@@ -436,7 +437,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
  */
 export class ModelCheckpoint extends tf.Callback {
   /** The history saved with the latest checkpoint. */
-  readonly history: Record<string, number[]>;
+  readonly history: History;
 
   constructor(
     private readonly dir: string,
@@ -444,7 +445,7 @@ export class ModelCheckpoint extends tf.Callback {
       runId: string;
       seed: number;
       settings?: Record<string, unknown>;
-      previousHistory?: Record<string, number[]>;
+      previousHistory?: History;
     },
   ) {
     super();

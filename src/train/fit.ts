@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
-import { History } from "../viz/charts";
+import { History } from "../core/history";
 import { NaNGuard } from "./nan-guard";
 import { TrainingProgress } from "./progress";
 import { ReleaseKeptStates } from "../rnn/stateful";

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import { History } from "../core/history";
 
 /**
  * A metric from tfjs callback logs as a number. tfjs hands `tf.Callback` subclasses the raw logs,
@@ -30,9 +31,6 @@ export async function logValues(logs: tf.Logs | undefined): Promise<Record<strin
 }
 
 /** Appends one epoch's metric values to a Keras-like history (metric name → value per epoch). */
-export function appendToHistory(
-  history: Record<string, number[]>,
-  values: Record<string, number>,
-): void {
+export function appendToHistory(history: History, values: Record<string, number>): void {
   for (const [key, value] of Object.entries(values)) (history[key] ??= []).push(value);
 }

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
-import { History, TrainingCurve, trainingCurveChart } from "../viz/charts";
+import { History } from "../core/history";
+import { TrainingCurve, trainingCurveChart } from "../viz/charts";
 import { LiveDisplay, inNotebook } from "../viz/display";
 import { appendToHistory, logValues } from "./logs";
 

@@ -1,6 +1,7 @@
 import { Matrix } from "../core/matrix";
 import { heatmap } from "./heatmap";
 import { ChartOptions, VegaLiteSpec, asPanel, fmt, round, topLevel } from "./spec";
+import { History } from "../core/history";
 
 /** Options of {@link lineChart}. */
 export interface LineChartOptions extends ChartOptions {
@@ -104,12 +105,6 @@ export function lineChart(
     `over ${x.length} points of ${options.xTitle ?? "x"}.`;
   return topLevel(body, options.title, description);
 }
-
-/**
- * A Keras-like training history: metric name to one value per
- * epoch (`loss`, `val_loss`, `acc`, `val_acc`, `lr`, ...).
- */
-export type History = Record<string, number[]>;
 
 /**
  * Training history as line charts, one panel per metric, training (solid) vs validation
