@@ -39,3 +39,38 @@ describe("CH10_MODE on the commands that have no run modes", () => {
     });
   }
 });
+
+describe("numbers and CH10_MODE on the other commands", () => {
+  const run = (name: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [cli(name), ...args], {
+      encoding: "utf8",
+      env: { ...process.env, CH10_MODE: "", ...env },
+      timeout: 60_000,
+    });
+
+  it("bench and run-notebooks take decimal whole numbers within bounds only", () => {
+    for (const [name, args, message] of [
+      ["bench", ["--steps", "0x10"], /--steps needs a whole number from 3 to 100000 .*got "0x10"/],
+      ["bench", ["--steps", "1e9"], /--steps needs a whole number .*got "1e9"/],
+      ["bench", ["--rounds", "2.5"], /--rounds needs a whole number from 1 to 100 .*got "2\.5"/],
+      ["bench", ["--budget", "-1"], /--budget needs a whole number from 1 to 86400 .*got "-1"/],
+      ["bench", ["--threads", "1,0x2"], /--threads: "0x2" is neither a whole number .* nor auto/],
+      ["run-notebooks", ["--timeout", "1e3"], /--timeout needs a whole number .*got "1e3"/],
+    ] as const) {
+      const r = run(name, [...args]);
+      assert.strictEqual(r.status, 2, `${name} ${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.strictEqual(r.stdout, "");
+    }
+  });
+
+  it("npm run lab refuses a bogus CH10_MODE before it registers kernels or starts JupyterLab", () => {
+    const r = run("kernel", ["lab"], { CH10_MODE: "bogus" });
+    assert.strictEqual(r.status, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /^lab: CH10_MODE="bogus" is not a run mode: expected smoke, default or full/,
+    );
+    assert.strictEqual(r.stdout, "");
+  });
+});

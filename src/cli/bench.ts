@@ -15,6 +15,7 @@ import { findTensorFlowPython, tensorflowPythonCandidates } from "../native/pyth
 import { formatTable } from "../viz/text-table";
 import { DataParallel, planThreads } from "../train/parallel/data-parallel";
 import { refuseRunMode } from "./no-run-mode";
+import { decimalInRange } from "../core/numbers";
 
 // a backslash at a line's end continues the printed line
 const USAGE = `Usage: npm run bench -- [--models mnist,fashion,lstm,gru,lstm-layers,gru-layers] \
@@ -76,10 +77,6 @@ function parse(argv: string[]): Options {
     keras: true,
     rounds: 2,
   };
-  const fail = (m: string): never => {
-    console.error(`bench: ${m}\n\n${USAGE}`);
-    process.exit(2);
-  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => argv[++i] ?? fail(`${a} needs a value`);
@@ -99,24 +96,32 @@ function parse(argv: string[]): Options {
         .map((t) =>
           t === "auto"
             ? "auto"
-            : Number.isInteger(Number(t)) && Number(t) >= 1
+            : typeof decimalInRange("--threads", t, 1, 1024) === "number"
               ? Number(t)
-              : fail(`--threads: "${t}" is neither a whole number >= 1 nor auto`),
+              : fail(`--threads: "${t}" is neither a whole number from 1 to 1024 nor auto`),
         );
-    else if (a === "--steps") o.steps = Number(v());
-    else if (a === "--budget") o.budgetSec = Number(v());
+    else if (a === "--steps") o.steps = number(a, v(), 3, 100_000);
+    else if (a === "--budget") o.budgetSec = number(a, v(), 1, 86_400);
     else if (a === "--out") o.out = v();
     else if (a === "--no-keras") o.keras = false;
-    else if (a === "--rounds") o.rounds = Number(v());
+    else if (a === "--rounds") o.rounds = number(a, v(), 1, 100);
     else if (a === "--help" || a === "-h") {
       console.log(USAGE);
       process.exit(0);
     } else fail(`unknown option ${a}`);
   }
-  if (!(o.steps >= 3)) fail("--steps must be at least 3");
-  if (!(o.budgetSec > 0)) fail("--budget must be positive");
-  if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) fail("--rounds must be a whole number >= 1");
   return o;
+}
+
+function fail(m: string): never {
+  console.error(`bench: ${m}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+/** A decimal whole number option within `min..max`, or the usage error. */
+function number(option: string, raw: string, min: number, max: number): number {
+  const n = decimalInRange(option, raw, min, max);
+  return typeof n === "number" ? n : fail(n);
 }
 
 /** tensorflow when built, webgpu on a GPU adapter, then wasm and cpu. */

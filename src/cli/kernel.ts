@@ -15,6 +15,7 @@ import {
   labEnv,
 } from "../notebook/jupyterlab";
 import { onNpmScriptStopped } from "../notebook/kernel";
+import { runMode } from "../core/mode";
 
 const KERNELS = path.relative(ROOT, DATA_DIR);
 const USAGE = `Usage: npm run kernel             register the tslab (TypeScript) and jslab
@@ -89,6 +90,12 @@ function stopWithSignals(lab: ChildProcess): void {
  * into .venv with `--install` (or after a yes at the prompt on a terminal), else says how.
  */
 async function lab(args: string[]): Promise<void> {
+  try {
+    runMode(); // the kernels take CH10_MODE from here: a bogus value is refused before JupyterLab
+  } catch (e) {
+    console.error(`lab: ${(e as Error).message}`);
+    process.exit(2);
+  }
   const install = args.includes("--install");
   const extra = args.filter((a) => a !== "--install");
   installKernels();

@@ -5,6 +5,7 @@ import { MODE_ENV, RunMode, runMode } from "../core/mode";
 import { onNpmScriptStopped } from "../notebook/kernel";
 import { writeNotebook } from "../notebook/nbformat";
 import { NotebookRunResult, runNotebook } from "../notebook/run";
+import { decimalInRange } from "../core/numbers";
 
 const USAGE = `Usage: npm run notebooks -- [options] [notebook.ipynb | folder ...]
 
@@ -44,8 +45,8 @@ function parseArgs(argv: string[]): Args {
     } else if (a === "--out") args.out = value();
     else if (a === "--in-place") args.inPlace = true;
     else if (a === "--timeout") {
-      args.timeoutSec = Number(value());
-      if (!(args.timeoutSec > 0)) fail(`--timeout needs a positive number of seconds`);
+      const seconds = decimalInRange("--timeout", value(), 1, 604_800);
+      args.timeoutSec = typeof seconds === "number" ? seconds : fail(seconds);
     } else if (a.startsWith("-")) fail(`unknown option ${a}`);
     else args.targets.push(a);
   }

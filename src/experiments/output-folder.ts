@@ -73,6 +73,43 @@ export function checkOutputFolder(dir: string): void {
 }
 
 /**
+ * Chart files (`*.svg`, `*.png`, the names a run writes its charts under) in `dir` that the pack
+ * did not write: those not listed in the `charts` of the folder's results.json.
+ */
+export function foreignCharts(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  let listed: unknown[] = [];
+  try {
+    const record = JSON.parse(fs.readFileSync(path.join(dir, "results.json"), "utf8"));
+    if (Array.isArray(record?.charts)) listed = record.charts;
+  } catch {
+    // no record (or an unreadable one, which readRecord reports): no chart here is the pack's
+  }
+  return names.filter((n) => /\.(svg|png)$/.test(n) && !listed.includes(n.replace(/\.\w+$/, "")));
+}
+
+/**
+ * Refuses, before any work, an output folder holding chart files the pack did not write: a run
+ * writes its charts as `<name>.svg` and `<name>.png` beside results.json and would replace them.
+ * @throws naming the folder and the files, and what to do.
+ */
+export function assertNoForeignCharts(dir: string): void {
+  const found = foreignCharts(dir);
+  if (found.length === 0) return;
+  const shown = found.slice(0, 4).join(", ") + (found.length > 4 ? ", …" : "");
+  throw new Error(
+    `${dir} holds ${shown}, which the pack did not write; a run writes its charts there as ` +
+      "SVG and PNG files and would replace them: move them away, choose another folder (--out), " +
+      "or replace them (--force)",
+  );
+}
+
+/**
  * The results folder ({@link resultsRoot}), checked: `$CH10_RESULTS` (or the default
  * `results/`) must be a folder or not exist yet; with `options.write`, also writable or
  * creatable. Notebooks that read records call it so that a file named by `CH10_RESULTS` is

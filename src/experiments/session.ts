@@ -10,7 +10,7 @@ import {
   readMeta,
   recoverCheckpoint,
 } from "../train/checkpoint";
-import { checkOutputFolder, lockOutputFolder } from "./output-folder";
+import { assertNoForeignCharts, checkOutputFolder, lockOutputFolder } from "./output-folder";
 import { readRecord, resultsRoot } from "./record";
 import { appendToHistory, logValues } from "../train/logs";
 import { TrainingInterrupted } from "../notebook/interrupt";
@@ -130,6 +130,7 @@ export function preflightRun(run: RunOptions, name = "experiment"): CheckpointMe
   const ckpt = checkpointDir(out);
   for (const line of recoverCheckpoint(ckpt)) console.log(line);
   assertCheckpointTarget(ckpt, { overwrite: run.force });
+  if (!run.force) assertNoForeignCharts(out);
   if (run.force && !run.resume) return undefined;
   const meta = readMeta(ckpt);
   if (!run.resume) {
