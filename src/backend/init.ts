@@ -92,11 +92,17 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
 
 /**
  * The active tfjs backend as one of {@link BACKEND_NAMES}, for code that must pass it on (the
- * data-parallel workers start on the same one).
+ * data-parallel workers start on the same one); with `expected` (what {@link initBackend}
+ * returned), also checks that tfjs still runs it.
  * @throws when tfjs runs a backend this pack does not set up (another library changed it).
  */
-export function activeBackend(): BackendName {
+export function activeBackend(expected?: BackendInfo): BackendName {
   const name = tf.getBackend();
+  if (expected && expected.name !== name)
+    throw new Error(
+      `the backend passed in is ${expected.name}, but tfjs is running ${name}: ` +
+        `call initBackend({ backend: "${expected.name}" }) again, or pass what it returns now`,
+    );
   if ((BACKEND_NAMES as readonly string[]).includes(name)) return name as BackendName;
   throw new Error(
     `the active tfjs backend "${name}" is none of ${BACKEND_NAMES.join(", ")}; ` +

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as fs from "fs";
 import * as path from "path";
-import { BACKEND_NAMES, BackendName, currentBackend, initBackend } from "../backend/init";
+import { BACKEND_NAMES, BackendName, initBackend } from "../backend/init";
 import { MODE_ENV, RunModeName, runMode } from "../core/mode";
 import { summarize } from "../core/stats";
 import {
@@ -490,6 +490,7 @@ function writeSummary(
   settings: SunspotsSettings,
   runs: StudyRun[],
   mode: string,
+  backend: string,
 ): string {
   const finals = summarize(runs.map((r) => r.val_mse));
   const common = Object.fromEntries(Object.entries(settings).filter(([k]) => k !== "seed"));
@@ -500,7 +501,7 @@ function writeSummary(
     settings: common,
     seeds: runs.map((r) => r.seed),
     date: new Date().toISOString(),
-    backend: currentBackend()?.line ?? "",
+    backend,
     versions: versions(),
     val_mse: { median: finals.median, min: finals.min, max: finals.max },
     runs,
@@ -558,7 +559,7 @@ async function runStudy(
       kept: step.kept !== undefined,
     });
   }
-  writeSummary(out, settings, runs, p.run.mode ?? "cli");
+  writeSummary(out, settings, runs, p.run.mode ?? "cli", p.run.backend?.line ?? "");
   const d = summarize(runs.map((r) => r.val_mse));
   return {
     seeds: runs.length,
@@ -592,7 +593,7 @@ async function main(argv: string[]): Promise<void> {
     const plan = p.seeds
       ? planStudy(out, settings as SunspotsSettings, p.seeds, p.run)
       : (preflightRun(p.run, p.name), undefined);
-    await initBackend({ backend: p.backend });
+    p.run.backend = await initBackend({ backend: p.backend });
     let summary: Record<string, number>;
     if (p.name === "mnist") {
       const outcome = await runMnistExperiment(settings as MnistSettings, p.run);

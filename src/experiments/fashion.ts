@@ -244,6 +244,7 @@ function fashionExperiment(settings: FashionSettings) {
             ...prepared.callbacks,
           ],
           progress: run.progress,
+          backend: run.backend,
           title: "Fashion-MNIST CNN",
         }),
       );

@@ -117,6 +117,7 @@ function mnistExperiment(settings: MnistSettings) {
           validationData: [xTest, yTest],
           callbacks: prepared.callbacks,
           progress: run.progress,
+          backend: run.backend,
           title: "MNIST CNN",
         }),
       );

@@ -15,9 +15,15 @@ import { readRecord, resultsRoot } from "./record";
 import { appendToHistory, logValues } from "../train/logs";
 import { TrainingInterrupted } from "../notebook/interrupt";
 import { History } from "../core/history";
+import type { BackendInfo } from "../backend/init";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
+  /**
+   * The backend the run trains on: what `initBackend()` returned (default: the current one). Its
+   * line goes into results.json and its name to `train`.
+   */
+  backend?: BackendInfo;
   /** Folder for results.json, the charts and the checkpoint; none: nothing is written. */
   out?: string;
   /** Save a checkpoint in `out/checkpoint` after every epoch (default false). */

@@ -141,7 +141,7 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
       mode: run.mode ?? "cli",
       settings,
       seed: settings.seed,
-      backend: currentBackend()?.line ?? tf.getBackend(),
+      backend: (run.backend ?? currentBackend())?.line ?? tf.getBackend(),
       date: new Date().toISOString(),
       versions: versions(),
       split: evaluation.split,

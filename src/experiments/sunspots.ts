@@ -165,6 +165,7 @@ function sunspotsExperiment(settings: SunspotsSettings) {
           shuffle: !stateful,
           callbacks: prepared.callbacks,
           progress: run.progress,
+          backend: run.backend,
           title: `Sunspots ${variantName(settings)}`,
         }),
       );

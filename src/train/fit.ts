@@ -5,7 +5,7 @@ import { TrainingProgress } from "./progress";
 import { ReleaseKeptStates } from "../rnn/stateful";
 import { checkBatchFits } from "./memory";
 import { DataParallel, ThreadPlan, planThreads } from "./parallel/data-parallel";
-import { BackendName, activeBackend } from "../backend/init";
+import { BackendInfo, BackendName, activeBackend } from "../backend/init";
 import { raceWebGpuFailure } from "../backend/webgpu";
 
 /**
@@ -30,6 +30,11 @@ class EpochBookkeeping extends tf.Callback {
 
 /** Options of {@link train}. */
 export interface TrainOptions {
+  /**
+   * The backend to train on: what `initBackend()` returned (default: the active one). Checked
+   * against tfjs's active backend, and handed to the thread plan, the memory guard and the workers.
+   */
+  backend?: BackendInfo;
   epochs: number;
   batchSize: number;
   /** Data for `val_*` metrics after each epoch. */
@@ -180,7 +185,7 @@ async function run(
   if (!(initialEpoch >= 0 && initialEpoch <= options.epochs))
     throw new Error(`train: initialEpoch ${initialEpoch} is outside 0..epochs (${options.epochs})`);
   const batch = Math.min(options.batchSize, samplesPerEpoch);
-  const backend = activeBackend();
+  const backend = activeBackend(options.backend);
   const planned = planThreads(model, batch, options.threads, backend);
   if (planned.cut) console.warn(planned.cut);
   checkBatchFits(model, batch, backend, planned.threads);
