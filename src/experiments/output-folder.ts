@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { processAlive } from "../core/process";
 import { inTslabKernel } from "../notebook/tslab";
 import { RESULTS_ENV, resultsRoot } from "./record";
 
@@ -163,16 +164,6 @@ export interface OutputLock {
 /** Locks this process holds, by lock file: how many times taken, the folder it created. */
 const held = new Map<string, { count: number; created?: string }>();
 
-/** Whether process `pid` runs (one of another user counts as running). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** The holder written in `file`, undefined when it vanished. @throws when it is not our lock. */
 function readLock(file: string): LockHolder | undefined {
   let text: string;
@@ -308,7 +299,7 @@ export function lockOutputFolder(dir: string, options: { command?: string } = {}
       const holder = readLock(file);
       if (!holder) continue;
       const elsewhere = holder.host !== me.host;
-      if (elsewhere || alive(holder.pid)) {
+      if (elsewhere || processAlive(holder.pid)) {
         throw new Error(
           `output folder ${dir} is in use by process ${holder.pid}` +
             (elsewhere ? ` on ${holder.host}` : "") +

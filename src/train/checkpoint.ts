@@ -3,6 +3,7 @@ import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
 import { MODEL_JSON, WEIGHTS_BIN, fileHandler, weightsByteLength } from "./file-io";
 import { appendToHistory, logValues } from "./logs";
+import { processAlive } from "../core/process";
 import { History } from "../core/history";
 
 /** Everything needed to continue a run where it stopped. */
@@ -136,17 +137,6 @@ export function assertCheckpointTarget(dir: string, options: { overwrite?: boole
   }
 }
 
-/** Whether process `pid` is running (a pid of another user's process counts as running). */
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Metadata of a complete checkpoint folder (all its parts present), or undefined. */
 function completeMeta(dir: string): CheckpointMeta | undefined {
   try {
@@ -179,7 +169,7 @@ function deadLeftovers(dir: string): Leftover[] {
   }
   return names.flatMap((name): Leftover[] => {
     const match = name.startsWith(base) && /^\.(saving|old)-(\d+)$/.exec(name.slice(base.length));
-    if (!match || isAlive(Number(match[2]))) return [];
+    if (!match || processAlive(Number(match[2]))) return [];
     const leftover = path.join(parent, name);
     const stat = lstat(leftover);
     if (!stat?.isDirectory()) return [];
