@@ -86,6 +86,7 @@ export * from "./experiments/sunspots";
 export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
 export * from "./experiments/reference-runs";
+export * from "./experiments/architecture";
 
 // charts, tables and notebook helpers (display, exercise checks)
 export * from "./viz/spec";

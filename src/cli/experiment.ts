@@ -327,8 +327,10 @@ function chooseSettings(
   if (p.reference) {
     const reference = referenceSettings(p.name);
     if (p.name === "sunspots") p.seeds = reference.seeds;
+    // settings added since the reference was made take the book's values
+    const book = { mnist: MNIST_BOOK, fashion: FASHION_BOOK, sunspots: SUNSPOTS_BOOK }[p.name];
     return {
-      settings: reference.settings as AnySettings,
+      settings: { ...book, ...reference.settings } as AnySettings,
       line:
         `settings: repeating the shipped ${p.name} reference run: ` +
         JSON.stringify(reference.settings) +
@@ -358,8 +360,9 @@ function chooseSettings(
     epochs: p.epochs ?? base.epochs,
   };
   if (p.trainSamples !== undefined) {
-    if (p.name === "mnist") settings.trainSamples = p.trainSamples;
-    else settings.batchesPerEpoch = Math.ceil(p.trainSamples / (base.batchSize as number));
+    if ("trainSamples" in settings) settings.trainSamples = p.trainSamples;
+    else if ("batchesPerEpoch" in settings)
+      settings.batchesPerEpoch = Math.ceil(p.trainSamples / settings.batchSize);
   }
   const source = mode
     ? `${MODE_ENV}=${mode}, the notebooks' ${mode} mode`

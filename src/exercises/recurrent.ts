@@ -5,6 +5,15 @@ import { scaledOrthogonal } from "../rnn/linalg";
 import { gradientNormThroughTime } from "../rnn/simple";
 import { continuousOrder } from "../rnn/series";
 import { checkExercise } from "../notebook/exercise";
+import { RunModeName } from "../core/mode";
+import { layerDifferences } from "../experiments/architecture";
+import {
+  SUNSPOTS_BOOK,
+  SunspotsSettings,
+  runSunspotsExperiment,
+  sunspotsExerciseSettings,
+} from "../experiments/sunspots";
+import { SeedSpread, reportExperiment } from "./compare";
 
 /** Checks of the exercises of notebooks 06–09; each recomputes the truth itself. */
 
@@ -162,4 +171,83 @@ export function checkHeadParams(count: number): void {
     count === 576 * 64 + 64 + 64 * 5 + 5,
     "Dense(64) on 576 inputs: 576·64 + 64; Dropout has none; Dense(5): 64·5 + 5.",
   );
+}
+
+/** Seed spread of notebook 09's exercise protocol, measured by `npm run exercise-spread`. */
+export const SUNSPOTS_EXERCISE_SPREAD: Record<"smoke" | "default", SeedSpread> = {
+  // validation MSE, seeds 1-5: 0.0942 0.1022 0.0996 0.0867 0.0551
+  smoke: { sd: 0.019, mean: 0.08759, seeds: 5, backend: "tensorflow" },
+  // validation MSE, seeds 1-5: 0.0333 0.0276 0.0287 0.0271 0.0255
+  default: { sd: 0.0029, mean: 0.02843, seeds: 5, backend: "tensorflow" },
+};
+
+/**
+ * Trains `model` (the library's book network when none) under sunspot settings `settings` and
+ * returns the final validation MSE; a model built here is disposed.
+ */
+export async function exerciseValMse(
+  settings: SunspotsSettings,
+  model?: tf.LayersModel,
+): Promise<number> {
+  const outcome = await runSunspotsExperiment(settings, { progress: false }, model);
+  if (!model) {
+    outcome.model.optimizer?.dispose();
+    outcome.model.dispose();
+  }
+  return outcome.record.metrics.val_mse;
+}
+
+/**
+ * 09 · 4, an experiment: `variant` is the reader's change of the book's listing (more units, a
+ * GRU, a second layer, ...), which must still take the book's stateful batches of 20 windows of
+ * 15 months; it is trained beside the book's network under the exercise protocol
+ * ({@link sunspotsExerciseSettings}: the book's protocol, fewer epochs, the same seed) and the
+ * two validation MSEs are compared with the seed spread.
+ */
+export async function architectureExperiment(
+  variant: tf.LayersModel | undefined,
+  mode: RunModeName,
+): Promise<void> {
+  const name = "Exercise 4";
+  if (!variant) {
+    checkExercise(
+      name,
+      false,
+      "build your network in this cell (start from a copy of the listing) and assign it to " +
+        "myNetwork; the check then trains it beside the book's.",
+    );
+    return;
+  }
+  const reference = sunspotRnn();
+  const differences = layerDifferences(variant, reference);
+  reference.dispose();
+  if (differences.length === 0) {
+    checkExercise(name, false, "this is the book's network: change something in it first.");
+    return;
+  }
+  const settings = sunspotsExerciseSettings(mode);
+  const shape = variant.inputs[0].shape;
+  const wanted = [SUNSPOTS_BOOK.batchSize, SUNSPOTS_BOOK.window, 1];
+  if (shape.some((d, i) => d !== wanted[i])) {
+    checkExercise(
+      name,
+      false,
+      `your network takes batches of shape ${JSON.stringify(shape)}; the book's stateful ` +
+        `protocol feeds ${JSON.stringify(wanted)} (batchInputShape).`,
+    );
+    return;
+  }
+  console.log("Training the book's network, then yours, under the same protocol ...");
+  const book = await exerciseValMse(settings);
+  const yours = await exerciseValMse(settings, variant);
+  reportExperiment({
+    exercise: name,
+    metric: "validation MSE",
+    higherIsBetter: false,
+    protocol: `the book's protocol for ${settings.epochs} epochs, seed ${settings.seed}`,
+    yours,
+    book,
+    spread: SUNSPOTS_EXERCISE_SPREAD[mode === "smoke" ? "smoke" : "default"],
+    mode,
+  });
 }

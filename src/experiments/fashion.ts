@@ -13,13 +13,14 @@ import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
+import { assertInputShape } from "./architecture";
+import { SettingRules } from "./settings-check";
 
 /**
  * Settings of the Fashion-MNIST experiment ("使用
  * Keras 和数据增强的深度卷积网络的示例").
  */
 export interface FashionSettings {
-  [key: string]: unknown;
   epochs: number;
   /** Augmented batches per epoch (the book: 1,500). */
   batchesPerEpoch: number;
@@ -33,7 +34,40 @@ export interface FashionSettings {
    * moving averages before the final evaluation (0: keep them).
    */
   calibrationSamples: number;
+  /** Augmentation: flip left-right at random (the book: true). */
+  horizontalFlip: boolean;
+  /** Augmentation: rotations up to ± this many degrees (the book: 10). */
+  rotationRange: number;
+  /** Augmentation: shear up to ± this many degrees (the book: π/12 rad = 15°). */
+  shearRange: number;
+  /** Augmentation: zoom by a factor in [1 − z, 1 + z] (the book: 0.25). */
+  zoomRange: number;
   seed: number;
+}
+
+/** What each Fashion-MNIST setting may be (the data's bounds are checked once loaded). */
+const FASHION_RULES: SettingRules<FashionSettings> = {
+  epochs: { whole: [1, 10000] },
+  batchesPerEpoch: { whole: [1, 100000] },
+  batchSize: { whole: [1, 60000] },
+  testSamples: { whole: [1, 10000] },
+  learningRate: { number: [1e-8, 10] },
+  decay: { number: [0, 1] },
+  calibrationSamples: { whole: [0, 60000] },
+  horizontalFlip: "boolean",
+  rotationRange: { number: [0, 180] },
+  shearRange: { number: [0, 89] },
+  zoomRange: { number: [0, 0.99] },
+  seed: { whole: [0, 2 ** 31 - 1] },
+};
+
+/** Compiles `model` as the book does, with the learning rate and decay of `settings`. */
+export function compileFashion(model: tf.LayersModel, settings: FashionSettings): void {
+  model.compile({
+    optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+    loss: "categoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
 }
 
 /**
@@ -47,6 +81,10 @@ export const FASHION_BOOK: FashionSettings = {
   learningRate: 1e-4,
   decay: 1e-5,
   calibrationSamples: 2048,
+  horizontalFlip: true,
+  rotationRange: 10,
+  shearRange: 15,
+  zoomRange: 0.25,
   seed: 1000,
 };
 
@@ -57,18 +95,18 @@ export const FASHION_BOOK_ACCURACY = { 1: 0.8952, 2: 0.899, 3: 0.9112, 100: 0.93
 >;
 
 /**
- * The book's augmentation: ImageDataGenerator(rescale 1/255, samplewise
- * centre/std, flips, ±10°, shear π/12 rad = 15°, zoom 0.25).
+ * The training augmentation of `settings` (default the book's: ImageDataGenerator(rescale 1/255,
+ * samplewise centre/std, flips, ±10°, shear π/12 rad = 15°, zoom 0.25)) drawn with `seed`.
  */
-export function bookAugmentation(seed = 1000): ImageDataGeneratorOptions {
-  return {
-    ...standardization(),
-    horizontalFlip: true,
-    rotationRange: 10,
-    shearRange: 15,
-    zoomRange: 0.25,
-    seed,
-  };
+export function bookAugmentation(
+  seed = 1000,
+  settings: Pick<
+    FashionSettings,
+    "horizontalFlip" | "rotationRange" | "shearRange" | "zoomRange"
+  > = FASHION_BOOK,
+): ImageDataGeneratorOptions {
+  const { horizontalFlip, rotationRange, shearRange, zoomRange } = settings;
+  return { ...standardization(), horizontalFlip, rotationRange, shearRange, zoomRange, seed };
 }
 
 /** The book's test generator: rescale and per-image standardisation only. */
@@ -125,13 +163,14 @@ class AugmentedValidation extends tf.Callback {
     private readonly images: tf.Tensor4D,
     private readonly truth: ArrayLike<number>,
     private readonly seed: number,
+    private readonly settings: FashionSettings,
   ) {
     super();
   }
 
   override async onEpochEnd(epoch: number, logs?: tf.Logs): Promise<void> {
     const augmented = tf.tidy(() =>
-      new ImageDataGenerator(bookAugmentation(this.seed + epoch)).randomTransform(
+      new ImageDataGenerator(bookAugmentation(this.seed + epoch, this.settings)).randomTransform(
         tf.mul(this.images, 255) as tf.Tensor4D,
       ),
     );
@@ -168,12 +207,13 @@ const TEST_AUGMENTATION_SEED = 7;
 export async function runFashionExperiment(
   settings: FashionSettings,
   run: RunOptions = {},
+  model?: tf.LayersModel,
 ): Promise<FashionOutcome> {
-  return runExperiment(fashionExperiment(settings), run);
+  return runExperiment(fashionExperiment(settings, model), run);
 }
 
 /** The Fashion-MNIST experiment as {@link runExperiment} runs it. */
-function fashionExperiment(settings: FashionSettings) {
+function fashionExperiment(settings: FashionSettings, given?: tf.LayersModel) {
   const plain = new ImageDataGenerator(standardization());
   const standardized = (set: FashionMnist["test"], n: number) =>
     tf.tidy(() => {
@@ -188,6 +228,7 @@ function fashionExperiment(settings: FashionSettings) {
   > = {
     name: "fashion",
     settings,
+    rules: FASHION_RULES,
     load: () => loadFashionMnist({ seed: settings.seed }),
     check: (data) => {
       if (!(settings.testSamples >= 1 && settings.testSamples <= data.test.count))
@@ -201,12 +242,14 @@ function fashionExperiment(settings: FashionSettings) {
         );
     },
     build: () => fashionCnn(),
-    compile: (m) =>
-      m.compile({
-        optimizer: new DecayedAdam(settings.learningRate, settings.decay),
-        loss: "categoricalCrossentropy",
-        metrics: ["accuracy"],
-      }),
+    given,
+    checkModel: (m) => assertInputShape("fashion", m, [28, 28, 1]),
+    book: () => {
+      const m = fashionCnn();
+      compileFashion(m, FASHION_BOOK);
+      return m;
+    },
+    compile: (m) => compileFashion(m, settings),
     train: async ({ data, prepared, run, own }) => {
       const { model } = prepared;
       const resumedLr = prepared.previousHistory.lr;
@@ -222,7 +265,7 @@ function fashionExperiment(settings: FashionSettings) {
         minLr: 1e-6,
       });
       const augmenter = new ImageDataGenerator(
-        bookAugmentation(settings.seed + prepared.initialEpoch),
+        bookAugmentation(settings.seed + prepared.initialEpoch, settings),
       );
       const flow = augmenter.flow(data.train.images, data.train.labels, data.train, {
         batchSize: settings.batchSize,
@@ -239,6 +282,7 @@ function fashionExperiment(settings: FashionSettings) {
               xTestRaw,
               truth,
               TEST_AUGMENTATION_SEED + prepared.initialEpoch,
+              settings,
             ),
             plateau,
             ...prepared.callbacks,
@@ -253,7 +297,7 @@ function fashionExperiment(settings: FashionSettings) {
     evaluate: ({ xVal, xTestRaw, truth, plateau }, history, { data, prepared }) => {
       const { model } = prepared;
       const augmentedTest = tf.tidy(() =>
-        new ImageDataGenerator(bookAugmentation(TEST_AUGMENTATION_SEED)).randomTransform(
+        new ImageDataGenerator(bookAugmentation(TEST_AUGMENTATION_SEED, settings)).randomTransform(
           tf.mul(xTestRaw, 255) as tf.Tensor4D,
         ),
       );

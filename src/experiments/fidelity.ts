@@ -365,7 +365,8 @@ export function fidelityTable(
       if (latest) {
         const record = latest.record!;
         const value = metricOf(record, source.metric)!.toFixed(source.digits ?? 4);
-        yours = `${value} (${latest.origin}, ${record.mode}, ${runSummary(record)})`;
+        const modified = record.architecture?.book === false ? "MODIFIED network, " : "";
+        yours = `${value} (${modified}${latest.origin}, ${record.mode}, ${runSummary(record)})`;
       } else {
         yours = "not run yet";
       }

@@ -10,10 +10,31 @@ import { confusionMatrixChart, historyChart } from "../viz/charts";
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
+import { assertInputShape } from "./architecture";
+import { SettingRules } from "./settings-check";
+
+/** What each MNIST setting may be (the data's bounds are checked once loaded). */
+const MNIST_RULES: SettingRules<MnistSettings> = {
+  trainSamples: { whole: [1, 60000] },
+  testSamples: { whole: [1, 10000] },
+  epochs: { whole: [1, 10000] },
+  batchSize: { whole: [1, 60000] },
+  learningRate: { number: [1e-8, 10] },
+  decay: { number: [0, 1] },
+  seed: { whole: [0, 2 ** 31 - 1] },
+};
+
+/** Compiles `model` as the book does, with the learning rate and decay of `settings`. */
+export function compileMnist(model: tf.LayersModel, settings: MnistSettings): void {
+  model.compile({
+    optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+    loss: "categoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
+}
 
 /** Settings of the MNIST experiment ("使用 Keras 的深度卷积网络示例"). */
 export interface MnistSettings {
-  [key: string]: unknown;
   /** Training images used (the first N of the canonical 60,000). */
   trainSamples: number;
   /** Test images used for validation and the final accuracy (the first N of 10,000). */
@@ -54,6 +75,37 @@ export function mnistSettings(mode: RunModeName): MnistSettings {
 }
 
 /**
+ * The book's training log (dcn.py's output printed in the chapter): loss and accuracy on the
+ * training batches and on the test set after epochs 1, 2, 3, 199 and 200.
+ */
+export const MNIST_BOOK_LOG: Record<
+  number,
+  { loss: number; acc: number; val_loss: number; val_acc: number }
+> = {
+  1: { loss: 0.4474, acc: 0.8531, val_loss: 0.0993, val_acc: 0.9693 },
+  2: { loss: 0.1497, acc: 0.953, val_loss: 0.0682, val_acc: 0.978 },
+  3: { loss: 0.1131, acc: 0.9647, val_loss: 0.0598, val_acc: 0.9839 },
+  199: { loss: 0.0083, acc: 0.9974, val_loss: 0.0137, val_acc: 0.995 },
+  200: { loss: 0.0083, acc: 0.9972, val_loss: 0.0143, val_acc: 0.995 },
+};
+
+/**
+ * The short protocol of notebook 05's experiment exercise: the book's settings on the first 6,000
+ * training and 2,000 test images for one epoch (256 and 200 images in smoke mode), so that the
+ * book's network and a variant train in about a minute each on 2 CPU cores.
+ */
+export function mnistExerciseSettings(mode: RunModeName, seed = 1): MnistSettings {
+  const small = mode === "smoke";
+  return {
+    ...MNIST_BOOK,
+    trainSamples: small ? 256 : 6000,
+    testSamples: small ? 200 : 2000,
+    epochs: 1,
+    seed,
+  };
+}
+
+/**
  * What {@link runMnistExperiment} returns: the trained model and test data for further analysis.
  */
 export interface MnistOutcome {
@@ -67,19 +119,23 @@ export interface MnistOutcome {
 }
 
 /**
- * Trains the book's MNIST CNN with `settings`, validating on the test images after each epoch,
- * and writes results.json plus the history and confusion-matrix charts to `run.out` when given.
- * The caller disposes `xTest` and `yTest`.
+ * Trains `model` (default: the book's MNIST CNN, {@link mnistCnn}, compiled with
+ * {@link compileMnist}) with `settings`, validating on the test images after each epoch, and
+ * writes results.json (with the network's summary and how it differs from the book's) plus the
+ * history and confusion-matrix charts to `run.out` when given. A `model` already compiled keeps
+ * its optimizer; one that is not is compiled with {@link compileMnist}. The caller disposes
+ * `xTest` and `yTest`.
  */
 export async function runMnistExperiment(
   settings: MnistSettings,
   run: RunOptions = {},
+  model?: tf.LayersModel,
 ): Promise<MnistOutcome> {
-  return runExperiment(mnistExperiment(settings), run);
+  return runExperiment(mnistExperiment(settings, model), run);
 }
 
 /** The MNIST experiment as {@link runExperiment} runs it. */
-function mnistExperiment(settings: MnistSettings) {
+function mnistExperiment(settings: MnistSettings, given?: tf.LayersModel) {
   const spec: ExperimentSpec<
     MnistSettings,
     { trainSet: ImageDataset; test: ImageDataset },
@@ -88,6 +144,7 @@ function mnistExperiment(settings: MnistSettings) {
   > = {
     name: "mnist",
     settings,
+    rules: MNIST_RULES,
     load: () => ({ trainSet: loadMnist("train"), test: loadMnist("test") }),
     check: ({ trainSet, test }) => {
       if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))
@@ -98,12 +155,14 @@ function mnistExperiment(settings: MnistSettings) {
         throw new Error(`mnist: testSamples must be 1..${test.count}, got ${settings.testSamples}`);
     },
     build: mnistCnn,
-    compile: (m) =>
-      m.compile({
-        optimizer: new DecayedAdam(settings.learningRate, settings.decay),
-        loss: "categoricalCrossentropy",
-        metrics: ["accuracy"],
-      }),
+    given,
+    checkModel: (m) => assertInputShape("mnist", m, [28, 28, 1]),
+    book: () => {
+      const m = mnistCnn();
+      compileMnist(m, MNIST_BOOK);
+      return m;
+    },
+    compile: (m) => compileMnist(m, settings),
     train: async ({ data, prepared, run, own }) => {
       const [xTrain, yTrain] = own(toTensors(data.trainSet, 0, settings.trainSamples));
       const [xTest, yTest] = own(toTensors(data.test, 0, settings.testSamples), {

@@ -44,5 +44,14 @@ export function recordShapeProblems(value: unknown): string[] {
         Array.isArray((x as { epochSeconds?: unknown }).epochSeconds),
       "an object with totalSeconds and epochSeconds",
     );
+  if (v.architecture !== undefined)
+    need(
+      "architecture",
+      (x) =>
+        isObject(x) &&
+        typeof (x as { book?: unknown }).book === "boolean" &&
+        Array.isArray((x as { differences?: unknown }).differences),
+      "an object with book and differences",
+    );
   return problems;
 }

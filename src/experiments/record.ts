@@ -6,6 +6,7 @@ import { VegaLiteSpec } from "../viz/spec";
 import type { TrainResult } from "../train/fit";
 import { recordShapeProblems } from "./record-shape";
 import { History } from "../core/history";
+import type { Architecture } from "./architecture";
 
 /** The environment variable that moves the results folder (default `results/` in the package). */
 export const RESULTS_ENV = "CH10_RESULTS";
@@ -48,6 +49,11 @@ export interface ExperimentRecord {
    * same point.
    */
   initialWeights?: Record<string, RecordedWeight>;
+  /**
+   * The network, optimizer and loss that trained, and whether they are the book's (absent in
+   * records made before it was recorded).
+   */
+  architecture?: Architecture;
   /** `keras` for records written by the Keras comparison scripts; absent for this pack's runs. */
   engine?: string;
 }

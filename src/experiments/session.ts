@@ -16,6 +16,7 @@ import { appendToHistory, logValues } from "../train/logs";
 import { TrainingInterrupted } from "../notebook/interrupt";
 import { History } from "../core/history";
 import type { BackendInfo } from "../backend/init";
+import { layerDifferences } from "./architecture";
 
 /** How an experiment run is stored; shared by the notebooks and `npm run experiment`. */
 export interface RunOptions {
@@ -170,7 +171,9 @@ function foreignCheckpoint(ckpt: string): boolean {
  * `Math.random` with `seed` (plus the epoch when resuming). Before any work it runs
  * {@link preflightRun} and takes the output folder's lock ({@link lockOutputFolder}: a second
  * run on the same folder is refused); `finish()` gives the lock back (so does an error here).
- * Refuses to resume a run with different settings.
+ * Refuses to resume a run with different settings. A model that is already compiled (the
+ * caller's) keeps its optimizer; `given`, the caller's network, is what a resumed run continues:
+ * the checkpoint's weights are loaded into it when its layers are configured alike.
  */
 export async function prepareRun(
   name: string,
@@ -178,6 +181,7 @@ export async function prepareRun(
   run: RunOptions,
   build: () => tf.LayersModel,
   compile: (model: tf.LayersModel) => void,
+  given?: tf.LayersModel,
 ): Promise<PreparedRun> {
   const out = run.out;
   const lock = out ? lockOutputFolder(out) : undefined;
@@ -203,14 +207,14 @@ export async function prepareRun(
   };
   try {
     start = run.resume
-      ? await resumeFrom(ckpt!, meta, name, settings, compile, run)
+      ? await resumeFrom(ckpt!, meta, name, settings, compile, run, given)
       : {
           model: build(),
           initialEpoch: 0,
           previousHistory: {},
           runId: `${name}-${new Date().toISOString()}`,
         };
-    if (!run.resume) compile(start.model);
+    if (!run.resume && !start.model.optimizer) compile(start.model);
   } catch (e) {
     restore();
     throw e;
@@ -261,6 +265,7 @@ async function resumeFrom(
   settings: Record<string, unknown> & { epochs: number },
   compile: (model: tf.LayersModel) => void,
   run: RunOptions,
+  given?: tf.LayersModel,
 ) {
   if (!meta)
     throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
@@ -287,19 +292,35 @@ async function resumeFrom(
         "stopped first): writing them now",
     );
   const loaded = await loadCheckpoint(ckpt);
-  compile(loaded.model);
-  await loaded.restoreOptimizer(loaded.model.optimizer, { reset: run.resetOptimizer });
+  const model = given ? intoGiven(ckpt, loaded.model, given) : loaded.model;
+  if (!model.optimizer) compile(model);
+  await loaded.restoreOptimizer(model.optimizer, { reset: run.resetOptimizer });
   if (run.resetOptimizer)
     console.log(
       `${ckpt}: resuming with a fresh optimizer state (--reset-optimizer): its moments and ` +
         "step count start over",
     );
   return {
-    model: loaded.model,
+    model,
     initialEpoch: meta.epoch,
     previousHistory: meta.history,
     runId: meta.runId,
   };
+}
+
+/** Copies the weights of checkpoint model `loaded` into `given` (disposing `loaded`). */
+function intoGiven(ckpt: string, loaded: tf.LayersModel, given: tf.LayersModel): tf.LayersModel {
+  const differences = layerDifferences(given, loaded, "checkpoint");
+  if (differences.length) {
+    loaded.dispose();
+    throw new Error(
+      `${ckpt}: the checkpoint holds another network than the one given ` +
+        `(${differences.join("; ")}); resume with the same one`,
+    );
+  }
+  given.setWeights(loaded.getWeights());
+  loaded.dispose();
+  return given;
 }
 
 /** Joins the history of resumed epochs and this run's. */

@@ -5,9 +5,14 @@ import { VegaLiteSpec } from "../viz/spec";
 import { ExperimentRecord, timingsOf, versions, writeRecord } from "./record";
 import { PreparedRun, RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
 import { History } from "../core/history";
+import { describeArchitecture } from "./architecture";
+import { SettingRules, checkSettings } from "./settings-check";
 
 /** Settings every experiment has: the epochs to train to and the seed of the run. */
-export type ExperimentSettings = Record<string, unknown> & { epochs: number; seed: number };
+export interface ExperimentSettings {
+  epochs: number;
+  seed: number;
+}
 
 /** What an experiment's {@link ExperimentSpec.train} gets. */
 export interface TrainContext<D> {
@@ -70,12 +75,23 @@ export interface ExperimentSpec<S extends ExperimentSettings, D, T, O> {
   /** {@link ExperimentRecord.experiment} (default {@link name}). */
   experiment?: string;
   settings: S;
+  /** What each setting may be, checked before anything else. */
+  rules: SettingRules<S>;
   /** Loads the data; runs after the output folder's checks, before any model is built. */
   load(): D;
   /** Checks the settings against the data. @throws naming the setting and what is allowed. */
   check(data: D): void;
-  /** Builds the model: the book's network, or (later) one built elsewhere and passed in. */
+  /** Builds the library's network for these settings (when the caller gives none). */
   build(): tf.LayersModel;
+  /**
+   * The caller's network (e.g. the book's listing as a notebook cell wrote it, maybe edited): it
+   * is what trains, compiled as it is or by {@link compile} when it is not.
+   */
+  given?: tf.LayersModel;
+  /** Checks that a {@link given} network takes the data. @throws naming what does not fit. */
+  checkModel?(model: tf.LayersModel): void;
+  /** The book's network compiled as the book compiles it, to record how a run's differs. */
+  book(): tf.LayersModel;
   /** Compiles a model built by {@link build} or restored from a checkpoint. */
   compile(model: tf.LayersModel): void;
   /** Makes the tensors (handed to `own`) and runs the training call through `prepared.training`. */
@@ -95,7 +111,7 @@ export type ExperimentOutcome<O> = O & {
 };
 
 /**
- * Runs experiment `spec` with the storage options `run`: {@link preflightRun} (the output folder
+ * Runs experiment `spec` with the storage options `run`: the settings' check, {@link preflightRun} (the output folder
  * and checkpoint checks, before any data is loaded), the data and the settings checks, then
  * {@link prepareRun} (the folder's lock, resume from its checkpoint, checkpoint saving, seeding),
  * the training, the per-epoch comparison with the book, the record (results.json and the
@@ -108,16 +124,30 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
   run: RunOptions = {},
 ): Promise<ExperimentOutcome<O>> {
   const { name, settings } = spec;
+  checkSettings(name, settings, spec.rules);
   preflightRun(run, name);
   const data = spec.load();
   spec.check(data);
+  if (spec.given) spec.checkModel?.(spec.given);
   const prepared = await prepareRun(
     spec.runName ?? name,
-    settings,
+    { ...(settings as S & Record<string, unknown>) },
     run,
-    () => spec.build(),
+    () => spec.given ?? spec.build(),
     (m) => spec.compile(m),
+    spec.given,
   );
+  let architecture;
+  try {
+    architecture = describedAgainstBook(prepared.model, spec.book);
+  } catch (e) {
+    prepared.finish();
+    throw e;
+  }
+  if (!architecture.book)
+    console.log(
+      `${name}: the network trained differs from the book's:\n  ${architecture.differences.join("\n  ")}`,
+    );
   const disposed: tf.Tensor[] = [];
   const disposedOnError: tf.Tensor[] = [];
   const context: TrainContext<D> = {
@@ -139,7 +169,7 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
     const record: Omit<ExperimentRecord, "charts"> = {
       experiment: spec.experiment ?? name,
       mode: run.mode ?? "cli",
-      settings,
+      settings: { ...(settings as S & Record<string, unknown>) },
       seed: settings.seed,
       backend: (run.backend ?? currentBackend())?.line ?? tf.getBackend(),
       date: new Date().toISOString(),
@@ -149,6 +179,7 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
       book,
       history: evaluation.history ?? history,
       timings: timingsOf(trained.result),
+      architecture,
       ...evaluation.extra,
     };
     if (run.out) await writeRecord(run.out, record, evaluation.charts(), { charts: run.charts });
@@ -159,6 +190,17 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
   } finally {
     tf.dispose(disposed);
     prepared.finish();
+  }
+}
+
+/** {@link describeArchitecture} of `model` against a fresh `book()` network, disposed after. */
+function describedAgainstBook(model: tf.LayersModel, book: () => tf.LayersModel) {
+  const reference = book();
+  try {
+    return describeArchitecture(model, reference);
+  } finally {
+    reference.optimizer?.dispose();
+    reference.dispose();
   }
 }
 

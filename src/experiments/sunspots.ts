@@ -9,10 +9,38 @@ import { historyChart, seriesWithPredictions } from "../viz/charts";
 import { ExperimentRecord, RecordedWeight, recordWeights } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
+import { assertInputShape } from "./architecture";
+import { SettingRules, divisors } from "./settings-check";
+
+/**
+ * Checks the split of a series of `months` months into windows: `0 < trainEnd < testEnd <=` the
+ * number of windows, and, under the book's stateful protocol (whose batches are fixed), a batch
+ * size that divides both the training and the test windows.
+ * @throws naming the settings, and for the batch size the sizes that would fit.
+ */
+export function checkWindows(settings: SunspotsSettings, months: number): void {
+  const { trainEnd, testEnd, batchSize, window } = settings;
+  const windows = months - window;
+  if (!(trainEnd > 0 && testEnd > trainEnd && testEnd <= windows))
+    throw new Error(
+      `sunspots: need 0 < trainEnd < testEnd <= ${windows} (the windows of ${window} months in ` +
+        `${months}), got trainEnd ${trainEnd}, testEnd ${testEnd}`,
+    );
+  if (settings.protocol !== "book") return;
+  const test = testEnd - trainEnd;
+  if (trainEnd % batchSize === 0 && test % batchSize === 0) return;
+  const fit = divisors(trainEnd).filter((d) => test % d === 0);
+  throw new Error(
+    `sunspots: batchSize ${batchSize} does not fit the book protocol: a stateful network's ` +
+      `batches are fixed, so the batch size must divide both the ${trainEnd} training and the ` +
+      `${test} test windows; sizes that fit: ${fit.join(", ")} (or change trainEnd/testEnd, or ` +
+      'use protocol "clean")',
+  );
+}
 
 /** Settings of the sunspot experiment ("Keras 中的 LSTM 网络示例"). */
 export interface SunspotsSettings {
-  [key: string]: unknown;
+  /** The recurrent layer of the library's network (a network given to the runner has its own). */
   cell: "lstm" | "gru";
   /** Two recurrent layers (the first with returnSequences). */
   stacked: boolean;
@@ -23,8 +51,14 @@ export interface SunspotsSettings {
    */
   protocol: "book" | "clean";
   epochs: number;
+  /** Units of each recurrent layer of the library's network (the book: 4). */
   units: number;
+  /** Months in each input window (the book: 15). */
   window: number;
+  /**
+   * Windows per batch (the book: 20); with the book's stateful protocol it must divide both the
+   * training and the test windows.
+   */
   batchSize: number;
   /** Windows [0, trainEnd) train, [trainEnd, testEnd) test. */
   trainEnd: number;
@@ -32,6 +66,42 @@ export interface SunspotsSettings {
   learningRate: number;
   decay: number;
   seed: number;
+}
+
+/** What each sunspot setting may be (the series' bounds are checked once loaded). */
+const SUNSPOTS_RULES: SettingRules<SunspotsSettings> = {
+  cell: { oneOf: ["lstm", "gru"] },
+  stacked: "boolean",
+  protocol: { oneOf: ["book", "clean"] },
+  epochs: { whole: [1, 100000] },
+  units: { whole: [1, 1024] },
+  window: { whole: [1, 2000] },
+  batchSize: { whole: [1, 2820] },
+  trainEnd: { whole: [1, 2820] },
+  testEnd: { whole: [2, 2820] },
+  learningRate: { number: [1e-8, 10] },
+  decay: { number: [0, 1] },
+  seed: { whole: [0, 2 ** 31 - 1] },
+};
+
+/** Compiles `model` as the book does (Adam with Keras-2 decay, MSE) with `settings`' rates. */
+export function compileSunspots(model: tf.LayersModel, settings: SunspotsSettings): void {
+  model.compile({
+    optimizer: new DecayedAdam(settings.learningRate, settings.decay),
+    loss: "meanSquaredError",
+  });
+}
+
+/** The library's network for `settings` (stateful under the book's protocol). */
+function networkOf(settings: SunspotsSettings): tf.Sequential {
+  return sunspotRnn({
+    cell: settings.cell,
+    units: settings.units,
+    timesteps: settings.window,
+    batchSize: settings.batchSize,
+    stateful: settings.protocol === "book",
+    stacked: settings.stacked,
+  });
 }
 
 /** The book's settings (recurrent.py). */
@@ -67,6 +137,26 @@ export function sunspotsSettings(
   return { ...SUNSPOTS_BOOK, ...variant, epochs: mode === "smoke" ? 1 : SUNSPOTS_BOOK.epochs };
 }
 
+/**
+ * The book's training log (recurrent.py's output printed in the chapter): the training and
+ * validation MSE (scaled series) after epochs 1, 2, 3, 99 and 100.
+ */
+export const SUNSPOTS_BOOK_LOG: Record<number, { loss: number; val_loss: number }> = {
+  1: { loss: 0.4905, val_loss: 0.1827 },
+  2: { loss: 0.1214, val_loss: 0.1522 },
+  3: { loss: 0.0796, val_loss: 0.1154 },
+  99: { loss: 0.0139, val_loss: 0.0247 },
+  100: { loss: 0.0139, val_loss: 0.0247 },
+};
+
+/**
+ * The short protocol of notebook 09's experiment exercise: the book's protocol and settings for
+ * 20 epochs (2 in smoke mode), a few seconds per network.
+ */
+export function sunspotsExerciseSettings(mode: RunModeName, seed = 1): SunspotsSettings {
+  return { ...SUNSPOTS_BOOK, epochs: mode === "smoke" ? 2 : 20, seed };
+}
+
 /** What {@link runSunspotsExperiment} returns besides results.json. */
 export interface SunspotsOutcome {
   model: tf.LayersModel;
@@ -87,17 +177,20 @@ export const variantName = (s: SunspotsSettings) =>
  * Trains the sunspot forecaster with `settings` (windows of 15 months predicting the next, Adam
  * with Keras-2 decay, MSE, no shuffling in the book protocol) and reports the validation MSE on the
  * scaled series (the book's number) and the test RMSE in sunspot numbers (comparable across
- * scalers); writes results.json and the charts to `run.out` when given.
+ * scalers); writes results.json and the charts to `run.out` when given. `model` (default the
+ * library's {@link sunspotRnn} for `settings`) is the network to train, e.g. the book's listing
+ * as a notebook cell built it; compiled with {@link compileSunspots} unless it already is.
  */
 export async function runSunspotsExperiment(
   settings: SunspotsSettings,
   run: RunOptions = {},
+  model?: tf.LayersModel,
 ): Promise<SunspotsOutcome> {
-  return runExperiment(sunspotsExperiment(settings), run);
+  return runExperiment(sunspotsExperiment(settings, model), run);
 }
 
 /** The sunspot experiment as {@link runExperiment} runs it. */
-function sunspotsExperiment(settings: SunspotsSettings) {
+function sunspotsExperiment(settings: SunspotsSettings, given?: tf.LayersModel) {
   const stateful = settings.protocol === "book";
   const spec: ExperimentSpec<
     SunspotsSettings,
@@ -113,40 +206,24 @@ function sunspotsExperiment(settings: SunspotsSettings) {
     runName: `sunspots-${variantName(settings).replace(/ /g, "-")}`,
     experiment: `sunspots ${variantName(settings)}`,
     settings,
+    rules: SUNSPOTS_RULES,
     load: loadSunspots,
-    check: (series) => {
-      const windows0 = series.values.length - settings.window;
-      if (!(
-        settings.trainEnd % settings.batchSize === 0 &&
-        (settings.testEnd - settings.trainEnd) % settings.batchSize === 0
-      )) {
-        throw new Error(
-          `sunspots: trainEnd ${settings.trainEnd} and the test size ` +
-            `${settings.testEnd - settings.trainEnd} must be multiples of the batch size ` +
-            `${settings.batchSize} (stateful batches are fixed)`,
-        );
-      }
-      if (!(
-        settings.trainEnd > 0 &&
-        settings.testEnd > settings.trainEnd &&
-        settings.testEnd <= windows0
-      ))
-        throw new Error(`sunspots: need 0 < trainEnd < testEnd <= ${windows0}`);
+    check: (series) => checkWindows(settings, series.values.length),
+    build: () => networkOf(settings),
+    given,
+    checkModel: (m) =>
+      assertInputShape(
+        "sunspots",
+        m,
+        [settings.window, 1],
+        stateful ? settings.batchSize : undefined,
+      ),
+    book: () => {
+      const m = networkOf(SUNSPOTS_BOOK);
+      compileSunspots(m, SUNSPOTS_BOOK);
+      return m;
     },
-    build: () =>
-      sunspotRnn({
-        cell: settings.cell,
-        units: settings.units,
-        timesteps: settings.window,
-        batchSize: settings.batchSize,
-        stateful,
-        stacked: settings.stacked,
-      }),
-    compile: (m) =>
-      m.compile({
-        optimizer: new DecayedAdam(settings.learningRate, settings.decay),
-        loss: "meanSquaredError",
-      }),
+    compile: (m) => compileSunspots(m, settings),
     train: async ({ data: series, prepared, run, own }) => {
       const scaler = new MinMaxScaler([-1, 1]).fit(
         stateful ? series.values : series.values.subarray(0, settings.trainEnd + settings.window),

@@ -231,3 +231,20 @@ tf.serialization.registerClass(FusedRecurrent);
 export function fusedRecurrent(args: FusedRecurrentArgs): FusedRecurrent {
   return new FusedRecurrent(args);
 }
+
+/**
+ * Keras 2's `LSTM(units, ...)` as the chapter uses it, in one operation per call: a
+ * {@link FusedRecurrent} LSTM with the forget-gate bias starting at 1 (Keras's `unit_forget_bias`)
+ * and hard-sigmoid gates. `fusedLstm({ units: 4, stateful: true, batchInputShape: [20, 15, 1] })`
+ * is the book's `LSTM(4, stateful=True, batch_input_shape=(20, 15, 1))`.
+ */
+export function fusedLstm(args: Omit<FusedRecurrentArgs, "cell">): FusedRecurrent {
+  return new FusedRecurrent({ unitForgetBias: true, ...args, cell: "lstm" });
+}
+
+/** Keras 2's `GRU(units, ...)` in one operation per call (see {@link fusedLstm}). */
+export function fusedGru(
+  args: Omit<FusedRecurrentArgs, "cell" | "unitForgetBias">,
+): FusedRecurrent {
+  return new FusedRecurrent({ ...args, cell: "gru" });
+}

@@ -75,3 +75,35 @@ export function featureMaps(
     return { layer: l.name, maps };
   });
 }
+
+/**
+ * A title for a model's summary: its parameter count beside the book's network's, e.g.
+ * `1,117,690 parameters (the book's network: 1,120,074)`.
+ */
+export function parametersTitle(model: tf.LayersModel, book: number): string {
+  const n = (v: number) => v.toLocaleString("en-US");
+  const count = model.countParams();
+  return count === book
+    ? `${n(count)} parameters, as the book's network`
+    : `${n(count)} parameters (the book's network: ${n(book)})`;
+}
+
+/**
+ * The kernels of the first `Conv2D` layer of `model` for input channel `channel`, one matrix per
+ * filter (tfjs stores a kernel as [rows, cols, in, out]).
+ */
+export function convKernels(model: tf.LayersModel, channel = 0): Matrix[] {
+  const layer = model.layers.find((l) => l.getClassName() === "Conv2D");
+  if (!layer) throw new Error(`convKernels: ${model.name} has no Conv2D layer`);
+  const kernel = layer.getWeights()[0];
+  const [rows, cols, inputs, filters] = kernel.shape;
+  const k = kernel.dataSync();
+  return Array.from({ length: filters }, (_, f) => ({
+    rows,
+    cols,
+    data: Float64Array.from(
+      { length: rows * cols },
+      (_, p) => k[(p * inputs + channel) * filters + f],
+    ),
+  }));
+}

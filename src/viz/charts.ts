@@ -16,6 +16,8 @@ export interface LineChartOptions extends ChartOptions {
   integerX?: boolean;
   /** Mark every point too (default false), so a series of one point still shows. */
   points?: boolean;
+  /** d3 format of the x axis' labels, e.g. `d` for years without a thousands separator. */
+  xFormat?: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export function lineChart(
         ...(integerX && xs.length > 0
           ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) }
           : {}),
+        ...(options.xFormat ? { axis: { format: options.xFormat } } : {}),
       },
       y: {
         field: "y",

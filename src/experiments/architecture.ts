@@ -1,0 +1,149 @@
+import * as tf from "@tensorflow/tfjs";
+import { modelSummary } from "../train/evaluate";
+
+/** One layer of {@link Architecture.layers}: what `modelSummary` shows of it. */
+export interface ArchitectureLayer {
+  layer: string;
+  type: string;
+  output: string;
+  params: number;
+}
+
+/** What a run trained, as results.json records it ({@link describeArchitecture}). */
+export interface Architecture {
+  /** `model.countParams()`: trainable weights plus BatchNorm's moving statistics, as Keras. */
+  parameters: number;
+  layers: ArchitectureLayer[];
+  /** The optimizer: its class and settings, e.g. `Adam {"beta1":0.9,...}`. */
+  optimizer: string;
+  loss: string;
+  /** Whether network, optimizer and loss are the book's (`differences` is empty). */
+  book: boolean;
+  /** What differs from the book's, one line each, e.g. `layer 2 (Conv2D): filters 8, book 16`. */
+  differences: string[];
+}
+
+type LayerConfig = { className: string; config: Record<string, unknown> };
+
+/** The layers' configurations of `model`, without their names (which count up per process). */
+function layerConfigs(model: tf.LayersModel): LayerConfig[] {
+  const layers = (model.getConfig() as { layers?: LayerConfig[] }).layers ?? [];
+  return layers.map(({ className, config }) => {
+    const { name: _name, ...rest } = config;
+    return { className, config: rest };
+  });
+}
+
+const show = (v: unknown) => JSON.stringify(v) ?? "none";
+
+/**
+ * How the layers of `model` differ from those of `reference`, one line per differing layer
+ * (its position from 1, class and each differing argument beside the reference's value), plus
+ * missing or extra layers; empty when the two are configured alike (names aside). `label` names
+ * the reference in the lines.
+ */
+export function layerDifferences(
+  model: tf.LayersModel,
+  reference: tf.LayersModel,
+  label = "book",
+): string[] {
+  const mine = layerConfigs(model),
+    book = layerConfigs(reference);
+  const lines: string[] = [];
+  for (let i = 0; i < Math.max(mine.length, book.length); i++) {
+    const m = mine[i],
+      b = book[i];
+    if (!b) lines.push(`layer ${i + 1} (${m.className}): not in the ${label}'s network`);
+    else if (!m) lines.push(`layer ${i + 1} (${b.className}) of the ${label}'s network is missing`);
+    else if (m.className !== b.className)
+      lines.push(`layer ${i + 1}: ${m.className}, ${label} ${b.className}`);
+    else {
+      const keys = [...new Set([...Object.keys(m.config), ...Object.keys(b.config)])];
+      const differing = keys.filter((k) => show(m.config[k]) !== show(b.config[k]));
+      if (differing.length)
+        lines.push(
+          `layer ${i + 1} (${m.className}): ` +
+            differing
+              .map((k) => `${k} ${show(m.config[k])}, ${label} ${show(b.config[k])}`)
+              .join("; "),
+        );
+    }
+  }
+  return lines;
+}
+
+/**
+ * An optimizer as a line: its class and configuration. The learning rate that a schedule
+ * changes while training (`DecayedAdam`'s `learningRate`) is left out; its `baseLearningRate`
+ * stays.
+ */
+export function optimizerLine(optimizer: tf.Optimizer | undefined): string {
+  if (!optimizer) return "none (not compiled)";
+  const config = { ...optimizer.getConfig() };
+  if ("baseLearningRate" in config) delete config.learningRate;
+  return `${optimizer.getClassName()} ${JSON.stringify(config)}`;
+}
+
+/** The loss a compiled model was given, as a line. */
+const lossLine = (model: tf.LayersModel) => show(model.loss ?? null).replace(/^"|"$/g, "");
+
+/**
+ * What `model` is, for results.json: its summary and parameter count, its optimizer and loss,
+ * and how it differs from `book`, the book's network compiled as the book compiles it (both
+ * compiled; call before training, while the optimizer's settings are the ones it started with).
+ */
+export function describeArchitecture(model: tf.LayersModel, book: tf.LayersModel): Architecture {
+  const differences = layerDifferences(model, book);
+  const optimizer = optimizerLine(model.optimizer),
+    bookOptimizer = optimizerLine(book.optimizer);
+  if (optimizer !== bookOptimizer)
+    differences.push(`optimizer ${optimizer}, book ${bookOptimizer}`);
+  const loss = lossLine(model);
+  if (loss !== lossLine(book)) differences.push(`loss ${loss}, book ${lossLine(book)}`);
+  return {
+    parameters: model.countParams(),
+    layers: modelSummary(model),
+    optimizer,
+    loss,
+    book: differences.length === 0,
+    differences,
+  };
+}
+
+/**
+ * Checks that `model` can take the experiment's inputs: its input shape (batch size aside unless
+ * `batch` is given) must be `shape`.
+ * @throws naming `name`, the model's input shape and the one the data have.
+ */
+export function assertInputShape(
+  name: string,
+  model: tf.LayersModel,
+  shape: number[],
+  batch?: number,
+): void {
+  const input = model.inputs[0]?.shape ?? [];
+  const wanted = [batch ?? null, ...shape];
+  const fits =
+    input.length === wanted.length &&
+    input.every((d, i) => (i === 0 && batch === undefined) || d === wanted[i]);
+  if (!fits)
+    throw new Error(
+      `${name}: the model takes inputs of shape ${show(input)}, the data are ` +
+        `${show(wanted)}` +
+        (batch !== undefined ? " (a stateful network's batch size is fixed by the settings)" : ""),
+    );
+}
+
+/**
+ * One line on what a record trained: `the book's network` or `a modified network: …` with its
+ * differences; records made before architectures were recorded say so.
+ */
+export function architectureNote(record: { architecture?: Architecture }): string {
+  const a = record.architecture;
+  if (!a) return "network not recorded (a record older than the architecture field)";
+  if (a.book) return `the book's network (${a.parameters.toLocaleString("en-US")} parameters)`;
+  return (
+    `a modified network (${a.parameters.toLocaleString("en-US")} parameters): ` +
+    a.differences.join("; ")
+  );
+}
