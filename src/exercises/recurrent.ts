@@ -141,7 +141,8 @@ export function checkSunspotGruParams(count: number): void {
   checkExercise(
     "Exercise 2",
     count === countParams(() => sunspotRnn({ cell: "gru" })),
-    "3 · (4 + 16 + 4) + 5. (Keras ≥ 2.2's GRU has a second bias per gate, 89 in all.)",
+    "a GRU computes 2 gates and a candidate state, each with a kernel (inputs × units), a recurrent kernel (units × " +
+      "units) and a bias (units); add the Dense(1) layer on the GRU's outputs.",
   );
 }
 

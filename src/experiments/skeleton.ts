@@ -144,7 +144,7 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
     prepared.finish();
     throw e;
   }
-  if (!architecture.book)
+  if (spec.given && !architecture.book)
     console.log(
       `${name}: the network trained differs from the book's:\n  ${architecture.differences.join("\n  ")}`,
     );

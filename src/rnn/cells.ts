@@ -128,10 +128,10 @@ export interface GruStep {
  * One GRU step as in the book (GRU section) and tfjs (Keras `reset_after=False`, Cho et al.):
  *   z = σ(W_z·x + U_z·h + b_z),  r = σ(W_r·x + U_r·h + b_r),
  *   ĥ = tanh(W_h·x + U_h·(r ⊙ h) + b_h),  h' = z ⊙ h + (1 − z) ⊙ ĥ.
- * The reset gate acts on h *before* the product with U_h; Keras ≥ 2.2 defaults to
- * `reset_after=True` (r ⊙ (U_h·h + b'_h), a second bias), which tfjs does not implement: a
- * GRU(4) on one input has 3·(4·1 + 4·4 + 2·4) = 84 parameters in Keras 2.2+,
- * 3·(4·1 + 4·4 + 4) = 72 in tfjs and Keras 2.1.
+ * The reset gate acts on h *before* the product with U_h; tf.keras (TensorFlow 2) and Keras 3
+ * default to `reset_after=True` (r ⊙ (U_h·h + b'_h), a second bias), which tfjs does not implement: a
+ * GRU(4) on one input has 3·(4·1 + 4·4 + 2·4) = 84 parameters there, 3·(4·1 + 4·4 + 4) = 72 in
+ * tfjs and in standalone Keras 2, which kept `reset_after=False` as its default.
  */
 export function gruStep(
   w: RecurrentWeights,
