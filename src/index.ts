@@ -93,6 +93,7 @@ export * from "./viz/spec";
 export * from "./viz/heatmap";
 export * from "./viz/charts";
 export * from "./viz/comparison-charts";
+export * from "./viz/cell-diagram";
 export * from "./viz/render";
 export * from "./viz/display";
 export * from "./viz/table";

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -7,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import * as lib from "advanced-neural-models";
 import {
   FASHION_BOOK,
+  alignLayers,
   MNIST_BOOK,
   SUNSPOTS_BOOK,
   compileFashion,
@@ -217,5 +219,105 @@ describe("experiment settings are checked before any work", () => {
       runSunspotsExperiment({ ...SUNSPOTS_BOOK, batchSize: 32 }),
       new RegExp(`batchSize 32 does not fit the book protocol.*sizes that fit: ${fit.join(", ")} `),
     );
+  });
+});
+
+describe("npm run experiment -- --set KEY=VALUE", () => {
+  const cli = path.join(__dirname, "..", "dist", "cli", "experiment.js");
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    spawnSync(process.execPath, [cli, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, CH10_BACKEND: TEST_BACKEND, ...env },
+    });
+
+  it("refuses an unknown or out-of-range setting, or a batch that does not fit, before any work", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "set-"));
+    for (const [args, message] of [
+      [["mnist", "--set", "lerningRate=0.1"], /mnist: lerningRate is not a setting; the settings/],
+      [["fashion", "--set", "zoomRange=2"], /fashion: zoomRange must be a number from 0 to 0\.99/],
+      [["sunspots", "--set", "batchSize=32"], /sizes that fit: 1, 2, 4, 5, 10, 20, 25, 50, 100/],
+      [["mnist", "--set", "learningRate"], /--set needs KEY=VALUE/],
+    ] as const) {
+      const r = run([...args, "--out", out]);
+      assert.strictEqual(r.status, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stdout, /backend:/, "refused before the backend started");
+    }
+    assert.deepStrictEqual(fs.readdirSync(out), [], "nothing written");
+  });
+
+  it("a setting given with --set is what trains and what results.json records", () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "set-")), "run");
+    const r = run(["mnist", "--set", "learningRate=0.0005", "--epochs", "1", "--out", out], {
+      CH10_MODE: "smoke",
+    });
+    assert.strictEqual(r.status, 0, r.stdout + r.stderr);
+    const record = readRecord(out)!;
+    assert.strictEqual(record.settings.learningRate, 0.0005);
+    assert.match(record.architecture!.optimizer, /"baseLearningRate":0\.0005/);
+    // the optimizer differs from the book's (1e-3); the network does not
+    assert.strictEqual(record.architecture!.book, false);
+    assert.deepStrictEqual(
+      record.architecture!.differences.filter((d) => d.startsWith("layer")),
+      [],
+    );
+  });
+});
+
+describe("alignLayers", () => {
+  /** Longest common subsequence length by brute force over all subsequences of `a`. */
+  const lcsBrute = (a: string[], b: string[]): number => {
+    let best = 0;
+    for (let mask = 0; mask < 1 << a.length; mask++) {
+      const sub = a.filter((_, i) => mask & (1 << i));
+      let j = 0;
+      for (const x of b) if (j < sub.length && sub[j] === x) j++;
+      if (j === sub.length) best = Math.max(best, sub.length);
+    }
+    return best;
+  };
+
+  it("pairs every layer once, in order, and matches as many same-class layers as an LCS", () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const seq = () =>
+      Array.from({ length: Math.floor(rand() * 7) }, () => "ABC"[Math.floor(rand() * 3)]);
+    for (let trial = 0; trial < 300; trial++) {
+      const a = seq(),
+        b = seq();
+      const pairs = alignLayers(a, b);
+      const left = pairs.map(([i]) => i).filter((i) => i !== undefined);
+      const right = pairs.map(([, j]) => j).filter((j) => j !== undefined);
+      assert.deepStrictEqual(
+        left,
+        a.map((_, i) => i),
+        `${a} / ${b}`,
+      );
+      assert.deepStrictEqual(
+        right,
+        b.map((_, j) => j),
+        `${a} / ${b}`,
+      );
+      const same = pairs.filter(([i, j]) => i !== undefined && j !== undefined && a[i] === b[j]);
+      assert.strictEqual(same.length, lcsBrute(a, b), `${a} / ${b}`);
+    }
+  });
+
+  it("names the missing BatchNormalization layers of a network without them", () => {
+    const reference = fashionCnn();
+    const noBn = notebookModel("06-fashion-mnist-augmentation.ipynb", (s) =>
+      s
+        .split("\n")
+        .filter((l) => !l.includes("batchNormalization"))
+        .join("\n"),
+    );
+    const lines = layerDifferences(noBn, reference);
+    assert.strictEqual(lines.length, 7, lines.join("\n"));
+    assert.ok(
+      lines.every((l) =>
+        /^layer \d+ \(BatchNormalization\) of the book's network is missing$/.test(l),
+      ),
+    );
+    free(noBn, reference);
   });
 });

@@ -1,25 +1,63 @@
 #!/usr/bin/env node
 import { initBackend } from "../backend/init";
+import { RunModeName } from "../core/mode";
+import { decimalInRange } from "../core/numbers";
 import { summarize } from "../core/stats";
+import { loadMnist } from "../data/mnist";
+import { selectClasses } from "../data/subsets";
 import { mnistExerciseSettings } from "../experiments/mnist";
+import { fashionExerciseSettings } from "../experiments/fashion";
 import { sunspotsExerciseSettings } from "../experiments/sunspots";
 import { exerciseAccuracy } from "../exercises/convolution";
-import { exerciseValMse } from "../exercises/recurrent";
-import { mnistCnn } from "../models/cnn";
-import { decimalInRange } from "../core/numbers";
+import {
+  addingExerciseSettings,
+  exerciseAddingMse,
+  exerciseCleanAccuracy,
+  exerciseTransferAccuracy,
+  exerciseValMse,
+  pretrainExerciseBase,
+  transferExerciseSettings,
+} from "../exercises/recurrent";
 import { refuseRunMode } from "./no-run-mode";
 
-const USAGE = `Usage: npm run exercise-spread -- [--seeds N] [--only mnist|sunspots]
+const EXERCISES = ["mnist", "fashion", "adding", "sunspots", "transfer"] as const;
+type Exercise = (typeof EXERCISES)[number];
 
-Trains the book's network of each experiment exercise (05: MNIST, 09: sunspots) under the
-exercise protocol of smoke and default mode with seeds 1..N (default 5) on the backend that
-initBackend picks (CH10_BACKEND chooses), and prints each protocol's mean and standard
-deviation as the SeedSpread literals of src/exercises/convolution.ts and recurrent.ts.`;
+const USAGE = `Usage: npm run exercise-spread -- [--seeds N] [--only ${EXERCISES.join("|")}]
+
+Trains the baseline network of each experiment exercise (05 mnist, 06 fashion, 08 adding, 09
+sunspots, 10 transfer) under the exercise protocol of smoke and default mode with seeds 1..N
+(default 5) on the backend that initBackend picks (CH10_BACKEND chooses), and prints each
+protocol's mean and standard deviation as the SeedSpread literals of src/exercises/.
+For transfer it first pre-trains a base on digits 0-4 as notebook 10 does in that mode.`;
+
+/** The baseline's metric under exercise `name`'s protocol in `mode` with `seed`. */
+function scorer(name: Exercise, mode: RunModeName): Promise<(seed: number) => Promise<number>> {
+  switch (name) {
+    case "mnist":
+      return Promise.resolve((seed) => exerciseAccuracy(mnistExerciseSettings(mode, seed)));
+    case "fashion":
+      return Promise.resolve((seed) => exerciseCleanAccuracy(fashionExerciseSettings(mode, seed)));
+    case "adding":
+      return Promise.resolve((seed) => exerciseAddingMse(addingExerciseSettings(mode, seed)));
+    case "sunspots":
+      return Promise.resolve((seed) => exerciseValMse(sunspotsExerciseSettings(mode, seed)));
+    case "transfer":
+      return pretrainExerciseBase(mode).then((dir) => {
+        const second = selectClasses(loadMnist("train"), [5, 6, 7, 8, 9]);
+        const test = selectClasses(loadMnist("test"), [5, 6, 7, 8, 9], {
+          perClass: mode === "smoke" ? 50 : 200,
+        });
+        return (seed: number) =>
+          exerciseTransferAccuracy(dir, second, test, transferExerciseSettings(mode, seed));
+      });
+  }
+}
 
 async function main(argv: string[]): Promise<void> {
   refuseRunMode("exercise-spread", "it measures both the smoke and the default protocol");
   let seeds = 5;
-  let only: string | undefined;
+  let only: Exercise | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--help" || a === "-h") {
@@ -29,24 +67,21 @@ async function main(argv: string[]): Promise<void> {
       const n = decimalInRange("--seeds", argv[++i], 2, 100);
       if (typeof n === "string") throw new Error(`exercise-spread: ${n}`);
       seeds = n;
-    } else if (a === "--only" && ["mnist", "sunspots"].includes(argv[i + 1])) only = argv[++i];
-    else throw new Error(`exercise-spread: unknown option ${a}\n${USAGE}`);
+    } else if (a === "--only") {
+      const v = argv[++i];
+      if (!(EXERCISES as readonly string[]).includes(v))
+        throw new Error(`exercise-spread: --only needs one of ${EXERCISES.join(", ")}, got ${v}`);
+      only = v as Exercise;
+    } else throw new Error(`exercise-spread: unknown option ${a}\n${USAGE}`);
   }
   const backend = await initBackend();
-  for (const mode of ["smoke", "default"] as const) {
-    if (only !== "sunspots") {
+  for (const name of EXERCISES.filter((e) => !only || e === only))
+    for (const mode of ["smoke", "default"] as const) {
+      const score = await scorer(name, mode);
       const values: number[] = [];
-      for (let seed = 1; seed <= seeds; seed++)
-        values.push(await exerciseAccuracy(mnistCnn(), mnistExerciseSettings(mode, seed), true));
-      report("mnist", mode, values, backend.name);
+      for (let seed = 1; seed <= seeds; seed++) values.push(await score(seed));
+      report(name, mode, values, backend.name);
     }
-    if (only !== "mnist") {
-      const values: number[] = [];
-      for (let seed = 1; seed <= seeds; seed++)
-        values.push(await exerciseValMse(sunspotsExerciseSettings(mode, seed)));
-      report("sunspots", mode, values, backend.name);
-    }
-  }
 }
 
 function report(name: string, mode: string, values: number[], backend: string): void {
@@ -54,8 +89,9 @@ function report(name: string, mode: string, values: number[], backend: string): 
   const mean = values.reduce((t, v) => t + v, 0) / values.length;
   const sd = Math.sqrt(values.reduce((t, v) => t + (v - mean) ** 2, 0) / (values.length - 1));
   console.log(
-    `${name} ${mode}: ${mode}: { sd: ${sd.toPrecision(2)}, mean: ${mean.toPrecision(4)}, ` +
-      `seeds: ${values.length}, backend: "${backend}" }, // ${values.map((v) => v.toFixed(4)).join(" ")}`,
+    `${name}: // seeds 1-${values.length}: ${values.map((v) => v.toFixed(4)).join(" ")}\n` +
+      `  ${mode}: { sd: ${sd.toPrecision(2)}, mean: ${mean.toPrecision(4)}, ` +
+      `seeds: ${values.length}, backend: "${backend}" },`,
   );
 }
 

@@ -6,11 +6,20 @@ import { MODE_ENV, RunModeName, runMode } from "../core/mode";
 import { summarize } from "../core/stats";
 import {
   FASHION_BOOK,
+  FASHION_RULES,
   FashionSettings,
   fashionSettings,
   runFashionExperiment,
 } from "../experiments/fashion";
-import { MNIST_BOOK, MnistSettings, mnistSettings, runMnistExperiment } from "../experiments/mnist";
+import {
+  MNIST_BOOK,
+  MNIST_RULES,
+  MnistSettings,
+  mnistSettings,
+  runMnistExperiment,
+} from "../experiments/mnist";
+import { SettingRules, checkSettings } from "../experiments/settings-check";
+import { loadSunspots } from "../data/sunspots";
 import {
   checkOutputFolder,
   checkResultsRoot,
@@ -21,6 +30,8 @@ import { referenceSettings } from "../experiments/reference-runs";
 import { RunOptions, checkpointDir, preflightRun } from "../experiments/session";
 import {
   SUNSPOTS_BOOK,
+  SUNSPOTS_RULES,
+  checkWindows,
   SunspotsSettings,
   runSunspotsExperiment,
   sunspotsSettings,
@@ -69,6 +80,9 @@ mode's settings instead of the book's; the options below override either.
                       ${FASHION_SAMPLES_HELP}
   --backend B         ${BACKEND_NAMES.join(" | ")} (default: automatic)
   --seed S            seed of initialisation, shuffling and augmentation (default 1000)
+  --set KEY=VALUE     any setting (repeatable), e.g. --set learningRate=0.0005, --set units=8,
+                      --set rotationRange=20; checked before any work against what it may be
+                      (an unknown KEY is refused with the list of settings)
   --no-charts         write results.json only (no SVG/PNG charts)
   --reference         repeat the reference run shipped in reference/ with the settings it
                       recorded (sunspots: its seeds; output default ${REFERENCE_OUT});
@@ -107,6 +121,8 @@ interface Parsed {
   stacked: boolean;
   protocol?: "book" | "clean";
   reference: boolean;
+  /** `--set KEY=VALUE` settings, in order. */
+  set: [string, number | boolean | string][];
 }
 
 /** A bad command line: printed with the usage, exit code 2. */
@@ -159,6 +175,20 @@ function seedList(flag: string, raw: string | undefined): number[] {
   return seeds;
 }
 
+/**
+ * `KEY=VALUE` of `--set`: the value a decimal number, `true`/`false`, or else a string (the
+ * runner's check says whether the setting takes it).
+ */
+function settingValue(raw: string | undefined): [string, number | boolean | string] {
+  const m = /^([A-Za-z]\w*)=(.+)$/.exec(raw ?? "");
+  if (!m)
+    throw new UsageError(`--set needs KEY=VALUE (e.g. learningRate=0.0005), got ${shown(raw)}`);
+  const [, key, v] = m;
+  if (/^-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$/.test(v)) return [key, Number(v)];
+  if (v === "true" || v === "false") return [key, v === "true"];
+  return [key, v];
+}
+
 function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T {
   if (!allowed.includes(raw as T))
     throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, got ${shown(raw)}`);
@@ -177,6 +207,7 @@ export function parseExperimentArgs(argv: string[]): Parsed {
     given: [],
     stacked: false,
     reference: false,
+    set: [],
   };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
@@ -184,7 +215,15 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       const v = rest[++i];
       if (
         v !== undefined &&
-        ["--epochs", "--train-samples", "--seed", "--seeds", "--cell", "--protocol"].includes(flag)
+        [
+          "--epochs",
+          "--train-samples",
+          "--seed",
+          "--seeds",
+          "--cell",
+          "--protocol",
+          "--set",
+        ].includes(flag)
       )
         p.given.push(`${flag} ${v}`);
       return v;
@@ -218,6 +257,9 @@ export function parseExperimentArgs(argv: string[]): Parsed {
       case "--seeds":
         sunspotsOnly();
         p.seeds = seedList(flag, value());
+        break;
+      case "--set":
+        p.set.push(settingValue(value()));
         break;
       case "--no-charts":
         p.run.charts = false;
@@ -275,6 +317,7 @@ export function parseExperimentArgs(argv: string[]): Parsed {
         "--cell",
         "--stacked",
         "--protocol",
+        "--set",
       ].includes(f),
     );
     if (setting.length)
@@ -364,12 +407,22 @@ function chooseSettings(
     else if ("batchesPerEpoch" in settings)
       settings.batchesPerEpoch = Math.ceil(p.trainSamples / settings.batchSize);
   }
+  for (const [key, value] of p.set) (settings as unknown as Record<string, unknown>)[key] = value;
+  try {
+    checkSettings(p.name, settings, RULES[p.name] as SettingRules<AnySettings>);
+    if ("window" in settings) checkWindows(settings, loadSunspots().values.length);
+  } catch (e) {
+    throw new SettingError((e as Error).message);
+  }
   const source = mode
     ? `${MODE_ENV}=${mode}, the notebooks' ${mode} mode`
     : `the book's (${MODE_ENV} unset)`;
   const options = p.given.length ? `, with ${p.given.join(", ")}` : "";
   return { settings, line: `settings: ${source}${options}: ${JSON.stringify(settings)}` };
 }
+
+/** What each experiment's settings may be (the runners check the same). */
+const RULES = { mnist: MNIST_RULES, fashion: FASHION_RULES, sunspots: SUNSPOTS_RULES };
 
 /** Keys whose values differ between saved and wanted settings (epochs and names aside). */
 function differingSettings(

@@ -35,6 +35,19 @@ export function fromRows(values: ArrayLike<ArrayLike<number>>): Matrix {
   return { rows, cols, data };
 }
 
+/**
+ * Builds a matrix from its columns (`columns[j][i]` is row i, column j), e.g. one vector per time
+ * step as the columns of a units × time image.
+ * @throws if the columns have different lengths or the input is empty.
+ */
+export function fromColumns(columns: ArrayLike<ArrayLike<number>>): Matrix {
+  const m = fromRows(columns);
+  const data = new Float64Array(m.rows * m.cols);
+  for (let i = 0; i < m.cols; i++)
+    for (let j = 0; j < m.rows; j++) data[i * m.rows + j] = m.data[j * m.cols + i];
+  return { rows: m.cols, cols: m.rows, data };
+}
+
 /** Wraps flat row-major values; checks that `values.length === rows * cols`. */
 export function fromFlat(values: ArrayLike<number>, rows: number, cols: number): Matrix {
   assertDims(rows, cols, "fromFlat");

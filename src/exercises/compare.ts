@@ -1,3 +1,4 @@
+import * as tf from "@tensorflow/tfjs";
 import { RunModeName } from "../core/mode";
 import { checkExercise } from "../notebook/exercise";
 import { showTable } from "../viz/table";
@@ -34,42 +35,77 @@ export function verdictOf(
   return gap > noise ? "better" : gap < -noise ? "worse" : "no different";
 }
 
-/** One experiment exercise's result, as {@link reportExperiment} shows it. */
-export interface ExperimentComparison {
+/**
+ * One experiment exercise, as {@link variantExperiment} runs it; `V` is what the reader writes
+ * (a network, or a function that builds one).
+ */
+export interface VariantExperiment<V = tf.LayersModel> {
+  /** e.g. `Exercise 1`. */
   exercise: string;
+  /** What the variant is compared with (default `the book's network`). */
+  baseline?: string;
+  /** The reader's network; undefined while the exercise is unsolved. */
+  variant: V | undefined;
+  /** What the cell should do while `variant` is undefined (guidance, not the answer). */
+  unsolvedHint: string;
+  /** What is wrong with `variant` for this exercise, checked before any training; none: fine. */
+  problem?(variant: V): string | undefined;
+  /** The protocol in words, e.g. `6,000 training images, 1 epoch, seed 1`. */
+  protocol: string;
   metric: string;
   higherIsBetter: boolean;
-  /** What the protocol was, e.g. `6,000 training images, 1 epoch, seed 1`. */
-  protocol: string;
-  yours: number;
-  book: number;
+  /**
+   * Trains a network under the protocol and returns its metric: the book's when `variant` is
+   * undefined (built, trained and freed here), else the reader's.
+   */
+  score(variant?: V): Promise<number>;
   spread: SeedSpread;
   mode: RunModeName;
 }
 
 /**
- * Shows the variant's and the book network's `metric` side by side and says whether the variant
- * is better, no different or worse than the seed spread allows (the exercise passes: it asked
- * for the experiment, not for a winner).
+ * Runs an experiment exercise: while unsolved (or when {@link VariantExperiment.problem} finds
+ * something) it says so and trains nothing; otherwise it trains the book's network and the
+ * reader's under the same protocol, shows their metric side by side and says whether the
+ * reader's is better, no different or worse than the seed spread allows. A finished experiment
+ * passes: the exercise asks for the experiment, not for a winner.
+ * @returns the verdict, or undefined when nothing was trained.
  */
-export function reportExperiment(c: ExperimentComparison): Verdict {
-  const verdict = verdictOf(c.yours, c.book, c.spread, c.higherIsBetter);
+export async function variantExperiment<V>(e: VariantExperiment<V>): Promise<Verdict | undefined> {
+  if (!e.variant) {
+    checkExercise(e.exercise, false, e.unsolvedHint);
+    return undefined;
+  }
+  const problem = e.problem?.(e.variant);
+  if (problem) {
+    checkExercise(e.exercise, false, problem);
+    return undefined;
+  }
+  const baseline = e.baseline ?? "the book's network";
+  console.log(`Training ${baseline}, then yours, under the same protocol ...`);
+  const book = await e.score();
+  const yours = await e.score(e.variant);
+  const verdict = verdictOf(yours, book, e.spread, e.higherIsBetter);
   const digits = (v: number) => v.toFixed(4);
   showTable(
     [
-      { network: "yours", [c.metric]: digits(c.yours) },
-      { network: "the book's", [c.metric]: digits(c.book) },
+      { network: "yours", [e.metric]: digits(yours) },
+      { network: baseline, [e.metric]: digits(book) },
     ],
-    { title: `${c.exercise}: ${c.protocol} (mode ${c.mode})` },
+    { title: `${e.exercise}: ${e.protocol} (mode ${e.mode})` },
   );
-  const gap = c.yours - c.book;
+  const gap = yours - book;
   console.log(
-    `Your network: ${verdict.toUpperCase()} compared with the book's: ${c.metric} ` +
-      `${gap >= 0 ? "+" : ""}${digits(gap)}. Seed to seed the book's network moves by ` +
-      `${digits(c.spread.sd)} under this protocol (sd over ${c.spread.seeds} seeds on ` +
-      `${c.spread.backend}), so gaps within ±${digits(2 * Math.SQRT2 * c.spread.sd)} are no ` +
+    `Your network: ${verdict.toUpperCase()} compared with ${baseline}: ${e.metric} ` +
+      `${gap >= 0 ? "+" : ""}${digits(gap)}. Seed to seed ${baseline} moves by ` +
+      `${digits(e.spread.sd)} under this protocol (sd over ${e.spread.seeds} seeds on ` +
+      `${e.spread.backend}), so gaps within ±${digits(2 * Math.SQRT2 * e.spread.sd)} are no ` +
       "difference.",
   );
-  checkExercise(c.exercise, true, "");
+  checkExercise(e.exercise, true, "");
   return verdict;
 }
+
+/** The spread of `mode`'s protocol: smoke's in smoke mode, the default one's otherwise. */
+export const spreadOf = (spreads: Record<"smoke" | "default", SeedSpread>, mode: RunModeName) =>
+  spreads[mode === "smoke" ? "smoke" : "default"];

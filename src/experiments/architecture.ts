@@ -37,10 +37,51 @@ function layerConfigs(model: tf.LayersModel): LayerConfig[] {
 const show = (v: unknown) => JSON.stringify(v) ?? "none";
 
 /**
- * How the layers of `model` differ from those of `reference`, one line per differing layer
- * (its position from 1, class and each differing argument beside the reference's value), plus
- * missing or extra layers; empty when the two are configured alike (names aside). `label` names
- * the reference in the lines.
+ * Pairs the layers of two networks by their classes: a longest common subsequence of the class
+ * names anchors the pairs, and between two anchors the layers left on both sides are paired in
+ * order (a changed layer); the rest are layers only one network has.
+ * @returns index pairs, `undefined` on the side that lacks the layer.
+ */
+export function alignLayers(
+  mine: string[],
+  book: string[],
+): [number | undefined, number | undefined][] {
+  const n = mine.length,
+    m = book.length;
+  // lcs[i][j]: length of the longest common subsequence of mine[i..] and book[j..]
+  const lcs = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--)
+    for (let j = m - 1; j >= 0; j--)
+      lcs[i][j] =
+        mine[i] === book[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const pairs: [number | undefined, number | undefined][] = [];
+  let gapMine: number[] = [],
+    gapBook: number[] = [];
+  const closeGap = () => {
+    for (let k = 0; k < Math.max(gapMine.length, gapBook.length); k++)
+      pairs.push([gapMine[k], gapBook[k]]);
+    gapMine = [];
+    gapBook = [];
+  };
+  let i = 0,
+    j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && mine[i] === book[j] && lcs[i][j] === lcs[i + 1][j + 1] + 1) {
+      closeGap();
+      pairs.push([i++, j++]);
+    } else if (j >= m || (i < n && lcs[i + 1][j] >= lcs[i][j + 1])) gapMine.push(i++);
+    else gapBook.push(j++);
+  }
+  closeGap();
+  return pairs;
+}
+
+/**
+ * How the layers of `model` differ from those of `reference`, one line per difference: a layer
+ * whose arguments differ (its position from 1, each differing argument beside the reference's
+ * value), a layer of another class in its place, a layer the reference lacks, or one of the
+ * reference's that is missing (layers paired by {@link alignLayers}); empty when the two are
+ * configured alike (names aside). `label` names the reference in the lines.
  */
 export function layerDifferences(
   model: tf.LayersModel,
@@ -49,25 +90,35 @@ export function layerDifferences(
 ): string[] {
   const mine = layerConfigs(model),
     book = layerConfigs(reference);
+  const pairs = alignLayers(
+    mine.map((l) => l.className),
+    book.map((l) => l.className),
+  );
   const lines: string[] = [];
-  for (let i = 0; i < Math.max(mine.length, book.length); i++) {
-    const m = mine[i],
-      b = book[i];
-    if (!b) lines.push(`layer ${i + 1} (${m.className}): not in the ${label}'s network`);
-    else if (!m) lines.push(`layer ${i + 1} (${b.className}) of the ${label}'s network is missing`);
-    else if (m.className !== b.className)
-      lines.push(`layer ${i + 1}: ${m.className}, ${label} ${b.className}`);
-    else {
-      const keys = [...new Set([...Object.keys(m.config), ...Object.keys(b.config)])];
-      const differing = keys.filter((k) => show(m.config[k]) !== show(b.config[k]));
-      if (differing.length)
-        lines.push(
-          `layer ${i + 1} (${m.className}): ` +
-            differing
-              .map((k) => `${k} ${show(m.config[k])}, ${label} ${show(b.config[k])}`)
-              .join("; "),
-        );
+  for (const [i, j] of pairs) {
+    if (j === undefined) {
+      lines.push(`layer ${i! + 1} (${mine[i!].className}): not in the ${label}'s network`);
+      continue;
     }
+    const b = book[j];
+    if (i === undefined) {
+      lines.push(`layer ${j + 1} (${b.className}) of the ${label}'s network is missing`);
+      continue;
+    }
+    const m = mine[i];
+    if (m.className !== b.className) {
+      lines.push(`layer ${i + 1}: ${m.className}, ${label} ${b.className}`);
+      continue;
+    }
+    const keys = [...new Set([...Object.keys(m.config), ...Object.keys(b.config)])];
+    const differing = keys.filter((k) => show(m.config[k]) !== show(b.config[k]));
+    if (differing.length)
+      lines.push(
+        `layer ${i + 1} (${m.className}): ` +
+          differing
+            .map((k) => `${k} ${show(m.config[k])}, ${label} ${show(b.config[k])}`)
+            .join("; "),
+      );
   }
   return lines;
 }

@@ -46,7 +46,7 @@ export interface FashionSettings {
 }
 
 /** What each Fashion-MNIST setting may be (the data's bounds are checked once loaded). */
-const FASHION_RULES: SettingRules<FashionSettings> = {
+export const FASHION_RULES: SettingRules<FashionSettings> = {
   epochs: { whole: [1, 10000] },
   batchesPerEpoch: { whole: [1, 100000] },
   batchSize: { whole: [1, 60000] },
@@ -137,6 +137,40 @@ export function fashionSettings(mode: RunModeName): FashionSettings {
       calibrationSamples: 1024,
     };
   return { ...FASHION_BOOK };
+}
+
+/**
+ * The book's training log (dcn_da.py's output printed in the chapter): loss and accuracy on the
+ * augmented training batches and on the test images through the training generator (the book's
+ * validation protocol) after epochs 1, 2, 3, 99 and 100.
+ */
+export const FASHION_BOOK_LOG: Record<
+  number,
+  { loss: number; acc: number; val_loss: number; val_acc: number }
+> = {
+  1: { loss: 0.3457, acc: 0.8722, val_loss: 0.2863, val_acc: 0.8952 },
+  2: { loss: 0.2325, acc: 0.9138, val_loss: 0.2721, val_acc: 0.899 },
+  3: { loss: 0.1929, acc: 0.9285, val_loss: 0.2522, val_acc: 0.9112 },
+  99: { loss: 0.0438, acc: 0.9859, val_loss: 0.2142, val_acc: 0.9323 },
+  100: { loss: 0.0443, acc: 0.9857, val_loss: 0.2136, val_acc: 0.9339 },
+};
+
+/**
+ * The short protocol of notebook 06's experiment exercise: the book's settings for one epoch of
+ * 10 augmented batches of 64, scored on 500 clean test images after recalibrating BatchNorm on
+ * 512 training images (2 batches of 32, 200 and 128 in smoke mode).
+ */
+export function fashionExerciseSettings(mode: RunModeName, seed = 1): FashionSettings {
+  const small = mode === "smoke";
+  return {
+    ...FASHION_BOOK,
+    epochs: 1,
+    batchesPerEpoch: small ? 2 : 10,
+    batchSize: small ? 32 : 64,
+    testSamples: small ? 200 : 500,
+    calibrationSamples: small ? 128 : 512,
+    seed,
+  };
 }
 
 /** What {@link runFashionExperiment} returns besides results.json. */
@@ -304,7 +338,8 @@ function fashionExperiment(settings: FashionSettings, given?: tf.LayersModel) {
       const metrics: Record<string, number> = {
         test_accuracy_moving_stats: accuracy(truth, predictClasses(model, xVal)),
       };
-      if (settings.calibrationSamples > 0) {
+      const hasBatchNorm = model.layers.some((l) => l.getClassName() === "BatchNormalization");
+      if (settings.calibrationSamples > 0 && hasBatchNorm) {
         const [xCal] = standardized(data.train, settings.calibrationSamples);
         recalibrateBatchNorm(model, xCal);
         xCal.dispose();

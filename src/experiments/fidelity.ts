@@ -143,7 +143,7 @@ export const CHAPTER_CLAIMS: Claim[] = [
   {
     section: "池化层",
     claim: "2×2 pooling, stride 2, on 28×28",
-    book: "14×14",
+    book: "halved (stride (2, 2))",
     ours: {
       compute: () =>
         fmtShape(
@@ -157,7 +157,7 @@ export const CHAPTER_CLAIMS: Claim[] = [
   {
     section: "使用 Keras 的深度卷积网络示例",
     claim: "MNIST CNN parameters",
-    book: "1,120,074",
+    book: "not stated (Keras count_params: 1,120,074)",
     ours: { compute: () => countOf(mnistCnn) },
   },
   ...[1, 2, 3].map((e) => ({
@@ -182,7 +182,7 @@ export const CHAPTER_CLAIMS: Claim[] = [
   {
     section: "使用 Keras 和数据增强的深度卷积网络的示例",
     claim: "Fashion-MNIST CNN parameters",
-    book: "7,770,442",
+    book: "not stated (Keras count_params: 7,770,442)",
     ours: { compute: () => countOf(fashionCnn) },
   },
   ...[1, 2, 3].map((e) => ({
@@ -365,7 +365,8 @@ export function fidelityTable(
       if (latest) {
         const record = latest.record!;
         const value = metricOf(record, source.metric)!.toFixed(source.digits ?? 4);
-        const modified = record.architecture?.book === false ? "MODIFIED network, " : "";
+        const modified =
+          record.architecture?.book === false ? "MODIFIED network or optimizer, " : "";
         yours = `${value} (${modified}${latest.origin}, ${record.mode}, ${runSummary(record)})`;
       } else {
         yours = "not run yet";

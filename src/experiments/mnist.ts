@@ -14,7 +14,7 @@ import { assertInputShape } from "./architecture";
 import { SettingRules } from "./settings-check";
 
 /** What each MNIST setting may be (the data's bounds are checked once loaded). */
-const MNIST_RULES: SettingRules<MnistSettings> = {
+export const MNIST_RULES: SettingRules<MnistSettings> = {
   trainSamples: { whole: [1, 60000] },
   testSamples: { whole: [1, 10000] },
   epochs: { whole: [1, 10000] },

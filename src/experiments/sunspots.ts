@@ -69,7 +69,7 @@ export interface SunspotsSettings {
 }
 
 /** What each sunspot setting may be (the series' bounds are checked once loaded). */
-const SUNSPOTS_RULES: SettingRules<SunspotsSettings> = {
+export const SUNSPOTS_RULES: SettingRules<SunspotsSettings> = {
   cell: { oneOf: ["lstm", "gru"] },
   stacked: "boolean",
   protocol: { oneOf: ["book", "clean"] },
