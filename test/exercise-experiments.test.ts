@@ -120,6 +120,44 @@ describe("cellDiagram", () => {
   }
 });
 
+describe("bookLogTable", () => {
+  it("puts the book's logged epochs beside the run's, the first three always", () => {
+    const log = {
+      1: { loss: 0.5, acc: 0.8 },
+      2: { loss: 0.4, acc: 0.85 },
+      3: { loss: 0.3, acc: 0.9 },
+      99: { loss: 0.1, acc: 0.99 },
+    };
+    const rows = lib.bookLogTable({ loss: [2, 1], accuracy: [0.1, 0.2] }, log, [
+      { book: "loss" },
+      { book: "acc" },
+    ]);
+    assert.deepStrictEqual(rows, [
+      {
+        epoch: 1,
+        "loss (this run)": 2,
+        "loss (book)": 0.5,
+        "acc (this run)": 0.1,
+        "acc (book)": 0.8,
+      },
+      {
+        epoch: 2,
+        "loss (this run)": 1,
+        "loss (book)": 0.4,
+        "acc (this run)": 0.2,
+        "acc (book)": 0.85,
+      },
+      {
+        epoch: 3,
+        "loss (this run)": "-",
+        "loss (book)": 0.3,
+        "acc (this run)": "-",
+        "acc (book)": 0.9,
+      },
+    ]);
+  });
+});
+
 describe("fromColumns", () => {
   it("puts vector j in column j (a units × time image of per-step vectors)", () => {
     const steps = [

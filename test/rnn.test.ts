@@ -5,6 +5,9 @@ import {
   gaussian,
   gradientNormThroughTime,
   initBackend,
+  closeOutputGate,
+  forgetGateFromPast,
+  largestAbs,
   lstmStep,
   recurrentWeightsOf,
   rnnBptt,
@@ -153,6 +156,39 @@ describe("LSTM and GRU cells from their equations", () => {
     await initBackend({ backend: TEST_BACKEND, quiet: true });
   });
   const seq = Array.from({ length: 9 }, (_, t) => [Math.sin(t), Math.cos(0.7 * t), 0.1 * t - 0.4]);
+
+  it("a closed output gate: h is 0, the forget gate sees only the input; peepholes see C again", () => {
+    const layer = tf.layers.lstm({
+      units: 4,
+      returnSequences: true,
+      biasInitializer: "randomNormal",
+    });
+    layer.apply(tf.tensor3d([seq]));
+    const w = recurrentWeightsOf(layer);
+    const closed = closeOutputGate(w);
+    // hard sigmoid: clip(0.2·x + 0.5, 0, 1), and 0.2·(−10 + W·x + U·h) + 0.5 < 0 for these inputs
+    const steps = runLstm(closed, seq);
+    assert.strictEqual(largestAbs(steps.map((s) => s.output)), 0);
+    assert.strictEqual(largestAbs(steps.map((s) => s.h)), 0);
+    assert.strictEqual(forgetGateFromPast(w, seq, steps), 0);
+    assert.ok(largestAbs(steps.map((s) => s.c)) > 0.05, "the state still changes");
+    // the open LSTM's forget gate does depend on the past, by the brute-force difference
+    const open = runLstm(w, seq);
+    const zero = new Float64Array(4);
+    let brute = 0;
+    open.forEach((s, t) =>
+      s.forget.forEach((v, j) => {
+        brute = Math.max(brute, Math.abs(v - lstmStep(w, seq[t], zero, zero).forget[j]));
+      }),
+    );
+    assert.ok(brute > 0);
+    assert.strictEqual(forgetGateFromPast(w, seq, open), brute);
+    const p = new Float64Array(4).fill(2);
+    const peep = runLstm(closed, seq, {
+      peepholes: { input: p, forget: p, output: new Float64Array(4) },
+    });
+    assert.ok(forgetGateFromPast(w, seq, peep) > 0.01, "with peepholes the past reaches the gate");
+  });
 
   for (const [kind, gate] of [
     ["lstm", "hardSigmoid"],

@@ -5,7 +5,7 @@ import * as path from "path";
 const cli = (name: string) => path.join(__dirname, "..", "dist", "cli", `${name}.js`);
 
 describe("CH10_MODE on the commands that have no run modes", () => {
-  for (const command of ["bench", "native", "gpu-check", "screenshots"]) {
+  for (const command of ["bench", "native", "gpu-check", "screenshots", "exercise-spread"]) {
     it(`npm run ${command} refuses CH10_MODE=smoke and a bogus value before any work`, () => {
       for (const [value, expected] of [
         [

@@ -2,7 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { ROOT } from "../core/project";
 import { Summary, summarize } from "../core/stats";
-import { ExperimentRecord, readRecord } from "./record";
+import { ExperimentRecord, historySeries, readRecord } from "./record";
+import { History } from "../core/history";
 
 /** The tracked folder of reference runs shipped with the pack (`reference/`, see its README.md). */
 export const REFERENCE_DIR = path.join(ROOT, "reference");
@@ -184,5 +185,39 @@ export function pairedRuns(root = REFERENCE_DIR): PairedRun[] {
       let worst = 0;
       for (let e = 0; e < n; e++) worst = Math.max(worst, Math.abs(pack[e] / k[e] - 1));
       return { seed: r.seed, pack, keras: k, maxRelativeDifference: worst };
+    });
+}
+
+/** One column pair of {@link bookLogTable}: the book's log key and the run's history key. */
+export interface LogColumn {
+  /** Key of the book's log, e.g. `loss`, `val_acc`; the column pair's label. */
+  book: string;
+  /** The run's history key (default `book`; `acc`/`accuracy` aliases are followed). */
+  run?: string;
+}
+
+/**
+ * The book's training log beside a run's history, epoch by epoch: for each epoch the book
+ * prints (its first three always, the later ones once the run has reached them), each column's
+ * value in this run (`-` before it got there) and in the book, as `<label> (this run)` and
+ * `<label> (book)`.
+ */
+export function bookLogTable(
+  history: History,
+  log: Record<number, Record<string, number>>,
+  columns: LogColumn[],
+): Record<string, number | string>[] {
+  const series = columns.map((c) => historySeries({ history }, c.run ?? c.book));
+  const reached = Math.max(0, ...series.map((s) => s.length));
+  return Object.keys(log)
+    .map(Number)
+    .filter((epoch) => epoch <= 3 || epoch <= reached)
+    .map((epoch) => {
+      const row: Record<string, number | string> = { epoch };
+      columns.forEach((c, k) => {
+        row[`${c.book} (this run)`] = series[k][epoch - 1] ?? "-";
+        row[`${c.book} (book)`] = log[epoch][c.book];
+      });
+      return row;
     });
 }

@@ -194,3 +194,38 @@ export function runGru(
   }
   return steps;
 }
+
+/** The largest absolute value over a sequence of vectors (e.g. the h or C of every step). */
+export function largestAbs(rows: ArrayLike<number>[]): number {
+  let m = 0;
+  for (const r of rows) for (let j = 0; j < r.length; j++) m = Math.max(m, Math.abs(r[j]));
+  return m;
+}
+
+/**
+ * `w` with its output gate shut: the output gate's bias (the last `units` entries, the gates
+ * being stored i, f, c, o) set to −10, where the hard sigmoid is exactly 0 and the logistic one
+ * 4.5e-5, so h = o ⊙ tanh(C) stays (about) 0.
+ */
+export function closeOutputGate(w: RecurrentWeights): RecurrentWeights {
+  return { ...w, bias: w.bias.map((b, k) => (k >= 3 * w.units ? -10 : b)) };
+}
+
+/**
+ * How much the past moved the forget gate of an LSTM run: the largest difference between the
+ * forget gate of each step of `steps` and the one the same weights `w` give from the input
+ * alone (a zero state). 0 means the gate learned nothing from earlier steps.
+ */
+export function forgetGateFromPast(
+  w: RecurrentWeights,
+  xs: ArrayLike<number>[],
+  steps: LstmStep[],
+): number {
+  const zero = new Float64Array(w.units);
+  return largestAbs(
+    steps.map((s, t) => {
+      const alone = lstmStep(w, xs[t], zero, zero).forget;
+      return s.forget.map((v, j) => v - alone[j]);
+    }),
+  );
+}
