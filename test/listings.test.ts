@@ -178,6 +178,54 @@ describe("the book's listings in the notebooks", () => {
     free(plain, eight);
   });
 
+  it("a given network starts from the run's seed: the listing's run repeats the library's", async () => {
+    const settings = { ...MNIST_BOOK, trainSamples: 64, testSamples: 50, epochs: 1 };
+    const library = await runMnistExperiment(settings, { progress: false });
+    const listing = notebookModel("05-mnist-cnn.ipynb");
+    const given = await runMnistExperiment(settings, { progress: false }, listing);
+    assert.deepStrictEqual(given.record.history, library.record.history);
+    assert.deepStrictEqual(Array.from(given.predicted), Array.from(library.predicted));
+    tf.dispose([library.xTest, library.yTest, given.xTest, given.yTest]);
+    // a second run of the trained network is refused, not continued as if fresh
+    await assert.rejects(
+      runMnistExperiment(settings, { progress: false }, listing),
+      /^Error: mnist: this model has trained already \(its optimizer took 1 step\(s\)\); run the cells that build and compile it again/,
+    );
+    free(library.model, listing);
+  });
+
+  it("resuming a checkpoint made before a setting existed takes that setting's book value", async () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "old-ckpt-")), "run");
+    const settings = { ...MNIST_BOOK, trainSamples: 64, testSamples: 50, epochs: 1 };
+    const first = await runMnistExperiment(settings, {
+      out,
+      checkpoints: true,
+      progress: false,
+      charts: false,
+    });
+    tf.dispose([first.xTest, first.yTest]);
+    free(first.model);
+    const meta = path.join(out, "checkpoint", "checkpoint.json");
+    const edit = (drop: string) => {
+      const m = JSON.parse(fs.readFileSync(meta, "utf8"));
+      delete m.settings[drop];
+      fs.writeFileSync(meta, JSON.stringify(m));
+    };
+    edit("decay"); // ran at the book's 1e-5: resumable
+    const resumed = await runMnistExperiment(
+      { ...settings, epochs: 2 },
+      { out, resume: true, checkpoints: true, progress: false, charts: false },
+    );
+    assert.strictEqual(resumed.record.metrics.epochs, 2);
+    tf.dispose([resumed.xTest, resumed.yTest]);
+    free(resumed.model);
+    edit("trainSamples"); // the book's is 60,000, this run's 64: another run
+    await assert.rejects(
+      runMnistExperiment({ ...settings, epochs: 3 }, { out, resume: true, progress: false }),
+      /the checkpoint was made with other settings \(trainSamples: 60000\)/,
+    );
+  });
+
   it("a stateful listing whose batch does not fit the settings is refused before training", async () => {
     const sixteen = notebookModel("09-sunspots-lstm.ipynb", (s) =>
       s.replace("[20, 15, 1]", "[16, 15, 1]"),

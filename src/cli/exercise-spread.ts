@@ -39,7 +39,10 @@ function scorer(name: Exercise, mode: RunModeName): Promise<(seed: number) => Pr
     case "fashion":
       return Promise.resolve((seed) => exerciseCleanAccuracy(fashionExerciseSettings(mode, seed)));
     case "adding":
-      return Promise.resolve((seed) => exerciseAddingMse(addingExerciseSettings(mode, seed)));
+      // the exercise compares log10 MSEs (MSEs near 0 differ by factors)
+      return Promise.resolve(async (seed) =>
+        Math.log10(await exerciseAddingMse(addingExerciseSettings(mode, seed))),
+      );
     case "sunspots":
       return Promise.resolve((seed) => exerciseValMse(sunspotsExerciseSettings(mode, seed)));
     case "transfer":

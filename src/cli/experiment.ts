@@ -184,7 +184,9 @@ function settingValue(raw: string | undefined): [string, number | boolean | stri
   if (!m)
     throw new UsageError(`--set needs KEY=VALUE (e.g. learningRate=0.0005), got ${shown(raw)}`);
   const [, key, v] = m;
-  if (/^-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$/.test(v)) return [key, Number(v)];
+  if (["cell", "stacked", "protocol"].includes(key))
+    throw new UsageError(`--set ${key}: use --${key}, which also names the default output folder`);
+  if (v.trim() !== "" && Number.isFinite(Number(v)) && !/^0x/i.test(v)) return [key, Number(v)];
   if (v === "true" || v === "false") return [key, v === "true"];
   return [key, v];
 }

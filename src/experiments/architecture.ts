@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { modelSummary } from "../train/evaluate";
+import { DecayedAdam } from "../train/optimizer";
 
 /** One layer of {@link Architecture.layers}: what `modelSummary` shows of it. */
 export interface ArchitectureLayer {
@@ -106,19 +107,20 @@ export function layerDifferences(
       continue;
     }
     const m = mine[i];
-    if (m.className !== b.className) {
-      lines.push(`layer ${i + 1}: ${m.className}, ${label} ${b.className}`);
-      continue;
-    }
-    const keys = [...new Set([...Object.keys(m.config), ...Object.keys(b.config)])];
-    const differing = keys.filter((k) => show(m.config[k]) !== show(b.config[k]));
-    if (differing.length)
+    const sameClass = m.className === b.className;
+    // a layer of another class: only the arguments both classes have are compared
+    const keys = sameClass
+      ? [...new Set([...Object.keys(m.config), ...Object.keys(b.config)])]
+      : Object.keys(m.config).filter((k) => k in b.config);
+    const differing = keys
+      .filter((k) => show(m.config[k]) !== show(b.config[k]))
+      .map((k) => `${k} ${show(m.config[k])}, ${label} ${show(b.config[k])}`);
+    if (!sameClass)
       lines.push(
-        `layer ${i + 1} (${m.className}): ` +
-          differing
-            .map((k) => `${k} ${show(m.config[k])}, ${label} ${show(b.config[k])}`)
-            .join("; "),
+        [`layer ${i + 1}: ${m.className}, ${label} ${b.className}`, ...differing].join("; "),
       );
+    else if (differing.length)
+      lines.push(`layer ${i + 1} (${m.className}): ${differing.join("; ")}`);
   }
   return lines;
 }
@@ -194,7 +196,43 @@ export function architectureNote(record: { architecture?: Architecture }): strin
   if (!a) return "network not recorded (a record older than the architecture field)";
   if (a.book) return `the book's network (${a.parameters.toLocaleString("en-US")} parameters)`;
   return (
-    `a modified network (${a.parameters.toLocaleString("en-US")} parameters): ` +
+    `a modified network or optimizer (${a.parameters.toLocaleString("en-US")} parameters): ` +
     a.differences.join("; ")
   );
+}
+
+/**
+ * The settings a given, compiled network decides itself: the learning rate and decay of its
+ * `DecayedAdam` (none for another optimizer, or before compiling).
+ */
+export function optimizerSettings(model: tf.LayersModel): {
+  learningRate?: number;
+  decay?: number;
+} {
+  const o = model.optimizer;
+  // (tfjs's Optimizer[Symbol.hasInstance] fails on undefined: test before instanceof)
+  if (!o || !(o instanceof DecayedAdam)) return {};
+  return { learningRate: o.baseLearningRate, decay: o.decay };
+}
+
+/**
+ * `settings` with the values that the given network `model` decides itself (`read(model)`), so
+ * that results.json and the checkpoint record what trained; each value that differs from the
+ * settings' is printed once.
+ */
+export function settingsWithModel<S extends object>(
+  name: string,
+  settings: S,
+  model: tf.LayersModel | undefined,
+  read: (model: tf.LayersModel) => Partial<S>,
+): S {
+  if (!model) return settings;
+  const actual = read(model);
+  for (const [key, value] of Object.entries(actual))
+    if (value !== undefined && value !== (settings as Record<string, unknown>)[key])
+      console.log(
+        `${name}: ${key} ${JSON.stringify(value)}, as the given model has it ` +
+          `(the settings said ${JSON.stringify((settings as Record<string, unknown>)[key])})`,
+      );
+  return { ...settings, ...actual };
 }

@@ -13,7 +13,7 @@ import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
-import { assertInputShape } from "./architecture";
+import { assertInputShape, optimizerSettings, settingsWithModel } from "./architecture";
 import { SettingRules } from "./settings-check";
 
 /**
@@ -243,7 +243,8 @@ export async function runFashionExperiment(
   run: RunOptions = {},
   model?: tf.LayersModel,
 ): Promise<FashionOutcome> {
-  return runExperiment(fashionExperiment(settings, model), run);
+  const actual = settingsWithModel("fashion", settings, model, optimizerSettings);
+  return runExperiment(fashionExperiment(actual, model), run);
 }
 
 /** The Fashion-MNIST experiment as {@link runExperiment} runs it. */
@@ -263,6 +264,7 @@ function fashionExperiment(settings: FashionSettings, given?: tf.LayersModel) {
     name: "fashion",
     settings,
     rules: FASHION_RULES,
+    defaults: FASHION_BOOK,
     load: () => loadFashionMnist({ seed: settings.seed }),
     check: (data) => {
       if (!(settings.testSamples >= 1 && settings.testSamples <= data.test.count))

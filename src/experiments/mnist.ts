@@ -10,7 +10,7 @@ import { confusionMatrixChart, historyChart } from "../viz/charts";
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
-import { assertInputShape } from "./architecture";
+import { assertInputShape, optimizerSettings, settingsWithModel } from "./architecture";
 import { SettingRules } from "./settings-check";
 
 /** What each MNIST setting may be (the data's bounds are checked once loaded). */
@@ -131,7 +131,8 @@ export async function runMnistExperiment(
   run: RunOptions = {},
   model?: tf.LayersModel,
 ): Promise<MnistOutcome> {
-  return runExperiment(mnistExperiment(settings, model), run);
+  const actual = settingsWithModel("mnist", settings, model, optimizerSettings);
+  return runExperiment(mnistExperiment(actual, model), run);
 }
 
 /** The MNIST experiment as {@link runExperiment} runs it. */
@@ -145,6 +146,7 @@ function mnistExperiment(settings: MnistSettings, given?: tf.LayersModel) {
     name: "mnist",
     settings,
     rules: MNIST_RULES,
+    defaults: MNIST_BOOK,
     load: () => ({ trainSet: loadMnist("train"), test: loadMnist("test") }),
     check: ({ trainSet, test }) => {
       if (!(settings.trainSamples >= 1 && settings.trainSamples <= trainSet.count))

@@ -171,7 +171,8 @@ function foreignCheckpoint(ckpt: string): boolean {
  * `Math.random` with `seed` (plus the epoch when resuming). Before any work it runs
  * {@link preflightRun} and takes the output folder's lock ({@link lockOutputFolder}: a second
  * run on the same folder is refused); `finish()` gives the lock back (so does an error here).
- * Refuses to resume a run with different settings. A model that is already compiled (the
+ * Refuses to resume a run with different settings (a setting the checkpoint predates counts as
+ * `defaults`' value). A model that is already compiled (the
  * caller's) keeps its optimizer; `given`, the caller's network, is what a resumed run continues:
  * the checkpoint's weights are loaded into it when its layers are configured alike.
  */
@@ -182,6 +183,7 @@ export async function prepareRun(
   build: () => tf.LayersModel,
   compile: (model: tf.LayersModel) => void,
   given?: tf.LayersModel,
+  defaults: Record<string, unknown> = {},
 ): Promise<PreparedRun> {
   const out = run.out;
   const lock = out ? lockOutputFolder(out) : undefined;
@@ -207,9 +209,9 @@ export async function prepareRun(
   };
   try {
     start = run.resume
-      ? await resumeFrom(ckpt!, meta, name, settings, compile, run, given)
+      ? await resumeFrom(ckpt!, meta, name, settings, compile, run, given, defaults)
       : {
-          model: build(),
+          model: given ? withSeededWeights(given) : build(),
           initialEpoch: 0,
           previousHistory: {},
           runId: `${name}-${new Date().toISOString()}`,
@@ -266,10 +268,12 @@ async function resumeFrom(
   compile: (model: tf.LayersModel) => void,
   run: RunOptions,
   given?: tf.LayersModel,
+  defaults: Record<string, unknown> = {},
 ) {
   if (!meta)
     throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
-  const saved = meta.settings ?? {};
+  // a setting added after the checkpoint was made ran at its default (the book's value)
+  const saved = { ...defaults, ...meta.settings };
   const wanted: Record<string, unknown> = { experiment: name, ...settings };
   const differing = Object.keys({ ...saved, ...wanted }).filter(
     (k) => k !== "epochs" && JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]),
@@ -306,6 +310,24 @@ async function resumeFrom(
     previousHistory: meta.history,
     runId: meta.runId,
   };
+}
+
+/**
+ * Gives `model` the initial weights its layers draw now, from the run's seeded `Math.random`: a
+ * copy is built from its configuration (drawing them as a library-built network would) and its
+ * weights are copied into `model`, which keeps its optimizer. A network built in a notebook cell,
+ * before the run seeded anything, so starts from the run's seed like any other. (Sequential
+ * networks only; another keeps the weights it has.)
+ */
+function withSeededWeights(model: tf.LayersModel): tf.LayersModel {
+  if (!(model instanceof tf.Sequential)) return model;
+  const fresh = tf.Sequential.fromConfig(
+    tf.Sequential,
+    model.getConfig() as tf.serialization.ConfigDict,
+  ) as tf.Sequential;
+  model.setWeights(fresh.getWeights());
+  fresh.dispose();
+  return model;
 }
 
 /** Copies the weights of checkpoint model `loaded` into `given` (disposing `loaded`). */

@@ -5,6 +5,7 @@ import { VegaLiteSpec } from "../viz/spec";
 import { ExperimentRecord, timingsOf, versions, writeRecord } from "./record";
 import { PreparedRun, RunOptions, mergeHistory, preflightRun, prepareRun } from "./session";
 import { History } from "../core/history";
+import { seedGlobalRandom } from "../core/random";
 import { describeArchitecture } from "./architecture";
 import { SettingRules, checkSettings } from "./settings-check";
 
@@ -77,6 +78,8 @@ export interface ExperimentSpec<S extends ExperimentSettings, D, T, O> {
   settings: S;
   /** What each setting may be, checked before anything else. */
   rules: SettingRules<S>;
+  /** The book's settings: what a checkpoint made before a setting existed ran with. */
+  defaults?: S;
   /** Loads the data; runs after the output folder's checks, before any model is built. */
   load(): D;
   /** Checks the settings against the data. @throws naming the setting and what is allowed. */
@@ -85,7 +88,8 @@ export interface ExperimentSpec<S extends ExperimentSettings, D, T, O> {
   build(): tf.LayersModel;
   /**
    * The caller's network (e.g. the book's listing as a notebook cell wrote it, maybe edited): it
-   * is what trains, compiled as it is or by {@link compile} when it is not.
+   * is what trains, compiled as it is or by {@link compile} when it is not, from initial weights
+   * drawn anew from the run's seed (a network that has trained already is refused).
    */
   given?: tf.LayersModel;
   /** Checks that a {@link given} network takes the data. @throws naming what does not fit. */
@@ -128,7 +132,10 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
   preflightRun(run, name);
   const data = spec.load();
   spec.check(data);
-  if (spec.given) spec.checkModel?.(spec.given);
+  if (spec.given) {
+    spec.checkModel?.(spec.given);
+    assertUntrained(name, spec.given, run);
+  }
   const prepared = await prepareRun(
     spec.runName ?? name,
     { ...(settings as S & Record<string, unknown>) },
@@ -136,6 +143,7 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
     () => spec.given ?? spec.build(),
     (m) => spec.compile(m),
     spec.given,
+    spec.defaults as Record<string, unknown> | undefined,
   );
   let architecture;
   try {
@@ -193,9 +201,33 @@ export async function runExperiment<S extends ExperimentSettings, D, T, O>(
   }
 }
 
-/** {@link describeArchitecture} of `model` against a fresh `book()` network, disposed after. */
+/**
+ * Refuses a given network that has trained already (its optimizer has taken steps) unless the
+ * run resumes: rerunning a training cell would otherwise continue from trained weights and the
+ * optimizer's moments while the record calls it a fresh run.
+ * @throws naming the steps and what to rerun.
+ */
+function assertUntrained(name: string, model: tf.LayersModel, run: RunOptions): void {
+  const steps = (model.optimizer as { iterations?: number } | undefined)?.iterations ?? 0;
+  if (steps > 0 && !run.resume)
+    throw new Error(
+      `${name}: this model has trained already (its optimizer took ${steps} step(s)); run the ` +
+        "cells that build and compile it again to start afresh",
+    );
+}
+
+/**
+ * {@link describeArchitecture} of `model` against a fresh `book()` network, disposed after; built
+ * under a generator of its own, so that the run's seeded `Math.random` draws nothing for it.
+ */
 function describedAgainstBook(model: tf.LayersModel, book: () => tf.LayersModel) {
-  const reference = book();
+  const restore = seedGlobalRandom(0);
+  let reference: tf.LayersModel;
+  try {
+    reference = book();
+  } finally {
+    restore();
+  }
   try {
     return describeArchitecture(model, reference);
   } finally {

@@ -9,7 +9,8 @@ import { historyChart, seriesWithPredictions } from "../viz/charts";
 import { ExperimentRecord, RecordedWeight, recordWeights } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
-import { assertInputShape } from "./architecture";
+import { assertInputShape, optimizerSettings, settingsWithModel } from "./architecture";
+import { FusedRecurrent } from "../rnn/fused-layer";
 import { SettingRules, divisors } from "./settings-check";
 
 /**
@@ -90,6 +91,24 @@ export function compileSunspots(model: tf.LayersModel, settings: SunspotsSetting
     optimizer: new DecayedAdam(settings.learningRate, settings.decay),
     loss: "meanSquaredError",
   });
+}
+
+/**
+ * The settings a given sunspot network decides itself: its recurrent cell, units and whether it
+ * stacks two recurrent layers (fused or tfjs `lstm`/`gru` layers).
+ */
+export function recurrentSettings(
+  model: tf.LayersModel,
+): Partial<Pick<SunspotsSettings, "cell" | "units" | "stacked">> {
+  const recurrent = model.layers.filter(
+    (l) => l instanceof FusedRecurrent || ["LSTM", "GRU"].includes(l.getClassName()),
+  );
+  if (recurrent.length === 0) return {};
+  const first = recurrent[0];
+  const cell =
+    first instanceof FusedRecurrent ? first.cell : first.getClassName() === "GRU" ? "gru" : "lstm";
+  const units = Number(first.getConfig().units);
+  return { cell, units, stacked: recurrent.length > 1 };
 }
 
 /** The library's network for `settings` (stateful under the book's protocol). */
@@ -186,7 +205,11 @@ export async function runSunspotsExperiment(
   run: RunOptions = {},
   model?: tf.LayersModel,
 ): Promise<SunspotsOutcome> {
-  return runExperiment(sunspotsExperiment(settings, model), run);
+  const actual = settingsWithModel("sunspots", settings, model, (m) => ({
+    ...optimizerSettings(m),
+    ...recurrentSettings(m),
+  }));
+  return runExperiment(sunspotsExperiment(actual, model), run);
 }
 
 /** The sunspot experiment as {@link runExperiment} runs it. */
@@ -207,6 +230,7 @@ function sunspotsExperiment(settings: SunspotsSettings, given?: tf.LayersModel) 
     experiment: `sunspots ${variantName(settings)}`,
     settings,
     rules: SUNSPOTS_RULES,
+    defaults: SUNSPOTS_BOOK,
     load: loadSunspots,
     check: (series) => checkWindows(settings, series.values.length),
     build: () => networkOf(settings),

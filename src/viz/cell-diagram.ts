@@ -82,7 +82,7 @@ const GRU: Diagram = {
     { x: 18, y: 26, label: "σ  r", kind: "gate" },
     { x: 34, y: 26, label: "σ  z", kind: "gate" },
     { x: 62, y: 26, label: "tanh  h~", kind: "tanh" },
-    { x: 48, y: 38, label: "×", kind: "op" },
+    { x: 26, y: 42, label: "×", kind: "op" },
     { x: 34, y: 50, label: "×", kind: "op" },
     { x: 76, y: 38, label: "×", kind: "op" },
     { x: 76, y: 50, label: "+", kind: "op" },
@@ -92,11 +92,11 @@ const GRU: Diagram = {
     [4, 50, 96, 50], // h along the top
     [4, 10, 34, 10], // [h_{t-1}, x_t] into the gates
     [12, 2, 12, 10],
-    [18, 10, 18, 38],
-    [18, 38, 48, 38],
-    [48, 50, 48, 38],
-    [48, 38, 62, 38],
-    [62, 38, 62, 26],
+    [18, 10, 18, 42],
+    [18, 42, 26, 42], // r ⊙ h(t−1): h taken before the update gate's product
+    [26, 50, 26, 42],
+    [26, 42, 62, 42],
+    [62, 42, 62, 26],
     [12, 6, 62, 6], // x_t into the candidate
     [62, 6, 62, 26],
     [34, 10, 34, 50],
@@ -112,7 +112,7 @@ const GRU: Diagram = {
     { x: 97, y: 50, text: "h(t)", align: "left" },
     { x: 3, y: 10, text: "h(t−1)", align: "right" },
     { x: 12, y: 0, text: "x(t)" },
-    { x: 50, y: 56, text: "h(t) = z ⊙ h(t−1) + (1 − z) ⊙ h~" },
+    { x: 50, y: 56, text: "h(t) = z·h(t−1) + (1 − z)·h~" },
   ],
   description: "GRU cell: h along the top, reset and update gates and the candidate below",
 };

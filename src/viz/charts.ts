@@ -40,6 +40,15 @@ export function integerAxis(
   return { values, format: ",d" };
 }
 
+/** The x axis of {@link lineChart}: whole-number ticks over `xs` when given, then `format`. */
+function xAxis(xs: number[] | undefined, format: string | undefined): { axis?: object } {
+  const axis = {
+    ...(xs ? integerAxis(Math.min(...xs), Math.max(...xs)) : {}),
+    ...(format ? { format } : {}),
+  };
+  return Object.keys(axis).length ? { axis } : {};
+}
+
 /**
  * Several named series over a shared x axis as coloured lines with a legend.
  * @throws when a series' length differs from `x`'s.
@@ -74,10 +83,7 @@ export function lineChart(
         field: "x",
         type: "quantitative",
         title: options.xTitle ?? "x",
-        ...(integerX && xs.length > 0
-          ? { axis: integerAxis(Math.min(...xs), Math.max(...xs)) }
-          : {}),
-        ...(options.xFormat ? { axis: { format: options.xFormat } } : {}),
+        ...xAxis(integerX && xs.length > 0 ? xs : undefined, options.xFormat),
       },
       y: {
         field: "y",
