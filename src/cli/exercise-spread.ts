@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import * as fs from "fs";
 import { initBackend } from "../backend/init";
 import { RunModeName } from "../core/mode";
 import { decimalInRange } from "../core/numbers";
@@ -31,6 +32,9 @@ sunspots, 10 transfer) under the exercise protocol of smoke and default mode wit
 protocol's mean and standard deviation as the SeedSpread literals of src/exercises/.
 For transfer it first pre-trains a base on digits 0-4 as notebook 10 does in that mode.`;
 
+/** The temporary base folders made for transfer, removed when the command ends. */
+const made: string[] = [];
+
 /** The baseline's metric under exercise `name`'s protocol in `mode` with `seed`. */
 function scorer(name: Exercise, mode: RunModeName): Promise<(seed: number) => Promise<number>> {
   switch (name) {
@@ -47,6 +51,7 @@ function scorer(name: Exercise, mode: RunModeName): Promise<(seed: number) => Pr
       return Promise.resolve((seed) => exerciseValMse(sunspotsExerciseSettings(mode, seed)));
     case "transfer":
       return pretrainExerciseBase(mode).then((dir) => {
+        made.push(dir);
         const second = selectClasses(loadMnist("train"), [5, 6, 7, 8, 9]);
         const test = selectClasses(loadMnist("test"), [5, 6, 7, 8, 9], {
           perClass: mode === "smoke" ? 50 : 200,
@@ -98,7 +103,11 @@ function report(name: string, mode: string, values: number[], backend: string): 
   );
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  console.error((e as Error).message);
-  process.exit(1);
-});
+main(process.argv.slice(2))
+  .catch((e) => {
+    console.error((e as Error).message);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  });

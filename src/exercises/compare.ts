@@ -109,3 +109,31 @@ export async function variantExperiment<V>(e: VariantExperiment<V>): Promise<Ver
 /** The spread of `mode`'s protocol: smoke's in smoke mode, the default one's otherwise. */
 export const spreadOf = (spreads: Record<"smoke" | "default", SeedSpread>, mode: RunModeName) =>
   spreads[mode === "smoke" ? "smoke" : "default"];
+
+/** What a runner returns that {@link scoreRun} needs. */
+interface RunOutcome {
+  model: tf.LayersModel;
+  record: { metrics: Record<string, number> };
+  xTest?: tf.Tensor;
+  yTest?: tf.Tensor;
+}
+
+/**
+ * Runs `runner` with `settings` and no output folder on `model` (the library's network when
+ * none: built from the run's seed and freed after) and returns `metric` of its record; the test
+ * tensors the runner hands back are freed.
+ */
+export async function scoreRun<S>(
+  runner: (settings: S, run: { progress: boolean }, model?: tf.LayersModel) => Promise<RunOutcome>,
+  settings: S,
+  metric: string,
+  model?: tf.LayersModel,
+): Promise<number> {
+  const outcome = await runner(settings, { progress: false }, model);
+  tf.dispose([outcome.xTest, outcome.yTest].filter((t): t is tf.Tensor => t !== undefined));
+  if (!model) {
+    outcome.model.optimizer?.dispose();
+    outcome.model.dispose();
+  }
+  return outcome.record.metrics[metric];
+}

@@ -13,7 +13,7 @@ import { checkExercise } from "../notebook/exercise";
 import { RunModeName } from "../core/mode";
 import { layerDifferences } from "../experiments/architecture";
 import { MnistSettings, mnistExerciseSettings, runMnistExperiment } from "../experiments/mnist";
-import { SeedSpread, spreadOf, variantExperiment } from "./compare";
+import { SeedSpread, scoreRun, spreadOf, variantExperiment } from "./compare";
 
 /** Checks of the convolution notebooks' exercises (01–05); each recomputes the truth itself. */
 
@@ -187,18 +187,8 @@ export const MNIST_EXERCISE_SPREAD: Record<"smoke" | "default", SeedSpread> = {
  * under MNIST settings `settings`, compiled as the book compiles it unless it already is, and
  * returns its test accuracy.
  */
-export async function exerciseAccuracy(
-  settings: MnistSettings,
-  model?: tf.LayersModel,
-): Promise<number> {
-  const outcome = await runMnistExperiment(settings, { progress: false }, model);
-  tf.dispose([outcome.xTest, outcome.yTest]);
-  if (!model) {
-    outcome.model.optimizer?.dispose();
-    outcome.model.dispose();
-  }
-  return outcome.record.metrics.test_accuracy;
-}
+export const exerciseAccuracy = (settings: MnistSettings, model?: tf.LayersModel) =>
+  scoreRun(runMnistExperiment, settings, "test_accuracy", model);
 
 /**
  * 05 · 1, an experiment: `variant` must be the book's network with max pooling in its three

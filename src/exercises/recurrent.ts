@@ -20,7 +20,7 @@ import {
   runSunspotsExperiment,
   sunspotsExerciseSettings,
 } from "../experiments/sunspots";
-import { SeedSpread, spreadOf, variantExperiment } from "./compare";
+import { SeedSpread, scoreRun, spreadOf, variantExperiment } from "./compare";
 import { ImageDataset } from "../data/image-dataset";
 import { selectClasses } from "../data/subsets";
 import { convBase, withHead } from "../models/transfer";
@@ -312,17 +312,8 @@ export const SUNSPOTS_EXERCISE_SPREAD: Record<"smoke" | "default", SeedSpread> =
  * Trains `model` (the library's book network when none) under sunspot settings `settings` and
  * returns the final validation MSE; a model built here is disposed.
  */
-export async function exerciseValMse(
-  settings: SunspotsSettings,
-  model?: tf.LayersModel,
-): Promise<number> {
-  const outcome = await runSunspotsExperiment(settings, { progress: false }, model);
-  if (!model) {
-    outcome.model.optimizer?.dispose();
-    outcome.model.dispose();
-  }
-  return outcome.record.metrics.val_mse;
-}
+export const exerciseValMse = (settings: SunspotsSettings, model?: tf.LayersModel) =>
+  scoreRun(runSunspotsExperiment, settings, "val_mse", model);
 
 /**
  * 09 · 4, an experiment: `variant` is the reader's change of the book's listing (more units, a
@@ -377,17 +368,8 @@ export const FASHION_EXERCISE_SPREAD: Record<"smoke" | "default", SeedSpread> = 
  * settings `settings` and returns its accuracy on the clean test images after recalibrating
  * BatchNorm (where the network has any).
  */
-export async function exerciseCleanAccuracy(
-  settings: FashionSettings,
-  model?: tf.LayersModel,
-): Promise<number> {
-  const outcome = await runFashionExperiment(settings, { progress: false }, model);
-  if (!model) {
-    outcome.model.optimizer?.dispose();
-    outcome.model.dispose();
-  }
-  return outcome.record.metrics.test_accuracy_clean;
-}
+export const exerciseCleanAccuracy = (settings: FashionSettings, model?: tf.LayersModel) =>
+  scoreRun(runFashionExperiment, settings, "test_accuracy_clean", model);
 
 /**
  * 06 · 4, an experiment: `variant` is the reader's change of the book's network (no

@@ -164,27 +164,33 @@ export function describeArchitecture(model: tf.LayersModel, book: tf.LayersModel
 }
 
 /**
- * Checks that `model` can take the experiment's inputs: its input shape (batch size aside unless
- * `batch` is given) must be `shape`.
+ * Checks that `model` can take the experiment's inputs: its input shape must be `shape` after
+ * the batch dimension, which must be `batch` when given (a stateful network's fixed batch), must
+ * be free when `batch` is null (a stateless protocol shuffles batches, so a fixed batch would
+ * carry state between unrelated windows), and is not checked when `batch` is undefined.
  * @throws naming `name`, the model's input shape and the one the data have.
  */
 export function assertInputShape(
   name: string,
   model: tf.LayersModel,
   shape: number[],
-  batch?: number,
+  batch?: number | null,
 ): void {
   const input = model.inputs[0]?.shape ?? [];
   const wanted = [batch ?? null, ...shape];
   const fits =
     input.length === wanted.length &&
     input.every((d, i) => (i === 0 && batch === undefined) || d === wanted[i]);
-  if (!fits)
-    throw new Error(
-      `${name}: the model takes inputs of shape ${show(input)}, the data are ` +
-        `${show(wanted)}` +
-        (batch !== undefined ? " (a stateful network's batch size is fixed by the settings)" : ""),
-    );
+  if (fits) return;
+  const why =
+    batch === null
+      ? " (this protocol is stateless: build the network with inputShape, not batchInputShape)"
+      : batch !== undefined
+        ? " (a stateful network's batch size is fixed by the settings)"
+        : "";
+  throw new Error(
+    `${name}: the model takes inputs of shape ${show(input)}, the data are ${show(wanted)}${why}`,
+  );
 }
 
 /**

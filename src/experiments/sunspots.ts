@@ -236,12 +236,7 @@ function sunspotsExperiment(settings: SunspotsSettings, given?: tf.LayersModel) 
     build: () => networkOf(settings),
     given,
     checkModel: (m) =>
-      assertInputShape(
-        "sunspots",
-        m,
-        [settings.window, 1],
-        stateful ? settings.batchSize : undefined,
-      ),
+      assertInputShape("sunspots", m, [settings.window, 1], stateful ? settings.batchSize : null),
     book: () => {
       const m = networkOf(SUNSPOTS_BOOK);
       compileSunspots(m, SUNSPOTS_BOOK);
