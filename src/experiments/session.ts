@@ -273,7 +273,8 @@ async function resumeFrom(
   if (!meta)
     throw new Error(`${ckpt}: no checkpoint to resume (run without --resume to start one)`);
   // a setting added after the checkpoint was made ran at its default (the book's value)
-  const saved = { ...defaults, ...meta.settings };
+  const saved: Record<string, unknown> = { ...meta.settings };
+  for (const [key, value] of Object.entries(defaults)) if (!(key in saved)) saved[key] = value;
   const wanted: Record<string, unknown> = { experiment: name, ...settings };
   const differing = Object.keys({ ...saved, ...wanted }).filter(
     (k) => k !== "epochs" && JSON.stringify(saved[k]) !== JSON.stringify(wanted[k]),
