@@ -250,12 +250,26 @@ console.log("ready");`,
     }
 
     /** Asserts that the kernel uses (almost) no CPU over the next second. */
+    /**
+     * The kernel's CPU use in the quieter of two one-second windows after the stop: a loop that
+     * kept running uses about 1 CPU-s in both, while V8's own work after a burst (garbage
+     * collection, optimising compiles; 0.38 CPU-s seen once under Node 24 on a loaded 2-core
+     * machine) is over by the second.
+     */
     async function assertIdle(): Promise<void> {
       await sleep(300);
-      const start = cpuSeconds(kernel.pid!);
-      await sleep(1000);
-      const used = cpuSeconds(kernel.pid!) - start;
-      assert.ok(used < 0.2, `kernel used ${used.toFixed(2)} CPU-s in the second after the stop`);
+      const windows: number[] = [];
+      for (let w = 0; w < 2; w++) {
+        const start = cpuSeconds(kernel.pid!);
+        await sleep(1000);
+        windows.push(cpuSeconds(kernel.pid!) - start);
+      }
+      const used = Math.min(...windows);
+      assert.ok(
+        used < 0.2,
+        `kernel used ${windows.map((u) => u.toFixed(2)).join(" and ")} CPU-s in the two ` +
+          "seconds after the stop",
+      );
     }
 
     it("stops a plain fit at a batch boundary, one line; model usable, tensors flat", async () => {
