@@ -11,7 +11,7 @@ import { crossImage, translate } from "../data/synthetic";
 import { mnistCnn } from "../models/cnn";
 import { checkExercise } from "../notebook/exercise";
 import { RunModeName } from "../core/mode";
-import { layerDifferences } from "../experiments/architecture";
+import { differencesFrom } from "../experiments/architecture";
 import { MnistSettings, mnistExerciseSettings, runMnistExperiment } from "../experiments/mnist";
 import { SeedSpread, scoreRun, spreadOf, variantExperiment } from "./compare";
 
@@ -208,9 +208,7 @@ export async function maxPoolingExperiment(
       "build your network in this cell (a copy of the listing above is a good start) and " +
       "assign it to myVariant; the check then trains it beside the book's.",
     problem: (v) => {
-      const reference = mnistCnn();
-      const differences = layerDifferences(v, reference);
-      reference.dispose();
+      const differences = differencesFrom(v, mnistCnn);
       const swapped = differences.filter((d) => /: MaxPooling2D, book AveragePooling2D$/.test(d));
       const others = differences.filter((d) => !swapped.includes(d));
       if (swapped.length === 3 && others.length === 0 && v.countParams() === 1120074)

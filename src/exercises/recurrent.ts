@@ -13,7 +13,7 @@ import { addingProblem } from "../data/sequences";
 import { seedGlobalRandom } from "../core/random";
 import { train } from "../train/fit";
 import { RunModeName } from "../core/mode";
-import { layerDifferences } from "../experiments/architecture";
+import { differencesFrom } from "../experiments/architecture";
 import {
   SUNSPOTS_BOOK,
   SunspotsSettings,
@@ -335,10 +335,8 @@ export async function architectureExperiment(
       "build your network in this cell (start from a copy of the listing) and assign it to " +
       "myNetwork; the check then trains it beside the book's.",
     problem: (v) => {
-      const reference = sunspotRnn();
-      const same = layerDifferences(v, reference).length === 0;
-      reference.dispose();
-      if (same) return "this is the book's network: change something in it first.";
+      if (differencesFrom(v, () => sunspotRnn()).length === 0)
+        return "this is the book's network: change something in it first.";
       const shape = v.inputs[0].shape;
       if (shape.every((d, i) => d === wanted[i])) return undefined;
       return (
@@ -390,10 +388,8 @@ export async function fashionVariantExperiment(
       "build your network in this cell (start from a copy of the listing) and assign it to " +
       "myNetwork; the check then trains it beside the book's.",
     problem: (v) => {
-      const reference = fashionCnn();
-      const same = layerDifferences(v, reference).length === 0;
-      reference.dispose();
-      if (same) return "this is the book's network: change something in it first.";
+      if (differencesFrom(v, () => fashionCnn()).length === 0)
+        return "this is the book's network: change something in it first.";
       const input = JSON.stringify(v.inputs[0].shape),
         output = JSON.stringify(v.outputs[0].shape);
       if (input !== "[null,28,28,1]")

@@ -126,6 +126,19 @@ export function layerDifferences(
 }
 
 /**
+ * {@link layerDifferences} of `model` against a network `build` makes for the comparison, freed
+ * after (also when the comparison throws).
+ */
+export function differencesFrom(model: tf.LayersModel, build: () => tf.LayersModel): string[] {
+  const reference = build();
+  try {
+    return layerDifferences(model, reference);
+  } finally {
+    reference.dispose();
+  }
+}
+
+/**
  * An optimizer as a line: its class and configuration. The learning rate that a schedule
  * changes while training (`DecayedAdam`'s `learningRate`) is left out; its `baseLearningRate`
  * stays.

@@ -13,6 +13,7 @@ import { barChart, confusionMatrixChart, historyChart, lineChart } from "../viz/
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
+import type { ClassifierLog } from "./reference-runs";
 import { assertInputShape, optimizerSettings, settingsWithModel } from "./architecture";
 import { SettingRules } from "./settings-check";
 
@@ -144,10 +145,7 @@ export function fashionSettings(mode: RunModeName): FashionSettings {
  * augmented training batches and on the test images through the training generator (the book's
  * validation protocol) after epochs 1, 2, 3, 99 and 100.
  */
-export const FASHION_BOOK_LOG: Record<
-  number,
-  { loss: number; acc: number; val_loss: number; val_acc: number }
-> = {
+export const FASHION_BOOK_LOG: ClassifierLog = {
   1: { loss: 0.3457, acc: 0.8722, val_loss: 0.2863, val_acc: 0.8952 },
   2: { loss: 0.2325, acc: 0.9138, val_loss: 0.2721, val_acc: 0.899 },
   3: { loss: 0.1929, acc: 0.9285, val_loss: 0.2522, val_acc: 0.9112 },

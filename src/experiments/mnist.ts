@@ -10,6 +10,7 @@ import { confusionMatrixChart, historyChart } from "../viz/charts";
 import { ExperimentRecord, historySeries } from "./record";
 import { RunOptions } from "./session";
 import { ExperimentSpec, runExperiment } from "./skeleton";
+import type { ClassifierLog } from "./reference-runs";
 import { assertInputShape, optimizerSettings, settingsWithModel } from "./architecture";
 import { SettingRules } from "./settings-check";
 
@@ -78,10 +79,7 @@ export function mnistSettings(mode: RunModeName): MnistSettings {
  * The book's training log (dcn.py's output printed in the chapter): loss and accuracy on the
  * training batches and on the test set after epochs 1, 2, 3, 199 and 200.
  */
-export const MNIST_BOOK_LOG: Record<
-  number,
-  { loss: number; acc: number; val_loss: number; val_acc: number }
-> = {
+export const MNIST_BOOK_LOG: ClassifierLog = {
   1: { loss: 0.4474, acc: 0.8531, val_loss: 0.0993, val_acc: 0.9693 },
   2: { loss: 0.1497, acc: 0.953, val_loss: 0.0682, val_acc: 0.978 },
   3: { loss: 0.1131, acc: 0.9647, val_loss: 0.0598, val_acc: 0.9839 },

@@ -188,6 +188,12 @@ export function pairedRuns(root = REFERENCE_DIR): PairedRun[] {
     });
 }
 
+/** A training log the book prints for a classifier: each logged epoch's Keras metrics. */
+export type ClassifierLog = Record<
+  number,
+  { loss: number; acc: number; val_loss: number; val_acc: number }
+>;
+
 /** One column pair of {@link bookLogTable}: the book's log key and the run's history key. */
 export interface LogColumn {
   /** Key of the book's log, e.g. `loss`, `val_acc`; the column pair's label. */
