@@ -2,7 +2,7 @@ import * as assert from "assert";
 import * as tf from "@tensorflow/tfjs";
 import { gaussian, initBackend, seededRandom } from "advanced-neural-models";
 import { convInfo } from "advanced-neural-models/dist/backend/conv-grad";
-import { GRADIENT_BACKENDS } from "./helpers";
+import { GRADIENT_BACKENDS, values } from "./helpers";
 
 /**
  * Gradients of the convolution family on the fallback backends, checked against float64
@@ -146,7 +146,7 @@ for (const backend of GRADIENT_BACKENDS) {
       for (const c of cases) {
         const op = depthwise ? "depthwise" : "conv2d";
         const label = `${op} ${c.b}x${c.h}x${c.w}x${c.ci} k${c.k} s${c.s} d${c.d} ${c.pad}`;
-        it(label, function () {
+        it(label, async function () {
           // strides and dilations both above 1: tfjs-core's conv2d refuses them on every
           // backend, its cpu depthwise kernel too (wasm's depthwise kernel runs them, with the
           // dilated gradient of fallback-kernels.ts); TensorFlow's eager CPU depthwise kernel
@@ -163,7 +163,7 @@ for (const backend of GRADIENT_BACKENDS) {
           );
           const ref = referenceGrads(c, x, w, r, depthwise);
           const before = tf.memory().numTensors;
-          const [gx, gw] = tf.tidy(() => {
+          const [gx, gw] = await values(() => {
             const xt = tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]);
             const wt = tf.tensor4d(Float32Array.from(w), [c.k[0], c.k[1], c.ci, c.co]);
             const rt = tf.tensor(Float32Array.from(r), ref.outShape);
@@ -183,9 +183,7 @@ for (const backend of GRADIENT_BACKENDS) {
                   rt,
                 ),
               );
-            return tf
-              .grads(f)([xt, wt])
-              .map((g) => g.dataSync());
+            return tf.grads(f)([xt, wt]);
           });
           assert.strictEqual(tf.memory().numTensors, before, "no tensors leaked");
           assert.ok(relErr(gx, ref.dx) < 1e-5, `dx relative error ${relErr(gx, ref.dx)}`);
@@ -194,7 +192,7 @@ for (const backend of GRADIENT_BACKENDS) {
       }
     }
 
-    it("Conv2DTranspose (strides 2 and 4) has the adjoint's gradients", () => {
+    it("Conv2DTranspose (strides 2 and 4) has the adjoint's gradients", async () => {
       for (const s of [2, 4]) {
         const c: Case = {
           b: 2,
@@ -218,7 +216,7 @@ for (const backend of GRADIENT_BACKENDS) {
         );
         // d/dx <conv(x,w), y> = convT(y, w); d/dw = filter grad
         const ref = referenceGrads(c, x, w, y, false);
-        const [gy, gw, out] = tf.tidy(() => {
+        const [gy, gw, out] = await values(() => {
           const yt = tf.tensor4d(
             Float32Array.from(y),
             outShape as [number, number, number, number],
@@ -238,13 +236,9 @@ for (const backend of GRADIENT_BACKENDS) {
                 xt,
               ),
             );
-          const g = tf
-            .grads(f)([yt, wt])
-            .map((t) => t.dataSync());
           return [
-            g[0],
-            g[1],
-            tf.conv2dTranspose(yt, wt, [c.b, c.h, c.w, c.ci], s, "same").dataSync(),
+            ...tf.grads(f)([yt, wt]),
+            tf.conv2dTranspose(yt, wt, [c.b, c.h, c.w, c.ci], s, "same"),
           ];
         });
         assert.ok(
@@ -253,16 +247,14 @@ for (const backend of GRADIENT_BACKENDS) {
         );
         // <convT(y, w), x> = <y, conv(x, w)>: its y-gradient is
         // conv(x, w), its w-gradient equals conv's w-gradient.
-        const conv = tf.tidy(() =>
-          tf
-            .conv2d(
-              tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]),
-              tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]),
-              s,
-              "same",
-            )
-            .dataSync(),
-        );
+        const [conv] = await values(() => [
+          tf.conv2d(
+            tf.tensor4d(Float32Array.from(x), [c.b, c.h, c.w, c.ci]),
+            tf.tensor4d(Float32Array.from(w), [3, 3, c.ci, c.co]),
+            s,
+            "same",
+          ),
+        ]);
         assert.ok(relErr(gy, conv) < 1e-5, `dy (stride ${s}) relative error ${relErr(gy, conv)}`);
         assert.ok(
           relErr(gw, ref.dw) < 1e-5,
@@ -271,10 +263,10 @@ for (const backend of GRADIENT_BACKENDS) {
       }
     });
 
-    it("UpSampling2D (nearest) sends each gradient to its source pixel, every batch index", () => {
+    it("UpSampling2D (nearest) sends each gradient to its source pixel, every batch index", async () => {
       const [b, h, w, ch] = [3, 3, 4, 2];
       const r = randn(b * 2 * h * 3 * w * ch, 9);
-      const g = tf.tidy(() => {
+      const [g] = await values(() => {
         const x = tf.zeros([b, h, w, ch]);
         const f = (a: tf.Tensor) =>
           tf.sum(
@@ -283,7 +275,7 @@ for (const backend of GRADIENT_BACKENDS) {
               tf.tensor(Float32Array.from(r), [b, 2 * h, 3 * w, ch]),
             ),
           );
-        return tf.grad(f)(x).dataSync();
+        return [tf.grad(f)(x)];
       });
       const expected = new Float64Array(b * h * w * ch);
       for (let n = 0; n < b; n++)
@@ -302,7 +294,7 @@ for (const backend of GRADIENT_BACKENDS) {
       [6, 6, 2, 2, "valid"],
       [9, 8, 3, 3, "valid"],
     ] as const) {
-      it(`avg, max pool ${h}x${w} size ${k} stride ${st} ${pad}: gradients, float64 loops`, () => {
+      it(`avg, max pool ${h}x${w} size ${k} stride ${st} ${pad}: gradients, float64 loops`, async () => {
         const [b, c] = [2, 3];
         const x = randn(b * h * w * c, 21);
         const info = tf.backend_util.computePool2DInfo([b, h, w, c], k, st, 1, pad);
@@ -328,20 +320,16 @@ for (const backend of GRADIENT_BACKENDS) {
                 const best = cells.reduce((a, p) => (x[p] > x[a] ? p : a), cells[0]);
                 max[best] += g;
               }
-        const [ga, gm] = tf.tidy(() => {
+        const [ga, gm] = await values(() => {
           const xt = tf.tensor4d(Float32Array.from(x), [b, h, w, c]);
           const rt = tf.tensor4d(Float32Array.from(r), [b, oh, ow, c]);
           return [
-            tf
-              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, pad), rt)))(
-                xt,
-              )
-              .dataSync(),
-            tf
-              .grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, st, pad), rt)))(
-                xt,
-              )
-              .dataSync(),
+            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.avgPool(a as tf.Tensor4D, k, st, pad), rt)))(
+              xt,
+            ),
+            tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(a as tf.Tensor4D, k, st, pad), rt)))(
+              xt,
+            ),
           ];
         });
         assert.ok(relErr(ga, avg) < 1e-5, `avg pool gradient relative error ${relErr(ga, avg)}`);
@@ -349,45 +337,39 @@ for (const backend of GRADIENT_BACKENDS) {
       });
     }
 
-    it("max pooling routes a tied window's gradient to its first maximum only (ReLU zeros)", () => {
-      const g = tf.tidy(() =>
-        tf
-          .grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(
-            tf.zeros([1, 4, 4, 1]),
-          )
-          .dataSync(),
-      );
+    it("max pooling routes a tied window's gradient to its first maximum only (ReLU zeros)", async () => {
+      const [g] = await values(() => [
+        tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, "valid")))(
+          tf.zeros([1, 4, 4, 1]),
+        ),
+      ]);
       assert.deepStrictEqual(Array.from(g), [1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0]);
     });
 
-    it("matMul with transpose flags gives the plain product's values", () => {
+    it("matMul with transpose flags gives the plain product's values", async () => {
       const a = randn(6 * 4, 11);
       const b = randn(6 * 5, 12);
-      const got = tf.tidy(() =>
-        tf
-          .matMul(
-            tf.tensor2d(Float32Array.from(a), [6, 4]),
-            tf.tensor2d(Float32Array.from(b), [6, 5]),
-            true,
-            false,
-          )
-          .dataSync(),
-      );
+      const [got] = await values(() => [
+        tf.matMul(
+          tf.tensor2d(Float32Array.from(a), [6, 4]),
+          tf.tensor2d(Float32Array.from(b), [6, 5]),
+          true,
+          false,
+        ),
+      ]);
       const want = new Float64Array(20);
       for (let i = 0; i < 4; i++)
         for (let j = 0; j < 5; j++)
           for (let k = 0; k < 6; k++) want[i * 5 + j] += a[k * 4 + i] * b[k * 5 + j];
       assert.ok(relErr(got, want) < 1e-6);
-      const got2 = tf.tidy(() =>
-        tf
-          .matMul(
-            tf.tensor2d(Float32Array.from(a), [6, 4]),
-            tf.tensor2d(Float32Array.from(a), [6, 4]),
-            false,
-            true,
-          )
-          .dataSync(),
-      );
+      const [got2] = await values(() => [
+        tf.matMul(
+          tf.tensor2d(Float32Array.from(a), [6, 4]),
+          tf.tensor2d(Float32Array.from(a), [6, 4]),
+          false,
+          true,
+        ),
+      ]);
       const want2 = new Float64Array(36);
       for (let i = 0; i < 6; i++)
         for (let j = 0; j < 6; j++)

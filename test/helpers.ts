@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { BACKEND_NAMES, BackendName } from "advanced-neural-models";
+import * as tf from "@tensorflow/tfjs";
 
 /** Asserts |actual - expected| <= tol (absolute) with a readable message. */
 export function assertClose(actual: number, expected: number, tol: number, what = "value"): void {
@@ -36,4 +37,18 @@ export function joinedRegExp(...parts: (RegExp | string)[]): RegExp {
   const source = parts.map((p) => (typeof p === "string" ? p : p.source)).join("");
   const first = parts.find((p): p is RegExp => p instanceof RegExp);
   return new RegExp(source, first?.flags);
+}
+
+/**
+ * The values of the tensors `make` returns (made in a `tf.tidy`), read asynchronously and then
+ * disposed: reads that every backend can do, Deno's own WebGPU included (it has no synchronous
+ * read).
+ */
+export async function values(make: () => tf.Tensor[]): Promise<Float32Array[]> {
+  const tensors = tf.tidy(make);
+  try {
+    return (await Promise.all(tensors.map((t) => t.data()))) as Float32Array[];
+  } finally {
+    tf.dispose(tensors);
+  }
 }

@@ -13,7 +13,8 @@ import {
   train,
   trainingInProgress,
 } from "advanced-neural-models";
-import { Kernel } from "advanced-neural-models/dist/notebook/kernel";
+import { Kernel, KernelKind } from "advanced-neural-models/dist/notebook/kernel";
+import { ensureDeno } from "advanced-neural-models/dist/notebook/deno";
 import { Message } from "advanced-neural-models/dist/notebook/wire";
 import { joinedRegExp } from "./helpers";
 
@@ -181,16 +182,28 @@ const streamText = (messages: Message[], name: string) =>
     .filter((m) => m.header.msg_type === "stream" && m.content.name === name)
     .map((m) => String(m.content.text))
     .join("");
+/**
+ * What a failed cell shows: tslab writes the error on stderr, Deno's kernel sends an `error`
+ * message (its evalue is the error's text).
+ */
+const errorText = (messages: Message[]) =>
+  streamText(messages, "stderr") +
+  messages
+    .filter((m) => m.header.msg_type === "error")
+    .map((m) => `${String(m.content.evalue)}\n`)
+    .join("");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-(process.platform === "linux" ? describe : describe.skip)(
-  "JupyterLab's stop button through the real tslab kernel (SIGINT)",
-  function () {
+/** The stop-button tests, for tslab's kernel and for Deno's (the same cells). */
+function stopButtonSuite(kind: KernelKind, title: string) {
+  (process.platform === "linux" ? describe : describe.skip)(title, function () {
     this.timeout(240_000);
     let kernel: Kernel;
 
     before(async () => {
+      if (kind === "deno") ensureDeno();
       kernel = await Kernel.start({
+        kind,
         cwd: path.join(__dirname, "..", "test"),
         env: { ...process.env, CH10_MODE: "smoke", CH10_BACKEND: "wasm" },
       });
@@ -221,7 +234,7 @@ const started = new (class extends tf.Callback {
 console.log("ready");`,
         120_000,
       );
-      assert.strictEqual(setup.status, "ok", streamText(setup.messages, "stderr"));
+      assert.strictEqual(setup.status, "ok", errorText(setup.messages));
     });
 
     after(async () => {
@@ -241,10 +254,13 @@ console.log("ready");`,
           timer = setTimeout(() => kernel.interrupt(), delayMs);
       });
       const r = await run;
-      assert.ok(timer, `the cell trained: ${streamText(r.messages, "stderr")}`);
+      assert.ok(timer, `the cell trained: ${errorText(r.messages)}`);
+      // Deno's kernel shows the error's stack as the traceback: one line, no library frames
+      for (const m of r.messages.filter((m) => m.header.msg_type === "error"))
+        assert.deepStrictEqual(m.content.traceback, [`TrainingInterrupted: ${m.content.evalue}`]);
       return {
         status: r.status,
-        stderr: streamText(r.messages, "stderr"),
+        stderr: errorText(r.messages),
         stdout: streamText(r.messages, "stdout"),
       };
     }
@@ -344,42 +360,61 @@ console.log("ready");`,
       );
     });
 
-    // abandoning the cell is what tslab did before
-    it("an interrupt while nothing trains abandons the cell, refuses its later fits", async () => {
-      const weights = `Array.from(model.getWeights()[0].dataSync().slice(0, 4)).join(",")`;
-      const w0 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
-      const run = kernel.execute(
-        "await new Promise((r) => setTimeout(r, 2000)); " +
-          "await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });",
-      );
-      await sleep(800);
-      kernel.interrupt();
-      const r = await run;
-      assert.strictEqual(r.status, "error", JSON.stringify(r.messages.map((m) => m.content)));
-      assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
-      await sleep(2000);
-      await assertIdle();
-      const w1 = streamText((await kernel.execute(`console.log(${weights});`)).messages, "stdout");
-      assert.strictEqual(w1, w0, "the abandoned cell did not train");
-    });
+    if (kind === "tslab") {
+      // abandoning the cell is what tslab did before
+      it("an interrupt while nothing trains abandons the cell, refuses its later fits", async () => {
+        const weights = `Array.from(model.getWeights()[0].dataSync().slice(0, 4)).join(",")`;
+        const w0 = streamText(
+          (await kernel.execute(`console.log(${weights});`)).messages,
+          "stdout",
+        );
+        const run = kernel.execute(
+          "await new Promise((r) => setTimeout(r, 2000)); " +
+            "await model.fit(x, y, { epochs: 1000, batchSize: 64, verbose: 0 });",
+        );
+        await sleep(800);
+        kernel.interrupt();
+        const r = await run;
+        assert.strictEqual(r.status, "error", JSON.stringify(r.messages.map((m) => m.content)));
+        assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
+        await sleep(2000);
+        await assertIdle();
+        const w1 = streamText(
+          (await kernel.execute(`console.log(${weights});`)).messages,
+          "stdout",
+        );
+        assert.strictEqual(w1, w0, "the abandoned cell did not train");
+      });
 
-    it("a cell's trainOnBatch loop ends at its next step once the cell is abandoned", async () => {
-      const steps = `globalThis.__steps`;
-      const run = kernel.execute(
-        `${steps} = 0; for (let i = 0; i < 100000; i++) ` +
-          `{ await model.trainOnBatch(x, y); ${steps}++; }`,
-      );
-      await sleep(1500);
-      kernel.interrupt();
-      const r = await run;
-      assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
-      await assertIdle();
-      const count = async () =>
-        Number(streamText((await kernel.execute(`console.log(${steps});`)).messages, "stdout"));
-      const first = await count();
-      await sleep(500);
-      assert.ok(first > 0, "the loop ran before the interrupt");
-      assert.strictEqual(await count(), first, "no step after the interrupt");
-    });
-  },
-);
+      it("a cell's trainOnBatch loop ends at its next step once the cell is abandoned", async () => {
+        const steps = `globalThis.__steps`;
+        const run = kernel.execute(
+          `${steps} = 0; for (let i = 0; i < 100000; i++) ` +
+            `{ await model.trainOnBatch(x, y); ${steps}++; }`,
+        );
+        await sleep(1500);
+        kernel.interrupt();
+        const r = await run;
+        assert.match(streamText(r.messages, "stderr"), /Interrupted asynchronously/);
+        await assertIdle();
+        const count = async () =>
+          Number(streamText((await kernel.execute(`console.log(${steps});`)).messages, "stdout"));
+        const first = await count();
+        await sleep(500);
+        assert.ok(first > 0, "the loop ran before the interrupt");
+        assert.strictEqual(await count(), first, "no step after the interrupt");
+      });
+    }
+    if (kind === "deno")
+      // Deno's own behaviour, which the library leaves alone outside training
+      it("an interrupt while nothing trains ends Deno's kernel, as Deno does", async () => {
+        const run = kernel.execute("await new Promise((r) => setTimeout(r, 5000));");
+        await sleep(800);
+        kernel.interrupt();
+        await assert.rejects(run, /kernel died while running the cell: .*signal SIGINT/);
+      });
+  });
+}
+
+stopButtonSuite("tslab", "JupyterLab's stop button through the real tslab kernel (SIGINT)");
+stopButtonSuite("deno", "JupyterLab's stop button through Deno's real kernel (SIGINT)");

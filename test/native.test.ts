@@ -77,6 +77,20 @@ describe("native build record (native/build.json)", () => {
     assert.match(staleReason(b) ?? "", /native binding .* is missing/);
   });
 
+  it("takes a whole-millisecond mtime (Deno's fs.stat) as unchanged, a same-size touch as changed", () => {
+    const b = fakeBuild(dir);
+    const lib = b.tensorflow.libraries[0];
+    const t = new Date(1796282493195.6963);
+    fs.utimesSync(lib.file, t, t);
+    lib.mtimeMs = Math.trunc(fs.statSync(lib.file).mtimeMs); // as Deno records it
+    assert.strictEqual(staleReason(b), undefined);
+    lib.mtimeMs += 1;
+    assert.strictEqual(staleReason(b), undefined);
+    const later = new Date(t.getTime() + 2000);
+    fs.utimesSync(lib.file, later, later);
+    assert.match(staleReason(b) ?? "", /libtensorflow_cc\.so\.2 has changed since/);
+  });
+
   it("rejects a file that is not a build record, naming it and the fix", () => {
     const file = path.join(dir, "build.json");
     fs.writeFileSync(file, "{ not json");

@@ -1,8 +1,9 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { runNotebook } from "advanced-neural-models/dist/notebook/run";
-import { cellSource } from "advanced-neural-models/dist/notebook/nbformat";
+import { NotebookRunResult, runNotebook } from "advanced-neural-models/dist/notebook/run";
+import { ensureDeno } from "advanced-neural-models/dist/notebook/deno";
+import { Notebook, cellSource } from "advanced-neural-models/dist/notebook/nbformat";
 import { referenceRecord } from "advanced-neural-models";
 import { joinedRegExp } from "./helpers";
 
@@ -12,6 +13,7 @@ const root = path.join(__dirname, "..");
  * `CH10_TEST_BACKEND` (set by npm run test:webgpu) makes the kernels train on that backend
  * (`CH10_BACKEND`), and `CH10_TEST_NOTEBOOKS` (comma-separated name prefixes, e.g. `05,06,09`)
  * runs only those notebooks; the checks across the whole pack then do not run.
+ * `CH10_TEST_DENO=0` leaves out the second run of each notebook in Deno's kernel.
  */
 const FORCED_BACKEND = process.env.CH10_TEST_BACKEND;
 const ONLY = process.env.CH10_TEST_NOTEBOOKS?.split(",")
@@ -24,6 +26,7 @@ const kernelEnv = {
   ...(FORCED_BACKEND ? { CH10_BACKEND: FORCED_BACKEND } : {}),
 };
 const wholePack = ONLY ? it.skip : it;
+const inDeno = process.env.CH10_TEST_DENO === "0" ? it.skip : it;
 
 /** Every notebook of the pack, subfolders included, in name order. */
 function allNotebooks(dir: string): string[] {
@@ -39,6 +42,55 @@ function allNotebooks(dir: string): string[] {
 
 const MIME = ["application/vnd.vegalite.v5+json", "image/png", "image/svg+xml", "text/plain"];
 
+/** The text of every stream output of a notebook, in order. */
+function streamsOf(nb: Notebook): string {
+  return nb.cells
+    .flatMap((c) => c.outputs ?? [])
+    .map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : ""))
+    .join("");
+}
+
+/**
+ * A run as a reader should see it: no failed cell, nothing on stderr, the backend line and the run
+ * mode shown, no tfjs banner or raw object dump, and every chart as the four-MIME bundle.
+ */
+function assertCleanRun(r: NotebookRunResult): void {
+  if (r.failure)
+    assert.fail(
+      `cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n` +
+        `--- error ---\n${r.failure.error}`,
+    );
+  assert.strictEqual(r.stderr, "", `stderr output a reader would see:\n${r.stderr}`);
+  const outputs = r.notebook.cells.flatMap((c) => c.outputs ?? []);
+  const text = streamsOf(r.notebook);
+  assert.match(
+    text,
+    FORCED_BACKEND
+      ? new RegExp(`backend: ${FORCED_BACKEND} \\(`)
+      : /backend: (wasm|cpu|tensorflow|webgpu) \(/,
+    "the notebook shows its backend line",
+  );
+  assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
+  assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
+  assert.doesNotMatch(
+    text,
+    /^\{ \w+: /m,
+    "a raw object dump (a cell ending in an expression such as model.dispose())",
+  );
+  assert.doesNotMatch(JSON.stringify(outputs), /\\u001b\[/, "ANSI colour codes in an output");
+  for (const cell of r.notebook.cells) {
+    for (const o of cell.outputs ?? []) {
+      if (o.output_type === "display_data" && "application/vnd.vegalite.v5+json" in o.data) {
+        assert.deepStrictEqual(
+          Object.keys(o.data).sort(),
+          MIME,
+          `chart in cell "${cellSource(cell).slice(0, 60)}"`,
+        );
+      }
+    }
+  }
+}
+
 describe("every notebook executes in smoke mode", function () {
   this.timeout(15 * 60 * 1000);
   const notebooks = allNotebooks(path.join(root, "notebooks")).filter(
@@ -47,6 +99,8 @@ describe("every notebook executes in smoke mode", function () {
 
   it("finds the notebooks", () => assert.ok(notebooks.length >= 1));
 
+  /** Each notebook's clean tslab run, which its Deno run is compared with. */
+  const tslabRuns = new Map<string, Notebook>();
   for (const file of notebooks) {
     const name = path.relative(path.join(root, "notebooks"), file);
     it(`${name} runs end to end without errors or warnings`, async () => {
@@ -56,43 +110,41 @@ describe("every notebook executes in smoke mode", function () {
         path.join(results, path.basename(file)),
         JSON.stringify(r.notebook, null, 1),
       );
-      if (r.failure)
-        assert.fail(
-          `cell ${r.failure.cellNumber} failed:\n${r.failure.source}\n` +
-            `--- error ---\n${r.failure.error}`,
+      assertCleanRun(r);
+      tslabRuns.set(file, r.notebook);
+    });
+
+    inDeno(`${name} runs in Deno's kernel with the same outputs as in tslab's`, async () => {
+      const tslab = tslabRuns.get(file);
+      assert.ok(tslab, "the tslab run of this notebook (the test before) failed");
+      const r = await runNotebook(file, { env: kernelEnv, kernel: "deno" });
+      assertCleanRun(r);
+      const shape = (nb: Notebook) =>
+        nb.cells.map((c, k) =>
+          (c.outputs ?? []).map(
+            (o) =>
+              `cell ${k + 1}: ${o.output_type} ${"name" in o ? o.name : ""}` +
+              Object.keys("data" in o ? o.data : {})
+                .sort()
+                .join(","),
+          ),
         );
-      assert.strictEqual(r.stderr, "", `stderr output a reader would see:\n${r.stderr}`);
-      const outputs = r.notebook.cells.flatMap((c) => c.outputs ?? []);
-      const text = outputs
-        .map((o) => (o.output_type === "stream" ? ([] as string[]).concat(o.text).join("") : ""))
-        .join("");
-      assert.match(
-        text,
-        FORCED_BACKEND
-          ? new RegExp(`backend: ${FORCED_BACKEND} \\(`)
-          : /backend: (wasm|cpu|tensorflow|webgpu) \(/,
-        "the notebook shows its backend line",
+      assert.deepStrictEqual(
+        shape(r.notebook),
+        shape(tslab),
+        "the cells' outputs (kinds, streams, MIME types) differ from tslab's",
       );
-      assert.match(text, /Run mode: smoke/, "the notebook shows its run mode");
-      assert.doesNotMatch(text, /Hi, looks like you are running TensorFlow\.js in Node/);
-      assert.doesNotMatch(
-        text,
-        /^\{ \w+: /m,
-        "a raw object dump (a cell ending in an expression such as model.dispose())",
-      );
-      for (const cell of r.notebook.cells) {
-        for (const o of cell.outputs ?? []) {
-          if (o.output_type === "display_data" && "application/vnd.vegalite.v5+json" in o.data) {
-            assert.deepStrictEqual(
-              Object.keys(o.data).sort(),
-              MIME,
-              `chart in cell "${cellSource(cell).slice(0, 60)}"`,
-            );
-          }
-        }
-      }
+      const backendLine = (nb: Notebook) => /^backend: .*$/m.exec(streamsOf(nb))?.[0];
+      assert.strictEqual(backendLine(r.notebook), backendLine(tslab), "the backend chosen");
     });
   }
+
+  before(function () {
+    if (process.env.CH10_TEST_DENO !== "0") {
+      this.timeout(120_000);
+      ensureDeno(); // fetched into .deno/ on first use (about 92 MB, 5 s on a fast line)
+    }
+  });
 
   wholePack(
     "every exercise is unsolved as shipped (its check fails) " +

@@ -5,6 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { Cell, readNotebook } from "advanced-neural-models/dist/notebook/nbformat";
 import { runNotebook } from "advanced-neural-models/dist/notebook/run";
+import { ensureDeno } from "advanced-neural-models/dist/notebook/deno";
 
 const root = path.join(__dirname, "..");
 const fixtures = path.join(root, "test", "fixtures", "safety");
@@ -256,6 +257,33 @@ const stopLine = (why: string, copy: string, notRun: number) =>
       assert.strictEqual(await exitOf(run), 1, run.output.stderr);
       assert.match(run.output.stderr, /Error: boom/);
       const kernel = Number(fs.readFileSync(run.marker, "utf8"));
+      assertNothingLeft(run, [kernel]);
+    });
+
+    it("SIGKILL to a program that started Deno's kernel: the kernel ends, its folder goes", async () => {
+      ensureDeno();
+      const kernelModule = path.join(root, "dist", "notebook", "kernel.js");
+      const script = `
+        const { Kernel } = require(${JSON.stringify(kernelModule)});
+        Kernel.start({ kind: "deno", cwd: ${JSON.stringify(fixtures)} }).then((k) => {
+          require("fs").writeFileSync(process.env.RUNNER_SAFETY_MARKER, String(k.pid));
+          setInterval(() => undefined, 1000);
+        });`;
+      const run = start(process.execPath, () => ["-e", script]);
+      await waitFor(
+        () => fs.existsSync(run.marker),
+        60_000,
+        () => `Deno's kernel to start\n${run.output.stderr}`,
+      );
+      const kernel = Number(fs.readFileSync(run.marker, "utf8"));
+      assert.ok(alive(kernel), "Deno's kernel runs");
+      run.proc.kill("SIGKILL");
+      await exitOf(run);
+      await waitFor(
+        () => !alive(kernel) && processesWith(run.tmp).length === 0,
+        10_000,
+        () => `the orphaned Deno kernel to end: ${processesWith(run.tmp).join("\n")}`,
+      );
       assertNothingLeft(run, [kernel]);
     });
 

@@ -2,12 +2,15 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as tf from "@tensorflow/tfjs";
+import { inDeno } from "../notebook/deno-runtime";
 
 /**
  * The `webgpu` backend in Node: Google's Dawn (npm `webgpu`, a prebuilt `dawn.node` for Linux,
  * macOS and Windows) gives Node the browser's `navigator.gpu`, and
  * `@tensorflow/tfjs-backend-webgpu` trains on it. Both are optional dependencies: everything here
  * reports what is missing instead of throwing, so `initBackend` can fall back and say why.
+ * In Deno the same Dawn addon loads (Node-API), and Deno's own `navigator.gpu` (wgpu) is the
+ * other choice ({@link WEBGPU_ENV}).
  */
 
 /** The minimal WebGPU surface this module touches (Dawn implements the full one). */
@@ -56,6 +59,21 @@ export interface WebGpuProbe {
  */
 export const DAWN_ENV = "CH10_DAWN_NODE";
 
+/**
+ * Which WebGPU implementation to train on: `dawn` (npm `webgpu`; Node's only one) or, in Deno,
+ * `deno` (Deno's built-in `navigator.gpu`, wgpu). In Deno the default is Dawn when it loads
+ * (synchronous reads such as `dataSync()` work on it), else Deno's own.
+ */
+export const WEBGPU_ENV = "CH10_WEBGPU";
+/** The WebGPU implementations {@link WEBGPU_ENV} names. */
+export type WebGpuImplementation = "dawn" | "deno";
+
+/** What each implementation is called in the backend line. */
+const IMPLEMENTATION_LABEL: Record<WebGpuImplementation, string> = {
+  dawn: "Dawn",
+  deno: "Deno's wgpu",
+};
+
 /** Limits tfjs-webgpu asks the device for: the adapter's own maxima. */
 const RAISED_LIMITS = [
   "maxComputeWorkgroupStorageSize",
@@ -88,11 +106,41 @@ export function probeWebGpu(): Promise<WebGpuProbe> {
   return probed;
 }
 
+/**
+ * The WebGPU to use: {@link WEBGPU_ENV} if set (checked), else Dawn, or in Deno Dawn when it loads
+ * and Deno's own otherwise; or why there is none.
+ */
+function loadGpu(): { gpu: Gpu; implementation: WebGpuImplementation } | string {
+  const asked = process.env[WEBGPU_ENV];
+  if (asked && asked !== "dawn" && asked !== "deno")
+    return `${WEBGPU_ENV}=${asked}: expected dawn or deno`;
+  if (asked === "deno" && !inDeno())
+    return `${WEBGPU_ENV}=deno: Deno's own WebGPU exists only in Deno (this is Node.js)`;
+  const own = inDeno() ? denoGpu() : undefined;
+  if (asked !== "deno") {
+    const dawn = loadDawn();
+    if (typeof dawn !== "string") return { gpu: dawn, implementation: "dawn" };
+    if (asked === "dawn" || !own) return dawn;
+  }
+  return own
+    ? { gpu: own, implementation: "deno" }
+    : "Deno's navigator.gpu is missing (a Deno without WebGPU)";
+}
+
+/** Deno's built-in `navigator.gpu` (wgpu), before Dawn may replace it. */
+let denoOwnGpu: Gpu | undefined;
+function denoGpu(): Gpu | undefined {
+  denoOwnGpu ??= (globalThis as { navigator?: { gpu?: Gpu } }).navigator?.gpu;
+  return denoOwnGpu;
+}
+
 async function probe(): Promise<WebGpuProbe> {
   const noVulkan = missingVulkanDriver();
   if (noVulkan) return { ok: false, software: false, adapter: "", why: noVulkan };
-  const gpu = loadDawn();
-  if (typeof gpu === "string") return { ok: false, software: false, adapter: "", why: gpu };
+  const loaded = loadGpu();
+  if (typeof loaded === "string") return { ok: false, software: false, adapter: "", why: loaded };
+  const { gpu, implementation } = loaded;
+  if (implementation === "deno") installNavigatorGpu(gpu);
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter)
     return {
@@ -104,9 +152,9 @@ async function probe(): Promise<WebGpuProbe> {
         "on Linux without a GPU, Mesa 25's lavapipe gives a software one)",
     };
   const software = isSoftwareAdapter(adapter.info);
-  const label = describeAdapter(adapter.info, software);
+  const label = `${describeAdapter(adapter.info, software)}; ${IMPLEMENTATION_LABEL[implementation]}`;
   try {
-    registerBackend(adapter);
+    registerBackend(adapter, implementation);
   } catch (e) {
     const missing = (e as { code?: string }).code === "MODULE_NOT_FOUND";
     return {
@@ -126,7 +174,7 @@ async function probe(): Promise<WebGpuProbe> {
  * Vulkan loader looks) it would only print four warnings on stderr and find nothing, so it is not
  * loaded. Elsewhere (Metal, Direct3D 12) undefined.
  */
-function missingVulkanDriver(): string | undefined {
+export function missingVulkanDriver(): string | undefined {
   if (process.platform !== "linux" || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES)
     return undefined;
   const data = (process.env.XDG_DATA_DIRS || "/usr/local/share:/usr/share").split(":");
@@ -181,6 +229,13 @@ function loadDawn(): Gpu | string {
   for (const [k, v] of Object.entries(dawn.globals))
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const gpu = dawn.create([]);
+  denoGpu(); // Deno's own, kept in case Dawn's adapter request fails
+  installNavigatorGpu(gpu);
+  return gpu;
+}
+
+/** Makes `gpu` the `navigator.gpu` that tfjs-webgpu reads. */
+function installNavigatorGpu(gpu: Gpu): void {
   const nav = (globalThis as { navigator?: object }).navigator;
   if (nav) Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
   else
@@ -189,7 +244,6 @@ function loadDawn(): Gpu | string {
       configurable: true,
       writable: true,
     });
-  return gpu;
 }
 
 function privateRuntimeDir(): string {
@@ -209,7 +263,10 @@ export function isSoftwareAdapter(info: GpuAdapterInfo): boolean {
 
 /** One line naming the adapter: vendor, architecture, description. */
 function describeAdapter(info: GpuAdapterInfo, software: boolean): string {
-  const parts = [info.vendor, info.architecture].filter((p) => p && p !== "software").join(" ");
+  // Deno's wgpu gives a PCI vendor number (65541 is Mesa's), not a name
+  const parts = [info.vendor, info.architecture]
+    .filter((p) => p && p !== "software" && !/^\d+$/.test(p))
+    .join(" ");
   const text = [parts, info.description || info.device].filter(Boolean).join(", ");
   return `${software ? "software: " : ""}${text || "unnamed adapter"}`;
 }
@@ -219,7 +276,7 @@ function describeAdapter(info: GpuAdapterInfo, software: boolean): string {
  * finds then) by one on the adapter probed here; the device reports loss and uncaptured errors
  * (out of memory among them) to {@link webgpuFailure} instead of leaving tfjs to wait forever.
  */
-function registerBackend(adapter: GpuAdapter): void {
+function registerBackend(adapter: GpuAdapter, implementation: WebGpuImplementation): void {
   const { WebGPUBackend } = require("@tensorflow/tfjs-backend-webgpu") as {
     WebGPUBackend: new (device: GpuDevice, info: GpuAdapterInfo) => tf.KernelBackend;
   };
@@ -229,16 +286,19 @@ function registerBackend(adapter: GpuAdapter): void {
     async () => {
       const requiredLimits = Object.fromEntries(RAISED_LIMITS.map((k) => [k, adapter.limits[k]]));
       const requiredFeatures = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
-      const { value: device, tick } = await capturingEventPump(() =>
-        adapter.requestDevice({ requiredFeatures, requiredLimits }),
-      );
+      const request = () => adapter.requestDevice({ requiredFeatures, requiredLimits });
+      // Deno's WebGPU has no event pump to call: its reads are asynchronous only
+      const { value: device, tick } =
+        implementation === "dawn"
+          ? await capturingEventPump(request)
+          : { value: await request(), tick: undefined };
       watch(device);
       // By default tfjs-webgpu computes an op in JavaScript when all its inputs are small (< 1,000
       // values) and not uploaded yet: a second arithmetic whose rounding differs from the GPU's,
       // chosen by where a tensor happens to live. Here every op runs on the GPU.
       tf.env().set("WEBGPU_CPU_FORWARD", false);
       const backend = new WebGPUBackend(device, adapter.info);
-      installSyncRead(backend as unknown as SyncReadable, tick);
+      installSyncRead(backend as unknown as SyncReadable, tick, implementation);
       return backend;
     },
     1,
@@ -318,7 +378,11 @@ const SYNC_READ_LIMIT_MS = 10 * 60 * 1000;
  * called until the mapping completes (the thread sleeps between polls). Without the pump (another
  * Dawn build), a clear error says to read with `await tensor.data()`.
  */
-function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined): void {
+function installSyncRead(
+  backend: SyncReadable,
+  tick: (() => void) | undefined,
+  implementation: WebGpuImplementation,
+): void {
   const original = backend.readSync.bind(backend);
   backend.readSync = (dataId) => {
     const data = backend.tensorMap.get(dataId);
@@ -326,8 +390,12 @@ function installSyncRead(backend: SyncReadable, tick: (() => void) | undefined):
       return original(dataId);
     if (!tick)
       throw new Error(
-        "webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this Dawn " +
-          "build; use await tensor.data() / tensor.array()",
+        implementation === "deno"
+          ? "webgpu: dataSync()/arraySync() cannot read from the GPU on Deno's own WebGPU (it " +
+              "maps buffers asynchronously only); use await tensor.data() / tensor.array(), or " +
+              `train on Dawn's (unset ${WEBGPU_ENV})`
+          : "webgpu: dataSync()/arraySync() cannot read from the GPU synchronously with this " +
+              "Dawn build; use await tensor.data() / tensor.array()",
       );
     const size = data.resource.size;
     const staging = backend.bufferManager.acquireBuffer(

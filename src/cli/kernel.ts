@@ -15,13 +15,19 @@ import {
   labEnv,
 } from "../notebook/jupyterlab";
 import { onNpmScriptStopped } from "../notebook/kernel";
+import { DENO_VERSION } from "../notebook/deno";
 import { runMode } from "../core/mode";
 
 const KERNELS = path.relative(ROOT, DATA_DIR);
 const USAGE = `Usage: npm run kernel             register the tslab (TypeScript) and jslab
-                                 (JavaScript) kernels in ${KERNELS}/
+                                 (JavaScript) kernels in ${KERNELS}/, and Deno's
+                                 kernel (Deno ${DENO_VERSION}, fetched into .deno/ from the
+                                 npm registry on first use, about 92 MB)
+       npm run kernel -- --no-deno   the tslab kernels only
        npm run lab [-- ARGS]     start JupyterLab on notebooks/ with those kernels
-                                 (ARGS go to JupyterLab, e.g. --port=8890)
+                                 (ARGS go to JupyterLab, e.g. --port=8890; Deno's
+                                 kernel is offered once it was fetched)
+       npm run lab -- --deno     fetch Deno first if needed, to offer its kernel too
        npm run lab -- --install  first make .venv/ with ${JUPYTERLAB_PIN} when no JupyterLab
                                  is found
 
@@ -97,8 +103,8 @@ async function lab(args: string[]): Promise<void> {
     process.exit(2);
   }
   const install = args.includes("--install");
-  const extra = args.filter((a) => a !== "--install");
-  installKernels();
+  const extra = args.filter((a) => a !== "--install" && a !== "--deno");
+  installKernels(args.includes("--deno") ? "fetch" : "if-fetched");
   let python = findPython("jupyterlab");
   if (!python) {
     console.error(
@@ -134,8 +140,7 @@ or point ${PYTHON_ENV} at a Python that has JupyterLab 4:
       ? []
       : ["--no-browser"];
   console.log(
-    `lab: ${python} -m jupyterlab --notebook-dir=notebooks ` +
-      `(kernels "TypeScript" and "JavaScript" from ${KERNELS}/)`,
+    `lab: ${python} -m jupyterlab --notebook-dir=notebooks ` + `(kernels from ${KERNELS}/)`,
   );
   if (browserFlag.length) {
     console.log(
@@ -165,8 +170,14 @@ or point ${PYTHON_ENV} at a Python that has JupyterLab 4:
 }
 
 const [command, ...rest] = process.argv.slice(2);
-if (command === "install") installKernels();
-else if (command === "lab") void lab(rest);
+if (command === "install") {
+  const unknown = rest.filter((a) => a !== "--no-deno");
+  if (unknown.length) {
+    console.error(`kernel: unknown option ${unknown[0]}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  process.exit(installKernels(rest.includes("--no-deno") ? "skip" : "fetch") ? 0 : 1);
+} else if (command === "lab") void lab(rest);
 else {
   console.error(USAGE);
   process.exit(command === "--help" || command === "-h" ? 0 : 2);

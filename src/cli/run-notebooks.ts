@@ -6,10 +6,12 @@ import { onNpmScriptStopped } from "../notebook/kernel";
 import { writeNotebook } from "../notebook/nbformat";
 import { NotebookRunResult, runNotebook } from "../notebook/run";
 import { decimalInRange } from "../core/numbers";
+import { KERNEL_KINDS, KernelKind } from "../notebook/kernel";
+import { DENO_VERSION, ensureDeno } from "../notebook/deno";
 
 const USAGE = `Usage: npm run notebooks -- [options] [notebook.ipynb | folder ...]
 
-Executes notebooks headless through the tslab kernel, each in a fresh kernel, in name order
+Executes notebooks headless through the tslab kernel (or Deno's), each in a fresh kernel, in name order
 (the chapter index 00-index last, so that its fidelity table includes this run's results),
 and writes the executed copies (outputs and execution counts) to the output folder.
 
@@ -17,6 +19,8 @@ and writes the executed copies (outputs and execution counts) to the output fold
   --out DIR         where executed copies go (default: results/notebooks)
   --in-place        write outputs back into the source notebooks instead
   --timeout SEC     longest time one cell may run (default: no limit)
+  --kernel NAME     tslab (default: the notebook's own kernelspec) or deno (Deno ${DENO_VERSION}'s
+                    kernel; fetched into .deno/ from the npm registry on first use)
   --help            this text
 
 The run mode comes from ${MODE_ENV} (smoke | default | full; default: default).
@@ -28,6 +32,7 @@ interface Args {
   out: string;
   inPlace: boolean;
   timeoutSec: number;
+  kernel?: KernelKind;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -44,7 +49,12 @@ function parseArgs(argv: string[]): Args {
       process.exit(0);
     } else if (a === "--out") args.out = value();
     else if (a === "--in-place") args.inPlace = true;
-    else if (a === "--timeout") {
+    else if (a === "--kernel") {
+      const kind = value();
+      if (!(KERNEL_KINDS as readonly string[]).includes(kind))
+        fail(`--kernel ${kind}: expected one of ${KERNEL_KINDS.join(", ")}`);
+      args.kernel = kind as KernelKind;
+    } else if (a === "--timeout") {
       const seconds = decimalInRange("--timeout", value(), 1, 604_800);
       args.timeoutSec = typeof seconds === "number" ? seconds : fail(seconds);
     } else if (a.startsWith("-")) fail(`unknown option ${a}`);
@@ -196,8 +206,16 @@ async function main(): Promise<void> {
   const targets = args.targets.flatMap(findNotebooks);
   if (targets.length === 0) fail(`no .ipynb files found in ${args.targets.join(", ")}`);
   if (!args.inPlace) checkOutFolder(args.out);
+  if (args.kernel === "deno") {
+    try {
+      ensureDeno((line) => console.log(`run-notebooks: ${line}`));
+    } catch (e) {
+      refuse(`--kernel deno: ${(e as Error).message}`);
+    }
+  }
   const stop = stopOnSignals();
-  console.log(`Running ${targets.length} notebook(s); ${mode.describe()}`);
+  const kernel = args.kernel ? ` in the ${args.kernel} kernel` : "";
+  console.log(`Running ${targets.length} notebook(s)${kernel}; ${mode.describe()}`);
   let failed = 0;
   let done = 0;
   for (const { file, name } of targets) {
@@ -207,6 +225,7 @@ async function main(): Promise<void> {
       result = await runNotebook(file, {
         cellTimeoutMs: args.timeoutSec * 1000,
         signal: stop.signal,
+        kernel: args.kernel,
       });
     } catch (e) {
       if (stop.signal.aborted) return stopped(stop.received()!, targets.length - done - 1, name);

@@ -90,6 +90,13 @@ export function stampLibrary(file: string): LibraryStamp {
 }
 
 /**
+ * How far two readings of one unchanged file's modification time may differ: Node gives
+ * `mtimeMs` with a fraction (1796282493195.6963), Deno whole milliseconds (1796282493195), so
+ * one build is read from both; a reinstall moves it by far more than this.
+ */
+export const MTIME_TOLERANCE_MS = 1;
+
+/**
  * Why the recorded build cannot be loaded safely, or undefined when it can: the binding is gone,
  * or the TensorFlow it was linked against vanished, moved or changed (a different library at the
  * same path would crash the process on the first mismatched call instead of failing cleanly).
@@ -103,7 +110,7 @@ export function staleReason(m: NativeBuild): string | undefined {
     const made = `the native build was made against ${tf}, but ${path.basename(lib.file)}`;
     if (!fs.existsSync(lib.file)) return `${made} is gone from there`;
     const now = stampLibrary(lib.file);
-    if (now.size !== lib.size || now.mtimeMs !== lib.mtimeMs)
+    if (now.size !== lib.size || Math.abs(now.mtimeMs - lib.mtimeMs) > MTIME_TOLERANCE_MS)
       return `${made} has changed since (TensorFlow upgraded or reinstalled?)`;
   }
   return undefined;

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
 import { currentCellWriter, inTslabKernel } from "./tslab";
+import { denoJupyter } from "./deno-runtime";
 
 /** Where training stood when it was stopped by an interrupt (1-based, finished batches). */
 export interface StopPosition {
@@ -28,6 +29,8 @@ export class TrainingInterrupted extends Error {
         `batch ${batch}; the model keeps the weights of the last finished batch${hint}`,
     );
     Object.defineProperty(this, "position", { value: position });
+    // Deno's kernel shows an error's stack as its traceback: the sentence is the whole story there too
+    Object.defineProperty(this, "stack", { value: `TrainingInterrupted: ${this.message}` });
   }
 
   override get name(): string {
@@ -94,7 +97,7 @@ class StopOnRequest extends tf.Callback {
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
-    if (sigintHooked) await nextTurn();
+    if (sigintHooked || denoWatch) await nextTurn();
     if (stopRequested && !this.stoppedAt) {
       this.stoppedAt = {
         epoch: this.epoch + 1,
@@ -181,6 +184,7 @@ async function watched<T>(
   if (sigintHooked) hookSigint();
   const watch = new StopOnRequest(model, epochs, batches);
   const wrapped = watch.wrap(callbacks);
+  if (denoWatch && running === 0) process.on("SIGINT", onDenoInterrupt);
   running++;
   try {
     const result = await fit(wrapped.callbacks);
@@ -188,7 +192,10 @@ async function watched<T>(
     return result;
   } finally {
     wrapped.restore();
-    if (--running === 0) stopRequested = false;
+    if (--running === 0) {
+      stopRequested = false;
+      if (denoWatch) process.off("SIGINT", onDenoInterrupt);
+    }
   }
 }
 
@@ -287,14 +294,33 @@ function hookSigint(): void {
 }
 
 /**
- * Inside a tslab kernel, makes the kernel's interrupt (SIGINT, what JupyterLab's stop button
- * sends) stop training instead of abandoning it: while a fit runs, the first interrupt asks it to
- * stop after the current batch and the cell then fails with one line; a second interrupt, or one
- * while nothing trains, goes to tslab as before (and any training that cell would start later
- * is refused). Does nothing outside a kernel.
+ * In Deno's kernel: SIGINT is listened to only while a fit runs ({@link watched} adds and removes
+ * the listener), since a Deno process with a SIGINT listener no longer ends on SIGINT.
+ */
+let denoWatch = false;
+
+/**
+ * Deno's kernel, interrupted while training: the first interrupt asks the fit to stop; a second
+ * one is Deno's own again (the listener is removed and the signal raised anew: the kernel ends).
+ */
+function onDenoInterrupt(): void {
+  if (!stopRequested && requestTrainingStop()) return;
+  process.off("SIGINT", onDenoInterrupt);
+  process.kill(process.pid, "SIGINT");
+}
+
+/**
+ * Inside a kernel, makes the kernel's interrupt (SIGINT, what JupyterLab's stop button sends)
+ * stop training instead of abandoning it: while a fit runs, the first interrupt asks it to stop
+ * after the current batch and the cell then fails with one line. A second interrupt, or one while
+ * nothing trains, goes to the kernel as before: tslab abandons the cell (and any training that
+ * cell would start later is refused); Deno's kernel ends (JupyterLab restarts it), as it does on
+ * every interrupt without this. Does nothing outside a kernel.
  */
 export function stopTrainingOnKernelInterrupt(): void {
-  if (sigintHooked || !inTslabKernel()) return;
-  sigintHooked = true;
-  hookSigint();
+  if (sigintHooked || denoWatch) return;
+  if (inTslabKernel()) {
+    sigintHooked = true;
+    hookSigint();
+  } else if (denoJupyter()) denoWatch = true;
 }

@@ -6,13 +6,20 @@ import * as os from "os";
 import * as path from "path";
 import * as zmq from "zeromq";
 import { ConnectionInfo, Message, decode, encode, newMessage } from "./wire";
+import { denoBinary, denoKernelArgs, denoKernelEnv, installedDenoVersion } from "./deno";
 
-/** Which tslab kernel to start. */
-export type KernelKind = "tslab" | "jslab";
+/** Which kernel to start: tslab's TypeScript or JavaScript kernel, or Deno's. */
+export type KernelKind = "tslab" | "jslab" | "deno";
+
+/** The kernels {@link Kernel.start} can start. */
+export const KERNEL_KINDS: readonly KernelKind[] = ["tslab", "jslab", "deno"];
 
 /** Options of {@link Kernel.start}. */
 export interface KernelStartOptions {
-  /** `tslab` (TypeScript, default) or `jslab` (JavaScript). */
+  /**
+   * `tslab` (TypeScript, default), `jslab` (JavaScript) or `deno` (Deno's built-in kernel, from
+   * the project's `.deno/`: see `ensureDeno`).
+   */
   kind?: KernelKind;
   /** Working directory of the kernel (the notebook's folder, as JupyterLab does). */
   cwd: string;
@@ -120,6 +127,51 @@ if (isMainThread && process.argv.includes(${JSON.stringify(connFile)}))
 `;
 }
 
+/**
+ * The same guard for a kernel that cannot load a Node.js module first (Deno's): a small Node.js
+ * process of its own that polls until the process that started the kernel is gone (then it
+ * removes the connection folder and ends the kernel's process group) or the kernel has exited.
+ */
+function orphanWatcher(parent: number, kernel: number, dir: string): ChildProcess {
+  const end = OWN_GROUP ? `-${kernel}` : `${kernel}`;
+  const script = `
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    setInterval(() => {
+      if (!alive(${kernel})) process.exit(0);
+      if (alive(${parent})) return;
+      require("fs").rmSync(${JSON.stringify(dir)}, { recursive: true, force: true });
+      try { process.kill(${end}, "SIGKILL"); } catch {}
+      process.exit(0);
+    }, ${ORPHAN_POLL_MS});`;
+  const watcher = spawn(process.execPath, ["-e", script], { stdio: "ignore", detached: true });
+  watcher.unref();
+  return watcher;
+}
+
+/**
+ * The command that starts a kernel of `kind` on `connFile` (with `guard` loaded first in tslab's).
+ * @throws for Deno's when the project's Deno is not fetched yet, saying how.
+ */
+function kernelCommand(
+  kind: KernelKind,
+  connFile: string,
+  guard: string,
+): { file: string; args: string[]; env: Record<string, string> } {
+  if (kind === "deno") {
+    const file = denoBinary();
+    if (!installedDenoVersion(file))
+      throw new Error(
+        `the Deno kernel needs the project's Deno (${file} is missing): run "npm run kernel", ` +
+          `which fetches it from the npm registry`,
+      );
+    return { file, args: denoKernelArgs(connFile), env: denoKernelEnv() };
+  }
+  const tslab = require.resolve("tslab/bin/tslab");
+  const args = ["-r", guard, tslab, "kernel", "--config-path", connFile];
+  if (kind === "jslab") args.push("--js");
+  return { file: process.execPath, args, env: {} };
+}
+
 /** The message of an abort reason (an Error or anything else). */
 function abortMessage(signal: AbortSignal): string {
   const reason: unknown = signal.reason;
@@ -189,17 +241,16 @@ export class Kernel {
     fs.writeFileSync(connFile, JSON.stringify(conn), { mode: 0o600 });
     const guard = path.join(dir, "orphan-guard.js");
     fs.writeFileSync(guard, orphanGuard(process.pid, dir, connFile));
-    const tslab = require.resolve("tslab/bin/tslab");
-    const args = ["-r", guard, tslab, "kernel", "--config-path", connFile];
-    if (options.kind === "jslab") args.push("--js");
     let proc: ChildProcess;
     try {
-      proc = spawn(process.execPath, args, {
+      const command = kernelCommand(options.kind ?? "tslab", connFile, guard);
+      proc = spawn(command.file, command.args, {
         cwd: options.cwd,
-        env: options.env ?? process.env,
+        env: { ...(options.env ?? process.env), ...command.env },
         stdio: ["ignore", "pipe", "pipe"],
         detached: OWN_GROUP,
       });
+      if (options.kind === "deno" && proc.pid) orphanWatcher(process.pid, proc.pid, dir);
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw e;

@@ -5,6 +5,11 @@ import { Message } from "./wire";
 
 /** Options of {@link runNotebook}. */
 export interface RunNotebookOptions {
+  /**
+   * The kernel to run it in (default: the notebook's own, tslab or jslab by its kernelspec);
+   * `deno` runs the same cells in Deno's kernel.
+   */
+  kernel?: KernelKind;
   /** Environment of the kernel (default: this process's). */
   env?: NodeJS.ProcessEnv;
   /** Longest time one cell may run, in ms (0 = no limit; default 0). */
@@ -47,7 +52,8 @@ export interface NotebookRunResult {
 const ESCAPED = /^(UncaughtException|UnhandledPromiseRejection):/m;
 
 /**
- * Executes a notebook top to bottom in a fresh tslab kernel started in the notebook's folder,
+ * Executes a notebook top to bottom in a fresh kernel (tslab's, or `options.kernel`) started in the
+ * notebook's folder,
  * like "Restart kernel and run all" in JupyterLab. Stops at the first failing cell: a cell whose
  * execute_reply is an error, one that times out or kills the kernel (what it printed until then
  * is kept), or any cell that lets an exception or rejection escape, also one reported after the
@@ -62,7 +68,8 @@ export async function runNotebook(
 ): Promise<NotebookRunResult> {
   const started = Date.now();
   const notebook = readNotebook(file);
-  const kind: KernelKind = notebook.metadata.kernelspec?.name === "jslab" ? "jslab" : "tslab";
+  const kind: KernelKind =
+    options.kernel ?? (notebook.metadata.kernelspec?.name === "jslab" ? "jslab" : "tslab");
   const codeCells = notebook.cells.filter((c) => c.cell_type === "code");
   for (const cell of codeCells) {
     cell.outputs = [];

@@ -3,6 +3,7 @@ import { VegaLiteSpec } from "./spec";
 import { chartBundle } from "./render";
 import { serializeKernelSends } from "../notebook/zmq-serial";
 import { currentCellWriter } from "../notebook/tslab";
+import { denoJupyter } from "../notebook/deno-runtime";
 
 /** One display message as Jupyter's display_data content carries it. */
 export interface DisplayContent {
@@ -14,17 +15,28 @@ export interface DisplayContent {
 type WriteDisplayData = (content: DisplayContent, update: boolean) => void;
 
 /**
- * The running cell's display_data publisher ({@link currentCellWriter}); tslab's public `display`
- * API sends one MIME type per message, so to send one output carrying several types we call that
- * function directly. Undefined outside a tslab kernel (plain Node, tests, the CLI).
+ * The running cell's display_data publisher: in tslab, {@link currentCellWriter} (tslab's public
+ * `display` API sends one MIME type per message, so to send one output carrying several types we
+ * call that function directly); in Deno's kernel, `Deno.jupyter.broadcast` of a `display_data` or
+ * `update_display_data` message, which Deno sends as a reply to the running cell. Undefined
+ * outside a kernel (plain Node, tests, the CLI).
  */
 function kernelWriter(): WriteDisplayData | undefined {
+  const deno = denoJupyter();
+  if (deno)
+    return (content, update) => {
+      const type = update ? "update_display_data" : "display_data";
+      // typed as a promise; Deno 2.9 returns undefined
+      void Promise.resolve(
+        deno.broadcast(type, content as unknown as Record<string, unknown>),
+      ).catch((e: Error) => console.error(`display: ${e.message}`));
+    };
   return currentCellWriter<WriteDisplayData>();
 }
 
 /**
- * Whether code runs inside a tslab kernel cell (displays go to the notebook) or with a
- * redirected sink.
+ * Whether code runs inside a kernel's cell (tslab's or Deno's: displays go to the notebook) or
+ * with a redirected sink.
  */
 export function inNotebook(): boolean {
   return Boolean(fallbackSink) || kernelWriter() !== undefined;
