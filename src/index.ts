@@ -85,6 +85,7 @@ export * from "./experiments/fashion";
 export * from "./experiments/sunspots";
 export * from "./experiments/transfer";
 export * from "./experiments/fidelity";
+export * from "./experiments/fidelity-view";
 export * from "./experiments/reference-runs";
 export * from "./experiments/architecture";
 

@@ -168,8 +168,8 @@ describe("the book's listings in the notebooks", () => {
     assert.strictEqual(modified.architecture?.layers[1].params, 80);
     const yours = fidelityTable(root)
       .filter((r) => r.section.includes("MNIST") || r.claim.includes("MNIST"))
-      .map((r) => r["your latest run"])
-      .filter((v) => v !== "-" && v !== "not run yet");
+      .filter((r) => r.yoursRun !== "")
+      .map((r) => r.yoursRun);
     assert.ok(yours.length > 0, "notebook 00 shows the MNIST runs");
     assert.ok(
       yours.every((v) => v.includes("MODIFIED network")),

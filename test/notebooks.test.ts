@@ -4,7 +4,7 @@ import * as path from "path";
 import { NotebookRunResult, runNotebook } from "advanced-neural-models/dist/notebook/run";
 import { ensureDeno } from "advanced-neural-models/dist/notebook/deno";
 import { Notebook, cellSource } from "advanced-neural-models/dist/notebook/nbformat";
-import { referenceRecord } from "advanced-neural-models";
+import { referenceRecord, signedDelta } from "advanced-neural-models";
 import { joinedRegExp } from "./helpers";
 
 const root = path.join(__dirname, "..");
@@ -187,27 +187,31 @@ describe("every notebook executes in smoke mode", function () {
       nb.cells
         .flatMap((c) => (c.outputs ?? []) as { data?: Record<string, unknown> }[])
         .map((o) => String(o.data?.["text/html"] ?? ""))
-        .join("");
+        .join("")
+        .replace(/<(td|th)\b[^>]*>/g, "<$1>"); // the cells' alignment styles
     const empty = fs.mkdtempSync(path.join(require("os").tmpdir(), "nores-"));
     const none = await runNotebook(path.join(root, "notebooks", "00-index.ipynb"), {
       env: { ...process.env, CH10_MODE: "smoke", CH10_RESULTS: empty },
     });
     assert.strictEqual(none.failure, undefined, none.failure?.error);
     const reference = referenceRecord("mnist")!;
+    const epoch1 = reference.metrics.val_accuracy_epoch_1.toFixed(4);
     const shipped =
-      "MNIST validation accuracy after epoch 1</td><td>0.9693</td><td>" +
-      `${reference.metrics.val_accuracy_epoch_1.toFixed(4)}</td>` +
-      `<td>${reference.metrics.epochs} epoch(s); tensorflow`;
+      `MNIST validation accuracy after epoch 1</td><td>0.9693</td><td>${epoch1}</td>` +
+      `<td>${signedDelta(epoch1, "0.9693")}</td><td>R1</td><td>not run yet</td><td></td><td></td>`;
     assert.ok(
       html(none.notebook).includes(shipped),
       `the table should show the shipped reference: ${shipped}`,
     );
     assert.match(
       html(none.notebook),
-      joinedRegExp(
-        /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td>/,
-        /<td>[^<]*<\/td><td>[^<]*<\/td><td>not run yet/,
-      ),
+      new RegExp(`<li><b>R1</b>: ${reference.metrics.epochs} epoch\\(s\\); tensorflow`),
+      "the legend describes the MNIST reference run once",
+    );
+    assert.strictEqual(
+      html(none.notebook).split(`${reference.metrics.epochs} epoch(s); tensorflow`).length - 1,
+      2,
+      "the MNIST run's description appears once in the legend and once in the runs table",
     );
     assert.match(html(none.notebook), /No experiment has been run yet/);
     assert.match(html(none.notebook), /Reference runs shipped in reference\//);
@@ -237,9 +241,13 @@ describe("every notebook executes in smoke mode", function () {
       html(some.notebook),
       joinedRegExp(
         /MNIST validation accuracy after epoch 1<\/td><td>0\.9693<\/td>/,
-        /<td>[^<]*<\/td><td>[^<]*<\/td>/,
-        /<td>0\.9712 \(cli, cli, 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02\)/,
+        /<td>[^<]*<\/td><td>[^<]*<\/td><td>R1<\/td>/,
+        /<td>0\.9712<\/td><td>\+0\.0019<\/td><td>Y1<\/td>/,
       ),
+    );
+    assert.match(
+      html(some.notebook),
+      /<li><b>Y1<\/b>: cli, cli, 1 epoch\(s\); wasm \(SIMD, 1 thread\); 2026-01-02<\/li>/,
     );
     const text = some.notebook.cells
       .flatMap((c) => c.outputs ?? [])

@@ -361,7 +361,7 @@ describe("shipped reference runs (reference/)", () => {
       Math.max(...historySeries(mnist, "val_acc")).toFixed(4),
     );
     assert.match(
-      row("MNIST validation accuracy at the last epoch (the book: 200)")["reference run"],
+      row("MNIST validation accuracy at the last epoch (the book: 200)").referenceRun,
       new RegExp(`^${mnist.metrics.epochs} epoch\\(s\\); tensorflow`),
     );
     assert.strictEqual(
@@ -376,14 +376,15 @@ describe("shipped reference runs (reference/)", () => {
       native.summary.median.toFixed(4),
     );
     assert.match(
-      row("sunspot validation MSE after 100 epochs")["reference run"],
+      row("sunspot validation MSE after 100 epochs").referenceRun,
       new RegExp(`^median of ${native.summary.n} seeds`),
     );
     for (const r of rows.filter((x) =>
       CHAPTER_CLAIMS.find((c) => c.claim === x.claim && "experiment" in c.ours),
     )) {
       assert.notStrictEqual(r.reference, "not shipped", r.claim);
-      assert.strictEqual(r["your latest run"], "not run yet", r.claim);
+      assert.strictEqual(r.yours, "not run yet", r.claim);
+      assert.strictEqual(r.yoursRun, "", r.claim);
     }
     await writeRecord(path.join(empty, "experiments", "mnist"), {
       ...mnist,
@@ -391,12 +392,11 @@ describe("shipped reference runs (reference/)", () => {
       metrics: { ...mnist.metrics, epochs: 2 },
       history: { val_acc: [0.5, 0.6] },
     });
-    assert.match(
-      fidelityTable(empty).find(
-        (r) => r.claim === "MNIST best validation accuracy (the book: after 200 epochs)",
-      )!["your latest run"],
-      /^0\.6000 \(cli, cli, 2 epoch\(s\)/,
-    );
+    const best = fidelityTable(empty).find(
+      (r) => r.claim === "MNIST best validation accuracy (the book: after 200 epochs)",
+    )!;
+    assert.strictEqual(best.yours, "0.6000");
+    assert.match(best.yoursRun, /^cli, cli, 2 epoch\(s\)/);
     assert.strictEqual(
       metricOf(readRecord(path.join(empty, "experiments", "mnist"))!, "last(val_acc)"),
       0.6,

@@ -171,7 +171,7 @@ export const CHAPTER_CLAIMS: Claim[] = [
     claim: "MNIST best validation accuracy (the book: after 200 epochs)",
     book: "0.9950",
     ours: { experiment: "mnist", metric: "max(val_acc)" },
-    note: "the book reports its last epoch; the reference run's epochs are in the run column",
+    note: "the book reports its last epoch; the reference run's epochs are in its description (Runs)",
   },
   {
     section: "使用 Keras 的深度卷积网络示例",
@@ -237,7 +237,7 @@ export const CHAPTER_CLAIMS: Claim[] = [
     claim: "sunspot validation MSE after 100 epochs",
     book: "0.0247",
     ours: { experiment: "sunspots lstm book", metric: "val_mse" },
-    note: "reference: median over seeds (range in the run column); the book ran once",
+    note: "reference: median over seeds (range in its description, Runs); the book ran once",
   },
   ...(["wasm", "keras"] as const).map((engine) => ({
     section: "Keras 中的 LSTM 网络示例",
@@ -285,10 +285,15 @@ export interface FidelityRow {
   book: string;
   /** The shipped reference value, or the value computed now. */
   reference: string;
-  /** How the reference value was made: epochs, backend, date (or "computed now"). */
-  "reference run": string;
-  /** The reader's newest run with this number, and how it was made. */
-  "your latest run": string;
+  /** How the reference value was made: epochs, backend, date (or "computed now"; "-"). */
+  referenceRun: string;
+  /** The reader's newest run's value (`not run yet`; `-` for a number computed now). */
+  yours: string;
+  /**
+   * How the reader's run was made: where, mode, epochs, backend, date, led by
+   * "MODIFIED network or optimizer" when its network is not the book's ("" without a run).
+   */
+  yoursRun: string;
   note: string;
 }
 
@@ -359,15 +364,16 @@ export function fidelityTable(
   return claims.map((c) => {
     const [reference, referenceRun] = referenceCell(c.ours, shipped);
     let yours = "-";
+    let yoursRun = "";
     if ("experiment" in c.ours) {
       const source = c.ours;
       const latest = latestRecord(found, source.experiment, source.metric);
       if (latest) {
         const record = latest.record!;
-        const value = metricOf(record, source.metric)!.toFixed(source.digits ?? 4);
+        yours = metricOf(record, source.metric)!.toFixed(source.digits ?? 4);
         const modified =
           record.architecture?.book === false ? "MODIFIED network or optimizer, " : "";
-        yours = `${value} (${modified}${latest.origin}, ${record.mode}, ${runSummary(record)})`;
+        yoursRun = `${modified}${latest.origin}, ${record.mode}, ${runSummary(record)}`;
       } else {
         yours = "not run yet";
       }
@@ -377,8 +383,9 @@ export function fidelityTable(
       claim: c.claim,
       book: c.book,
       reference,
-      "reference run": referenceRun,
-      "your latest run": yours,
+      referenceRun,
+      yours,
+      yoursRun,
       note: c.note ?? "",
     };
   });
