@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ChildProcess, spawn, spawnSync } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -7,6 +7,14 @@ import * as path from "path";
 import { ROOT, findPython, labEnv } from "../notebook/jupyterlab";
 import { freePorts } from "../notebook/kernel";
 import { refuseRunMode } from "./no-run-mode";
+import {
+  Browser,
+  BrowserPage,
+  NO_CHROMIUM,
+  findChromium,
+  hasCjkFont,
+  launchChromium,
+} from "../core/chromium";
 
 // a backslash at a line's end continues the printed line
 const USAGE = `Usage: npm run screenshots -- [options] [notebook.ipynb ...]
@@ -84,25 +92,6 @@ function notebooksIn(from: string, names: string[]): string[] {
   );
 }
 
-function findChromium(): string {
-  const candidates = [process.env.CHROMIUM, "chromium", "chromium-browser", "google-chrome"].filter(
-    (c): c is string => Boolean(c),
-  );
-  for (const c of candidates) {
-    const found = path.isAbsolute(c)
-      ? fs.existsSync(c)
-        ? c
-        : undefined
-      : spawnSync("which", [c], { encoding: "utf8" }).stdout.trim();
-    if (found) return found;
-  }
-  return fail(
-    `no Chromium found (${candidates.join(", ")}); ` +
-      "install it (Debian/Ubuntu: apt-get install chromium) or set CHROMIUM",
-    1,
-  );
-}
-
 /**
  * A throw-away JupyterLab settings folder that silences toasts (the "official Jupyter news?"
  * question would cover the notebook's corner in every screenshot); the reader's own settings stay
@@ -126,13 +115,11 @@ function quietSettings(): string {
 
 /** Warns when no font can draw Chinese: the section titles give the book's Chinese headings. */
 function checkCjkFont(): void {
-  const r = spawnSync("fc-list", [":lang=zh", "family"], { encoding: "utf8" });
-  if (r.status === 0 && r.stdout.trim() === "") {
+  if (!hasCjkFont())
     console.warn(
       "screenshots: no Chinese font installed, so the book's section titles show as boxes " +
         "(Debian: apt-get install fonts-noto-cjk)",
     );
-  }
 }
 
 /** Starts JupyterLab serving `root` and resolves once its API answers. */
@@ -178,14 +165,7 @@ async function startLab(
   return fail(`JupyterLab did not answer within 60 s:\n${log}`, 1);
 }
 
-type Page = {
-  goto(url: string, o?: object): Promise<unknown>;
-  waitForSelector(s: string, o?: object): Promise<unknown>;
-  waitForTimeout(ms: number): Promise<void>;
-  evaluate<T>(fn: string): Promise<T>;
-  screenshot(o: object): Promise<Buffer>;
-  close(): Promise<void>;
-};
+type Page = BrowserPage & { waitForSelector(s: string, o?: object): Promise<unknown> };
 
 /**
  * Scrolls the open notebook one screenful at a time
@@ -226,38 +206,21 @@ async function main(): Promise<void> {
   const python =
     findPython("jupyterlab") ??
     fail(`JupyterLab not found; "npm run lab -- --install" puts one in .venv`, 1);
-  const chromium = findChromium();
+  const chromium = findChromium() ?? fail(NO_CHROMIUM, 1);
   checkCjkFont();
-  let playwright: {
-    chromium: {
-      launch(o: object): Promise<{ newPage(o: object): Promise<Page>; close(): Promise<void> }>;
-    };
-  };
-  try {
-    playwright = require("playwright-core");
-  } catch {
-    return fail(
-      `playwright-core is missing (a development dependency): run "npm ci" (without --omit=dev)`,
-      1,
-    );
-  }
   const lab = await startLab(python, args.from);
-  const browser = await playwright.chromium.launch({
-    executablePath: chromium,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  let browser: Browser;
+  try {
+    browser = await launchChromium(chromium);
+  } catch (e) {
+    lab.proc.kill("SIGTERM");
+    return fail((e as Error).message, 1);
+  }
   try {
     for (const nb of notebooks) {
-      const page = await browser.newPage({ viewport: { width: args.width, height: args.height } });
+      const page = (await browser.newPage({
+        viewport: { width: args.width, height: args.height },
+      })) as Page;
       const started = Date.now();
       const dir = path.join(args.out, nb.replace(/\.ipynb$/, ""));
       const tree = nb.split(path.sep).map(encodeURIComponent).join("/");
