@@ -15,6 +15,7 @@ export * from "./core/random";
 export * from "./core/mode";
 export * from "./core/stats";
 export * from "./core/history";
+export { projectPath } from "./core/project";
 
 // backend: choosing and setting up the tfjs backend (native TensorFlow, WebGPU, wasm, cpu)
 export * from "./backend/init";

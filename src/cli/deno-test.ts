@@ -18,7 +18,7 @@ interface Target {
   missing: () => string | undefined;
 }
 
-/** Suites whose tensors are read with `dataSync()` somewhere (the library's code included). */
+/** The backend-neutral suites (some read tensors with `dataSync()`, the library's code too). */
 const SYNC_SUITES = [
   "gradients",
   "layers-train",

@@ -105,16 +105,19 @@ const NUMERIC: (keyof FidelityLine)[] = ["book", "reference", "Δ reference", "y
 /** The view as one HTML table (a header row per section) and its legend. */
 export function fidelityHtml(view: FidelityView, title?: string): string {
   const cols = Object.keys(view.sections[0]?.lines[0] ?? {}) as (keyof FidelityLine)[];
-  const num = 'style="text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap"';
   const left = 'style="text-align:left"';
-  const head = cols.map((c) => `<th ${NUMERIC.includes(c) ? num : left}>${escape(c)}</th>`);
+  const style = (c: keyof FidelityLine) =>
+    NUMERIC.includes(c)
+      ? `style="text-align:right;font-variant-numeric:tabular-nums` +
+        `${c.startsWith("Δ") ? ";white-space:nowrap" : ""}"`
+      : left;
+  const head = cols.map((c) => `<th ${style(c)}>${escape(c)}</th>`);
   const body = view.sections.flatMap((g) => [
     `<tr><th colspan="${cols.length}" ${left}>${escape(g.section)}` +
       (g.english ? ` · ${escape(g.english)}` : "") +
       `</th></tr>`,
     ...g.lines.map(
-      (l) =>
-        `<tr>${cols.map((c) => `<td ${NUMERIC.includes(c) ? num : left}>${escape(l[c])}</td>`).join("")}</tr>`,
+      (l) => `<tr>${cols.map((c) => `<td ${style(c)}>${escape(l[c])}</td>`).join("")}</tr>`,
     ),
   ]);
   const caption = title ? `<caption>${escape(title)}</caption>` : "";

@@ -240,7 +240,7 @@ export class Kernel {
     const connFile = path.join(dir, "connection.json");
     fs.writeFileSync(connFile, JSON.stringify(conn), { mode: 0o600 });
     const guard = path.join(dir, "orphan-guard.js");
-    fs.writeFileSync(guard, orphanGuard(process.pid, dir, connFile));
+    if (options.kind !== "deno") fs.writeFileSync(guard, orphanGuard(process.pid, dir, connFile));
     let proc: ChildProcess;
     try {
       const command = kernelCommand(options.kind ?? "tslab", connFile, guard);
