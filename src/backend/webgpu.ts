@@ -229,7 +229,6 @@ function loadDawn(): Gpu | string {
   for (const [k, v] of Object.entries(dawn.globals))
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   const gpu = dawn.create([]);
-  denoGpu(); // Deno's own, kept in case Dawn's adapter request fails
   installNavigatorGpu(gpu);
   return gpu;
 }

@@ -1,5 +1,6 @@
 import { publish } from "../viz/display";
 import { Row, formatTable } from "../viz/text-table";
+import { escapeHtmlText } from "../viz/table";
 import { FidelityRow } from "./fidelity";
 
 /**
@@ -97,7 +98,7 @@ export function fidelityView(rows: FidelityRow[]): FidelityView {
   return { sections, legend };
 }
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escape = escapeHtmlText;
 
 /** The columns whose cells are numbers: right-aligned, in tabular figures. */
 const NUMERIC: (keyof FidelityLine)[] = ["book", "reference", "Δ reference", "yours", "Δ yours"];

@@ -3,7 +3,10 @@ import { Row, cellText, formatTable } from "./text-table";
 
 export { Row, formatTable };
 
-const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Escapes text for an HTML table's cells. */
+export const escapeHtmlText = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const escape = escapeHtmlText;
 
 /**
  * Shows rows as a table: an HTML table in JupyterLab,
